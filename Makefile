@@ -1,0 +1,24 @@
+# Set-up, main job and tests. `make mini` and `make test` each do all set-up first.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup mini test bench clean-data
+
+$(STAMP): requirements.txt pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh $(VENV)
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+mini: $(STAMP)
+	PYTHON=$(abspath $(PYTHON)) bash scripts/run_mini.sh
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PYTHON) -m bench
+
+clean-data:
+	rm -rf data/wiki-sample-cased data/wiki-sample-cased-untokenized data/tokenizers data/sample/*.bz2

@@ -1,0 +1,48 @@
+"""Split a text file into train / valid / test by lines, as the authors do: the last
+``valid + test`` lines are held out, valid before test, the rest is train. Streams the
+file twice (count, then write), so a full Wikipedia dump never sits in memory."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("all_file", type=Path)
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--lang", default="en")
+    parser.add_argument("--valid_lines", type=int, default=5000)
+    parser.add_argument("--test_lines", type=int, default=5000)
+    args = parser.parse_args()
+
+    for name in ("valid_lines", "test_lines"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    total = count_lines(args.all_file)
+    held_out = args.valid_lines + args.test_lines
+    if total <= held_out:
+        sys.exit(
+            f"split_lines: {args.all_file} has {total} lines, not more than valid + test = {held_out}; "
+            "lower VALID_LINES / TEST_LINES or use a larger dump"
+        )
+    sizes = {"train": total - held_out, "valid": args.valid_lines, "test": args.test_lines}
+    with args.all_file.open(encoding="utf-8") as src, tqdm(total=total, desc="splitting", unit=" lines") as bar:
+        for split, size in sizes.items():
+            path = args.out_dir / f"{args.lang}.{split}.raw"
+            with path.open("w", encoding="utf-8") as dst:
+                for _ in range(size):
+                    dst.write(next(src))
+            bar.update(size)
+            tqdm.write(f"{path}: {size} lines")
+
+
+if __name__ == "__main__":
+    main()

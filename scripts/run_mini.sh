@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The main job on the embedded default data (`make mini` runs set-up, then this).
+# Stages, each skipped when its output is already there:
+#   1. fetch the real Wikipedia sample dump (gensim 4.4.0's test data, CC BY-SA)
+#   2. extract + clean it through the same pipeline as the full dump (BERT: Moses-tokenised;
+#      RoBERTa: untokenised), holding out VALID_LINES / TEST_LINES lines
+#   3. train a BERT WordPiece (uncased) and a RoBERTa byte-level BPE tokenizer on train
+#   4. tokenise train/valid/test into .hdf5 / .line for each
+#   5. print what a training run would see
+set -euo pipefail
+export PYTHON=${PYTHON:-python}
+export VALID_LINES=${VALID_LINES:-300} TEST_LINES=${TEST_LINES:-300}
+vocab=${VOCAB_SIZE:-8000}
+bert_data=data/wiki-sample-cased
+roberta_data=data/wiki-sample-cased-untokenized
+bert_tok=data/tokenizers/bert-sample-uncased
+roberta_tok=data/tokenizers/roberta-sample
+
+echo "== 1/5 sample dump"
+dump=$(bash data/sample/fetch_sample_dump.sh)
+
+echo "== 2/5 Wikipedia text"
+WIKI_OUT_DIR=$bert_data bash data/wiki/get_data_cased.bash en "$dump"
+WIKI_OUT_DIR=$roberta_data bash data/wiki/get_data_cased_untokenized.bash en "$dump"
+
+echo "== 3/5 tokenizers"
+for spec in "bert-uncased $bert_data $bert_tok" "roberta $roberta_data $roberta_tok"; do
+  read -r kind data tok <<<"$spec"
+  if [ -f "$tok/tokenizer.json" ] && [ "$tok/tokenizer.json" -nt "$data/en.train.raw" ]; then
+    echo "[mini] $tok is up to date"
+  else
+    "$PYTHON" -m tokenization.train_tokenizer --kind "$kind" --input "$data/en.train.raw" \
+      --vocab_size "$vocab" --output_dir "$tok" --overwrite
+  fi
+done
+
+echo "== 4/5 tokenisation"
+for spec in "$bert_data $bert_tok" "$roberta_data $roberta_tok"; do
+  read -r data tok <<<"$spec"
+  tag=$(basename "$tok")
+  if [ "$data/en.train.raw.$tag.hdf5" -nt "$tok/tokenizer.json" ] && [ "$data/en.test.raw.$tag.hdf5" -nt "$tok/tokenizer.json" ]; then
+    echo "[mini] $data is already tokenised with $tag"
+  else
+    bash tokenization/tokenize_splits.bash "$data" "$tok"
+  fi
+done
+
+echo "== 5/5 summary"
+"$PYTHON" - "$bert_data" "$bert_tok" "$roberta_data" "$roberta_tok" <<'PY'
+import sys
+from ligo.dataset import BlockDataset
+from ligo.tokenizer import load_tokenizer, tokenizer_tag
+args = sys.argv[1:]
+for data, tok in zip(args[::2], args[1::2]):
+    tokenizer = load_tokenizer(tok)
+    for split in ("train", "valid", "test"):
+        ds = BlockDataset(f"{data}/en.{split}.raw", tokenizer_tag(tok), tokenizer, block_size=126)
+        print(f"{data}/en.{split}.raw: {ds.n_tokens:>8} tokens, {len(ds):>5} blocks of 126+2 ({tokenizer_tag(tok)})")
+PY

@@ -1,0 +1,76 @@
+"""Train a tokenizer offline and save it in the Hugging Face format.
+
+    python -m tokenization.train_tokenizer --kind bert-uncased --input data/wiki-cased/en.train.raw \
+        --vocab_size 8000 --output_dir data/tokenizers/bert-wiki-uncased-8k
+
+Kinds: ``bert-uncased`` / ``bert-cased`` (WordPiece, as bert-base-[un]cased) and
+``roberta`` (byte-level BPE, as roberta-base). The folder loads with
+``AutoTokenizer.from_pretrained(dir)`` and can be passed wherever a tokenizer name is
+expected (``--tokenizer_name``, the tokenisation scripts).
+"""
+
+import argparse
+import shutil
+from pathlib import Path
+
+from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
+from transformers import BertTokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
+
+from ligo.errors import UserError, exit_on_user_error
+
+KINDS = ("bert-uncased", "bert-cased", "roberta")
+BERT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+def train_tokenizer(
+    kind: str, input_files: list[Path], vocab_size: int, min_frequency: int = 2, model_max_length: int = 512
+) -> PreTrainedTokenizerBase:
+    if kind not in KINDS:
+        raise UserError(f"tokenizer kind '{kind}' is not one of {', '.join(KINDS)}")
+    if vocab_size < 300:
+        raise UserError(f"--vocab_size {vocab_size} is too small; the byte alphabet alone needs 256, use >= 1000")
+    for path in input_files:
+        if not path.is_file() or path.stat().st_size == 0:
+            raise UserError(f"training text '{path}' is missing or empty; prepare the data first")
+    files = [str(p) for p in input_files]
+    if kind == "roberta":
+        backend = ByteLevelBPETokenizer()
+        backend.train(files, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=ROBERTA_SPECIAL_TOKENS)
+        tokenizer = RobertaTokenizerFast(tokenizer_object=backend._tokenizer, model_max_length=model_max_length)
+    else:
+        uncased = kind == "bert-uncased"
+        # bert-base-uncased lower-cases and strips accents; bert-base-cased does neither.
+        backend = BertWordPieceTokenizer(lowercase=uncased, strip_accents=uncased, clean_text=True)
+        backend.train(files, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=BERT_SPECIAL_TOKENS)
+        tokenizer = BertTokenizerFast(
+            tokenizer_object=backend._tokenizer, do_lower_case=uncased, model_max_length=model_max_length
+        )
+    return tokenizer
+
+
+@exit_on_user_error
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", required=True, choices=KINDS)
+    parser.add_argument("--input", required=True, nargs="+", type=Path, help="plain text file(s), one line each")
+    parser.add_argument("--output_dir", required=True, type=Path)
+    parser.add_argument("--vocab_size", type=int, default=8000)
+    parser.add_argument("--min_frequency", type=int, default=2)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output_dir")
+    args = parser.parse_args()
+
+    if args.output_dir.exists() and any(args.output_dir.iterdir()) and not args.overwrite:
+        raise UserError(f"--output_dir '{args.output_dir}' is not empty; pass --overwrite to replace it")
+    tokenizer = train_tokenizer(args.kind, args.input, args.vocab_size, args.min_frequency)
+    # Saved beside the target and renamed, so a crash never leaves half a tokenizer.
+    partial = args.output_dir.with_name(args.output_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    tokenizer.save_pretrained(str(partial))
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    partial.rename(args.output_dir)
+    print(f"saved a {args.kind} tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
+
+
+if __name__ == "__main__":
+    main()
