@@ -58,6 +58,9 @@ def _cached_tokenizer(name: str):
 def encode_chunk(lines: list[str], tokenizer_name: str, split_sentences: bool, lang: str) -> EncodedChunk:
     tokenizer = _cached_tokenizer(tokenizer_name)
     texts = [line.strip() for line in lines if keep_line(line)]
+    if not texts:  # the tokenizer fails on an empty batch
+        empty = np.zeros(0, np.int64)
+        return EncodedChunk(len(lines), empty, empty.astype(np.int32), "", empty if split_sentences else None)
     encoded = tokenizer(
         texts,
         add_special_tokens=False,

@@ -1,0 +1,83 @@
+"""Shared fixtures: the real Wikipedia sample run through the real pipeline, once per session.
+
+Everything is built in temporary folders with the project's own scripts, so the tests
+check the pipeline a user runs, not a stand-in."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Tests never reach the Hugging Face hub; subprocesses inherit this.
+os.environ["HF_HUB_OFFLINE"] = "1"
+VALID_LINES = 150
+TEST_LINES = 100
+
+
+def run(cmd, env=None, check=True, cwd=REPO):
+    """Run a command of the project as a user would; returns the CompletedProcess."""
+    full_env = {**os.environ, "PYTHON": sys.executable, **(env or {})}
+    result = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def sample_dump() -> Path:
+    path = run(["bash", "data/sample/fetch_sample_dump.sh"]).stdout.strip().splitlines()[-1]
+    return Path(path)
+
+
+def _prepare(tmp_path_factory, sample_dump, script, name) -> Path:
+    out = tmp_path_factory.mktemp("wiki") / name
+    env = {"WIKI_OUT_DIR": str(out), "VALID_LINES": str(VALID_LINES), "TEST_LINES": str(TEST_LINES)}
+    run(["bash", script, "en", str(sample_dump)], env=env)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bert_text(tmp_path_factory, sample_dump) -> Path:
+    """Folder with en.{all,train,valid,test}.raw, Moses-tokenised (the BERT data)."""
+    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased.bash", "wiki-cased")
+
+
+@pytest.fixture(scope="session")
+def roberta_text(tmp_path_factory, sample_dump) -> Path:
+    """Folder with en.{all,train,valid,test}.raw, not Moses-tokenised (the RoBERTa data)."""
+    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased_untokenized.bash", "wiki-untok")
+
+
+def _train_tokenizer(tmp_path_factory, kind, text_dir, vocab_size=4000) -> Path:
+    out = tmp_path_factory.mktemp("tokenizers") / f"{kind}-test"
+    run([sys.executable, "-m", "tokenization.train_tokenizer", "--kind", kind, "--input",
+         str(text_dir / "en.train.raw"), "--vocab_size", str(vocab_size), "--output_dir", str(out)])
+    return out
+
+
+@pytest.fixture(scope="session")
+def bert_tokenizer_dir(tmp_path_factory, bert_text) -> Path:
+    return _train_tokenizer(tmp_path_factory, "bert-uncased", bert_text)
+
+
+@pytest.fixture(scope="session")
+def roberta_tokenizer_dir(tmp_path_factory, roberta_text) -> Path:
+    return _train_tokenizer(tmp_path_factory, "roberta", roberta_text)
+
+
+@pytest.fixture(scope="session")
+def bert_tokenized(bert_text, bert_tokenizer_dir) -> Path:
+    """bert_text with every split tokenised by the project's bash script."""
+    run(["bash", "tokenization/tokenize_wiki_bert.bash"],
+        env={"DATA_DIR": str(bert_text), "TOKENIZER": str(bert_tokenizer_dir)})
+    return bert_text
+
+
+@pytest.fixture(scope="session")
+def roberta_tokenized(roberta_text, roberta_tokenizer_dir) -> Path:
+    run(["bash", "tokenization/tokenize_wiki_roberta.bash", "--split_sentences"],
+        env={"DATA_DIR": str(roberta_text), "TOKENIZER": str(roberta_tokenizer_dir)})
+    return roberta_text

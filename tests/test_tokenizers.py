@@ -1,0 +1,66 @@
+"""Tokenizers trained offline (tokenization/train_tokenizer.py) and loading them."""
+
+import pytest
+from transformers import AutoTokenizer, BertTokenizerFast
+
+from ligo.errors import UserError
+from ligo.tokenizer import load_tokenizer, tokenizer_tag
+from tokenization.train_tokenizer import train_tokenizer
+
+SENTENCE = "Anarchism is a political philosophy that advocates stateless societies"
+
+
+def test_bert_tokenizer_loads_with_auto_and_has_bert_special_tokens(bert_tokenizer_dir):
+    tok = AutoTokenizer.from_pretrained(str(bert_tokenizer_dir))
+    assert len(tok) == 4000
+    assert (tok.cls_token, tok.sep_token, tok.mask_token, tok.pad_token, tok.unk_token) == (
+        "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]")
+    ids = tok(SENTENCE)["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert tok.unk_token_id not in ids
+    # frequent words are whole tokens, not pieces or [UNK]
+    assert tok.tokenize("the political philosophy") == ["the", "political", "philosophy"]
+    assert tok.decode(ids, skip_special_tokens=True) == SENTENCE.lower()
+
+
+def test_roberta_tokenizer_round_trips_text_exactly(roberta_tokenizer_dir):
+    tok = AutoTokenizer.from_pretrained(str(roberta_tokenizer_dir))
+    assert (tok.cls_token, tok.sep_token, tok.mask_token, tok.pad_token) == ("<s>", "</s>", "<mask>", "<pad>")
+    text = "Anarchism, in Zürich (1900s), advocates self-governed societies."
+    ids = tok(text)["input_ids"]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert tok.unk_token_id not in ids
+
+
+def test_cased_bert_keeps_case(bert_text, tmp_path):
+    tok = train_tokenizer("bert-cased", [bert_text / "en.train.raw"], vocab_size=2000)
+    tokens = tok.tokenize("The State")
+    assert tokens[0] == "The" and "".join(t.lstrip("#") for t in tokens) == "TheState"
+
+
+def test_load_tokenizer_refuses_a_tokenizer_without_vocabulary(bert_tokenizer_dir, tmp_path):
+    # The transformers 5 trap: a vocab_file= argument silently builds a 5-token tokenizer.
+    vocab = tmp_path / "vocab.txt"
+    good = load_tokenizer(str(bert_tokenizer_dir))
+    vocab.write_text("\n".join(good.convert_ids_to_tokens(list(range(len(good))))) + "\n")
+    broken = BertTokenizerFast(vocab_file=str(vocab))
+    broken.save_pretrained(str(tmp_path / "broken"))
+    with pytest.raises(UserError, match="only 5 tokens"):
+        load_tokenizer(str(tmp_path / "broken"))
+
+
+def test_unknown_hub_tokenizer_offline_is_a_clear_error():
+    with pytest.raises(UserError, match="not a local folder and is not in the Hugging Face cache"):
+        load_tokenizer("no-such-org/no-such-tokenizer")
+
+
+def test_tokenizer_tag_is_the_folder_name_or_the_hub_id(bert_tokenizer_dir):
+    assert tokenizer_tag(str(bert_tokenizer_dir)) == "bert-uncased-test"
+    assert tokenizer_tag("bert-base-uncased") == "bert-base-uncased"
+    assert tokenizer_tag("google/bert_uncased") == "google_bert_uncased"
+
+
+def test_training_on_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="missing or empty"):
+        train_tokenizer("roberta", [tmp_path / "nope.txt"], vocab_size=1000)
