@@ -51,7 +51,7 @@ def commit() -> str:
         return "unknown (not a git checkout)"
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], load: float) -> str:
     def cell(value):
         if isinstance(value, float):
             value = f"{value:.2f}x"
@@ -63,7 +63,7 @@ def markdown(rows: list[dict]) -> str:
         f"Written by `python -m bench` on {datetime.date.today()}. "
         "ratio = the baseline's time / our time: higher is better.",
         "",
-        f"- machine: {machine()}",
+        f"- machine: {machine()}; load average before the run: {load:.2f}",
         f"- commit: {commit()}",
         "",
         "| " + " | ".join(COLUMNS.values()) + " |",
@@ -75,11 +75,12 @@ def markdown(rows: list[dict]) -> str:
 
 @exit_on_user_error
 def main():
+    load = os.getloadavg()[0]  # other work on the machine skews the timings
     rows = []
     for module in BENCHMARKS:
         print(f"== {module.__name__}", flush=True)
         rows += module.run()
-    RESULTS.write_text(markdown(rows))
+    RESULTS.write_text(markdown(rows, load))
     print(f"wrote {RESULTS}\n")
     print(RESULTS.read_text())
 
