@@ -1,0 +1,39 @@
+"""AdamW and the learning-rate schedules, from torch and transformers."""
+
+import torch
+from transformers import (
+    get_cosine_schedule_with_warmup,
+    get_linear_schedule_with_warmup,
+    get_polynomial_decay_schedule_with_warmup,
+)
+
+
+def decays(name: str, parameter: torch.Tensor) -> bool:
+    """Weight decay applies to weight matrices, not to biases or LayerNorm weights."""
+    return parameter.ndim >= 2 and "LayerNorm" not in name and "layer_norm" not in name
+
+
+def parameter_groups(named_parameters, weight_decay: float, **group_options) -> list[dict]:
+    named = [(name, p) for name, p in named_parameters if p.requires_grad]
+    return [
+        {"params": [p for name, p in named if decays(name, p)], "weight_decay": weight_decay, **group_options},
+        {"params": [p for name, p in named if not decays(name, p)], "weight_decay": 0.0, **group_options},
+    ]
+
+
+def build_optimizer(groups: list[dict], learning_rate: float, adam_epsilon: float, device: torch.device):
+    groups = [group for group in groups if group["params"]]
+    return torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, fused=device.type == "cuda")
+
+
+def warmup_steps(args) -> int:
+    return int(args.max_steps * args.warmup_ratio) if args.warmup_ratio > 0 else args.warmup_steps
+
+
+def build_scheduler(optimizer, args):
+    warmup, total = warmup_steps(args), args.max_steps
+    if args.scheduler_type == "linear":
+        return get_linear_schedule_with_warmup(optimizer, warmup, total)
+    if args.scheduler_type == "cosine":
+        return get_cosine_schedule_with_warmup(optimizer, warmup, total, num_cycles=args.scheduler_cosine_cycles)
+    return get_polynomial_decay_schedule_with_warmup(optimizer, warmup, total, power=args.scheduler_poly_power)

@@ -1,0 +1,58 @@
+"""What a run records, on rank 0: TensorBoard scalars under ``<out>/runs/``, the authors'
+``<out>/train_log.txt`` and a machine-readable ``<out>/metrics.jsonl`` (one JSON object per
+logged step)."""
+
+import datetime
+import json
+from pathlib import Path
+
+from tensorboardX import SummaryWriter
+
+METRICS = "metrics.jsonl"
+TRAIN_LOG = "train_log.txt"
+
+
+class RunLog:
+    def __init__(self, output_dir, resume_step: int | None):
+        self.output_dir = Path(output_dir)
+        self.metrics_path = self.output_dir / METRICS
+        self.train_log_path = self.output_dir / TRAIN_LOG
+        if resume_step is not None:
+            # Lines written after the checkpoint by the interrupted run are replayed now.
+            self._keep_up_to(resume_step)
+        stamp = datetime.datetime.now().strftime("%b%d_%H-%M-%S")
+        self.writer = SummaryWriter(str(self.output_dir / "runs" / stamp))
+
+    def _keep_up_to(self, step: int):
+        if self.metrics_path.is_file():
+            kept = [line for line in self.metrics_path.read_text().splitlines() if json.loads(line)["step"] <= step]
+            self.metrics_path.write_text("".join(line + "\n" for line in kept))
+        if self.train_log_path.is_file():
+            kept = [line for line in self.train_log_path.read_text().splitlines()
+                    if not line.startswith("train_step=") or int(line.split(",")[0].split("=")[1]) <= step]
+            self.train_log_path.write_text("".join(line + "\n" for line in kept))
+
+    def note(self, text: str):
+        with self.train_log_path.open("a") as f:
+            f.write(text + "\n")
+
+    def record(self, metrics: dict):
+        step = metrics["step"]
+        for key, value in metrics.items():
+            if key != "step" and isinstance(value, (int, float)):
+                self.writer.add_scalar(key, value, step)
+        self.writer.flush()
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(metrics) + "\n")
+        fields = {"train_step": step, "train_time": metrics["train_seconds"], "lr": metrics["lr"],
+                  "train_loss": metrics["train_loss"], "train_ppl": metrics["train_ppl"],
+                  "eval_ppl": metrics.get("eval_ppl")}
+        with self.train_log_path.open("a") as f:
+            f.write(", ".join(f"{key}={_short(value)}" for key, value in fields.items()) + "\n")
+
+    def close(self):
+        self.writer.close()
+
+
+def _short(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,22 @@
+"""Pretrain BERT or RoBERTa with masked-LM, from scratch, from a checkpoint or (later) grown.
+
+    python run_lm_distributed.py --config configs/bert_wiki.txt --config_name configs/bert-6L-512H.json \
+        --output_dir runs/bert-small --max_steps 400000 --warmup_steps 10000 --should_continue
+
+Uses every local GPU (one process each), or one CPU process; under torchrun, as many
+processes and nodes as torchrun starts.
+"""
+
+from ligo.arguments import parse_args
+from ligo.distributed import launch
+from ligo.errors import exit_on_user_error
+from ligo.pretraining import pretrain
+
+
+@exit_on_user_error
+def main():
+    launch(pretrain, parse_args())
+
+
+if __name__ == "__main__":
+    main()
