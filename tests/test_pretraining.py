@@ -1,0 +1,123 @@
+"""run_lm_distributed.py end to end: real processes (gloo), real data, real checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from conftest import REPO, run
+from safetensors.torch import load_file
+from training_helpers import FAMILY_DATA, config_text, lm_command, read_metrics, tiny_config
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from ligo.checkpoint import list_checkpoints
+
+
+def setup_run(tmp_path, request, family, **overrides):
+    text_dir = request.getfixturevalue(FAMILY_DATA[family][0])
+    tokenizer_dir = request.getfixturevalue(FAMILY_DATA[family][1])
+    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, vocab)
+    config = config_text(tmp_path / f"{family}.txt", family, text_dir, tokenizer_dir, **overrides)
+    return config, model_config
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_two_process_run_trains_logs_and_checkpoints(tmp_path, request, family):
+    config, model_config = setup_run(tmp_path, request, family)
+    out = tmp_path / "out"
+    run(lm_command(config, model_config, out, processes=2))
+    metrics = read_metrics(out)
+    assert [m["step"] for m in metrics] == [0, 3, 6, 9, 12]
+    eval_losses = [m["eval_loss"] for m in metrics]
+    assert all(b < a for a, b in zip(eval_losses, eval_losses[1:])), eval_losses
+    assert eval_losses[-1] < eval_losses[0] - 0.3, eval_losses
+    # two processes x 8 sequences of 64 tokens per step
+    assert metrics[-1]["tokens"] == 12 * 2 * 8 * 64
+    assert metrics[-1]["flops"] > metrics[1]["flops"] > 0
+    assert all(later["train_seconds"] > earlier["train_seconds"] for earlier, later in zip(metrics[1:], metrics[2:]))
+    assert [step for step, _ in list_checkpoints(out)] == [0, 4, 8, 12]
+    assert (out / "train_log.txt").read_text().count("train_step=") == 5
+    assert list((out / "runs").glob("*/events.out.tfevents.*"))
+    final = out / "checkpoints/checkpoint-00000012"
+    model = AutoModelForMaskedLM.from_pretrained(str(final))
+    assert type(model).__name__ == ("BertForMaskedLM" if family == "bert" else "RobertaForMaskedLM")
+    assert (final / "model.safetensors").is_file()
+    assert sorted(k.split(".")[0] for k in load_file(str(final / "rng_state.safetensors"))) == ["rank0", "rank1"]
+    tokenizer = AutoTokenizer.from_pretrained(str(final))
+    ids = tokenizer("the history of the state", return_tensors="pt")
+    with torch.no_grad():
+        assert model(**ids).logits.shape[-1] == model.config.vocab_size
+
+
+def _kill_after_checkpoint(command, out, step):
+    """Start a run and SIGKILL its whole process group once checkpoint `step` is complete."""
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True, env={**os.environ})
+    marker = out / f"checkpoints/checkpoint-{step:08d}/trainer_state.json"
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert process.poll() is None, "the run ended before its checkpoint"
+        assert time.time() < deadline, "no checkpoint within 2 minutes"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert", gradient_accumulation_steps=2, logging_steps=2,
+                                     ckpt_steps=3, max_steps=10, num_workers=2)
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    run(lm_command(config, model_config, whole, processes=2))
+    _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2), resumed, 3)
+    result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2))
+    assert "resuming from" in result.stdout
+    keys = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
+    expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
+    assert [{k: m[k] for k in keys} for m in read_metrics(resumed)] == expected
+    a = load_file(str(whole / "checkpoints/checkpoint-00000010/model.safetensors"))
+    b = load_file(str(resumed / "checkpoints/checkpoint-00000010/model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_misspelled_config_key_is_named(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert")
+    config.write_text(config.read_text() + "lerning_rate = 1e-3\n")
+    result = run(lm_command(config, model_config, tmp_path / "out"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"config file '{config}': unknown key 'lerning_rate' (did you mean 'learning_rate'?)" in result.stderr
+
+
+def test_existing_run_is_not_overwritten_by_accident(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=1, ckpt_steps=0)
+    out = tmp_path / "out"
+    run(lm_command(config, model_config, out))
+    before = (out / "metrics.jsonl").read_text()
+    result = run(lm_command(config, model_config, out), check=False)
+    assert result.returncode == 2 and "already holds a run" in result.stderr
+    assert (out / "metrics.jsonl").read_text() == before
+    run(lm_command(config, model_config, out, "--overwrite_output_dir"))
+    assert len(read_metrics(out)) == 3
+
+
+def test_resume_with_another_model_config_is_refused(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=1, ckpt_steps=1)
+    out = tmp_path / "out"
+    run(lm_command(config, model_config, out))
+    other = tiny_config(tmp_path / "other.json", "bert", 4000, layers=3)
+    result = run(lm_command(config, other, out, "--should_continue"), check=False)
+    assert result.returncode == 2
+    assert f"was made with --config_name {model_config}, this run has --config_name {other}" in result.stderr
+
+
+def test_evaluation_is_the_same_for_one_and_two_processes(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "roberta", max_steps=2, logging_steps=2, ckpt_steps=0)
+    losses = []
+    for processes in (1, 2):
+        out = tmp_path / f"p{processes}"
+        run(lm_command(config, model_config, out, processes=processes))
+        losses.append(read_metrics(out)[0]["eval_loss"])  # step 0: the same initial model
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)

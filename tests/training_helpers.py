@@ -1,0 +1,48 @@
+"""Building blocks for the tests that run the entry scripts: tiny model configs matched to
+the session's tokenizers, and commands as a user (or torchrun) would type them."""
+
+import json
+import sys
+
+FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir")}
+
+
+def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62):
+    positions = block_size + 2 + (2 if family == "roberta" else 0)
+    config = {
+        "architectures": [f"{family.capitalize() if family == 'bert' else 'Roberta'}ForMaskedLM"],
+        "model_type": family, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 2,
+        "intermediate_size": 4 * hidden, "max_position_embeddings": positions, "vocab_size": vocab_size,
+        "type_vocab_size": 2, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
+    }
+    if family == "roberta":
+        config.update(pad_token_id=1, bos_token_id=0, eos_token_id=2)
+    path.write_text(json.dumps(config))
+    return path
+
+
+def config_text(path, family, text_dir, tokenizer_dir, **overrides):
+    """A --config file as users write them."""
+    values = {
+        "tokenizer_name": tokenizer_dir, "model_type": family, "block_size": 62,
+        "do_train": "true", "train_data_file": text_dir / "en.train.raw",
+        "do_eval": "true", "eval_data_file": text_dir / "en.valid.raw",
+        "shuffle": "true", "mlm": "true",
+        "per_gpu_train_batch_size": 8, "per_gpu_eval_batch_size": 32, "max_steps": 12,
+        "learning_rate": "2e-3", "weight_decay": 0.1, "warmup_steps": 2,
+        "logging_steps": 3, "ckpt_steps": 4, "num_workers": 1,
+    }
+    values.update(overrides)
+    path.write_text("".join(f"{key} = {value}\n" for key, value in values.items()))
+    return path
+
+
+def lm_command(config_file, model_config, output_dir, *extra, processes=1):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+                "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"] if processes > 1 else [sys.executable]
+    return [*launcher, "run_lm_distributed.py", "--config", str(config_file), "--config_name", str(model_config),
+            "--output_dir", str(output_dir), *map(str, extra)]
+
+
+def read_metrics(output_dir):
+    return [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
