@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ligo import checkpoint
 from ligo.distributed import Context, all_reduce_sum, gather_to_main
+from ligo.errors import UserError
 from ligo.evaluate import evaluate, perplexity
 from ligo.optim import build_optimizer, build_scheduler
 from ligo.run_log import RunLog
@@ -58,7 +59,7 @@ class TrainerState:
 
 def autocast_for(args, device: torch.device):
     if args.fp16 and device.type != "cuda":
-        raise ValueError("--fp16 needs a CUDA GPU; on CPU use --bf16")
+        raise UserError("--fp16 needs a CUDA GPU; on CPU use --bf16")
     dtype = torch.float16 if args.fp16 else torch.bfloat16
     return functools.partial(torch.autocast, device_type=device.type, dtype=dtype, enabled=args.fp16 or args.bf16)
 
