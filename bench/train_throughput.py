@@ -1,0 +1,188 @@
+"""Training throughput: tokens/s of our training loop against a minimal hand-written PyTorch loop.
+
+- ours: the real entry script, ``run_lm_distributed.py`` (``ligo.trainer.Trainer``,
+  unmodified), run as a subprocess in a fresh output folder. Its speed is read from its
+  ``metrics.jsonl``: ``train_seconds`` (wall time of the training steps; logging and
+  checkpoints excluded) and ``tokens`` (non-padding tokens), cumulative, at the logged steps
+  WARMUP and WARMUP + STEPS; so start-up and the first WARMUP steps are not counted.
+- baseline: ``baseline_loop`` below, a minimal hand-written loop over the same Hugging Face
+  model (``BertForMaskedLM`` from the same JSON, the same seed), the same dataset class,
+  batch size, collator and DataLoader worker count, ``torch.optim.AdamW``, clipping and a
+  linear schedule; nothing else. It times the same STEPS steps after the same WARMUP steps
+  with ``time.perf_counter``, batch fetching included as in ours.
+
+Each run is a fresh Python process with the same environment (so the same default torch
+thread count), the two alternate, REPEATS times each, and the best of each is reported.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ligo.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"
+TRAIN_TEXT = REPO / "data/wiki-sample-cased/en.train.raw"
+TRAIN_TOKENS = REPO / "data/wiki-sample-cased/en.train.raw.bert-sample-uncased.hdf5"
+# 4L-256H takes ~1.2 s a step on 2 cores, too slow for 3 repeats in ~4 minutes.
+MODEL_CONFIG = REPO / "configs/bert-mini-2L-128H.json"
+# As configs/bert_mini.txt
+BATCH_SIZE = 32
+BLOCK_SIZE = 126
+NUM_WORKERS = 1
+SEED = 95
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 0.1
+ADAM_EPSILON = 1e-6
+MAX_GRAD_NORM = 1.0
+MLM_PROBABILITY = 0.15
+LR_WARMUP_STEPS = 4  # of the learning-rate schedule
+# Measured: steps WARMUP + 1 ... WARMUP + STEPS
+WARMUP = 10
+STEPS = 30
+REPEATS = 3
+
+
+def check_data():
+    for path, what in [(TRAIN_TOKENS, "training tokens"), (TOKENIZER / "tokenizer.json", "tokenizer"),
+                       (MODEL_CONFIG, "model config")]:
+        if not path.is_file():
+            raise UserError(f"the benchmark's {what} '{path}' is missing; run `make mini` first")
+
+
+# --- The baseline: a minimal hand-written PyTorch loop ------------------------------------
+
+
+def baseline_loop() -> dict:
+    """THE BASELINE. The same model, data, batch and collator as ours; AdamW, clipping and a
+    linear schedule; no logging, no checkpoints, no token or FLOP accounting beyond the
+    one count that the throughput needs."""
+    import torch
+    from torch.utils.data import DataLoader
+    from transformers import BertConfig, BertForMaskedLM
+
+    from ligo.dataset import BlockDataset
+    from ligo.masking import SeededMLMCollator
+    from ligo.tokenizer import load_tokenizer, tokenizer_tag
+
+    torch.manual_seed(SEED)
+    tokenizer = load_tokenizer(str(TOKENIZER))
+    model = BertForMaskedLM(BertConfig.from_json_file(str(MODEL_CONFIG)))
+    model.train()
+    dataset = BlockDataset(TRAIN_TEXT, tokenizer_tag(str(TOKENIZER)), tokenizer, BLOCK_SIZE)
+    total = WARMUP + STEPS
+    if len(dataset) < total * BATCH_SIZE:
+        raise UserError(f"'{TRAIN_TOKENS}' has {len(dataset)} blocks, fewer than {total} batches of {BATCH_SIZE}")
+    loader = DataLoader(dataset, batch_size=BATCH_SIZE, shuffle=True, drop_last=True, num_workers=NUM_WORKERS,
+                        collate_fn=SeededMLMCollator(tokenizer, MLM_PROBABILITY, seed=SEED),
+                        generator=torch.Generator().manual_seed(SEED))
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "LayerNorm" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=LEARNING_RATE, eps=ADAM_EPSILON)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: s / LR_WARMUP_STEPS if s < LR_WARMUP_STEPS else (total - s) / (total - LR_WARMUP_STEPS))
+
+    batches = iter(loader)
+    tokens = 0
+    for step in range(total):
+        if step == WARMUP:
+            started = time.perf_counter()
+        batch = next(batches)
+        if step >= WARMUP:
+            tokens += int(batch["attention_mask"].sum())
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "tokens": tokens, "steps": STEPS, "threads": torch.get_num_threads()}
+
+
+# --- Measuring --------------------------------------------------------------------------
+
+
+def run_baseline() -> dict:
+    """The baseline in a fresh process, as ours is."""
+    result = subprocess.run([sys.executable, "-m", "bench.train_throughput", "baseline"], cwd=REPO,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the baseline loop failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_ours() -> dict:
+    """run_lm_distributed.py in a fresh output folder; throughput from its metrics.jsonl."""
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        command = [
+            sys.executable, "run_lm_distributed.py", "--output_dir", tmp,
+            "--model_type", "bert", "--config_name", str(MODEL_CONFIG), "--tokenizer_name", str(TOKENIZER),
+            "--do_train", "--train_data_file", str(TRAIN_TEXT), "--block_size", str(BLOCK_SIZE), "--shuffle",
+            "--mlm", "--mlm_probability", str(MLM_PROBABILITY), "--seed", str(SEED),
+            "--per_gpu_train_batch_size", str(BATCH_SIZE), "--num_workers", str(NUM_WORKERS),
+            "--learning_rate", str(LEARNING_RATE), "--weight_decay", str(WEIGHT_DECAY),
+            "--adam_epsilon", str(ADAM_EPSILON), "--max_grad_norm", str(MAX_GRAD_NORM),
+            "--warmup_steps", str(LR_WARMUP_STEPS), "--max_steps", str(WARMUP + STEPS),
+            "--logging_steps", str(WARMUP), "--ckpt_steps", "0",
+        ]  # no --do_eval: evaluation is excluded from train_seconds anyway
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"run_lm_distributed.py failed:\n{result.stderr[-3000:]}")
+        rows = {row["step"]: row for row in map(json.loads, (Path(tmp) / "metrics.jsonl").read_text().splitlines())}
+    first, last = rows[WARMUP], rows[WARMUP + STEPS]
+    return {"seconds": last["train_seconds"] - first["train_seconds"], "tokens": last["tokens"] - first["tokens"],
+            "steps": STEPS}
+
+
+def run() -> list[dict]:
+    check_data()
+    runners = {"baseline": run_baseline, "ours": run_ours}
+    results = {name: [] for name in runners}
+    load_before = os.getloadavg()[0]
+    print(f"training throughput, {MODEL_CONFIG.stem}, batch {BATCH_SIZE}x{BLOCK_SIZE + 2}:", flush=True)
+    for repeat in range(REPEATS):
+        # Alternating order (B O, O B, B O), so that a drift of the machine hits both alike.
+        order = list(runners) if repeat % 2 == 0 else list(runners)[::-1]
+        for name in order:
+            result = runners[name]()
+            results[name].append(result)
+            print(f"  {name}: {1000 * result['seconds'] / result['steps']:.0f} ms/step, "
+                  f"{result['tokens'] / result['seconds']:,.0f} tokens/s", flush=True)
+    load_after = os.getloadavg()[0]
+    tokens = {r["tokens"] for rs in results.values() for r in rs}
+    if len(tokens) != 1:
+        raise RuntimeError(f"ours and the baseline trained on different numbers of tokens: {sorted(tokens)}")
+    rate = {name: max(r["tokens"] / r["seconds"] for r in rs) for name, rs in results.items()}
+
+    def figures(name):
+        step_ms = [1000 * r["seconds"] / r["steps"] for r in results[name]]
+        return (f"{min(step_ms):.0f} ms/step, {rate[name]:,.0f} tokens/s "
+                f"(runs {', '.join(f'{ms:.0f}' for ms in step_ms)} ms/step)")
+
+    threads = results["baseline"][0]["threads"]
+    notes = (
+        f"ratio = our tokens/s / the baseline's (= its step time / ours): higher is better. "
+        f"Baseline: a minimal hand-written PyTorch loop (bench/train_throughput.py), not the authors'. "
+        f"{MODEL_CONFIG.stem}, batch {BATCH_SIZE} x {BLOCK_SIZE + 2} tokens, {NUM_WORKERS} DataLoader worker, "
+        f"{threads} torch threads, fp32 on CPU; steps {WARMUP + 1}-{WARMUP + STEPS} timed after {WARMUP} warm-up "
+        f"steps; best of {REPEATS} alternating runs, each a fresh process. Load average {load_before:.2f} before, "
+        f"{load_after:.2f} after: other work on the machine slows either side"
+    )
+    return [{"benchmark": "training throughput (run_lm_distributed.py)", "ratio": rate["ours"] / rate["baseline"],
+             "ours": figures("ours"), "baseline": figures("baseline"), "notes": notes}]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["baseline"]:
+        check_data()
+        print(json.dumps(baseline_loop()))
+    else:
+        for row in run():
+            print(row)
