@@ -1,4 +1,5 @@
-"""Pretrain BERT or RoBERTa with masked-LM, from scratch, from a checkpoint or (later) grown.
+"""Pretrain BERT or RoBERTa with masked-LM: from scratch, from a checkpoint, or grown from a
+small model (LiGO or a baseline, --grow_scheme).
 
     python run_lm_distributed.py --config configs/bert_wiki.txt --config_name configs/bert-6L-512H.json \
         --output_dir runs/bert-small --max_steps 400000 --warmup_steps 10000 --should_continue
@@ -7,15 +8,18 @@ Uses every local GPU (one process each), or one CPU process; under torchrun, as 
 processes and nodes as torchrun starts.
 """
 
+import functools
+
 from ligo.arguments import parse_args
 from ligo.distributed import launch
 from ligo.errors import exit_on_user_error
-from ligo.pretraining import pretrain
+from ligo.lm_task import build_lm_task
+from ligo.session import run_session
 
 
 @exit_on_user_error
 def main():
-    launch(pretrain, parse_args())
+    launch(functools.partial(run_session, build_task=build_lm_task), parse_args())
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ class SmallWeights:
                             f"is it a {layout.family} masked-LM checkpoint with {n_layers} layers?")
         layers = {spec.name: torch.stack([state[spec.key(i)] for i in range(n_layers)]) for spec in layout.layer}
         others = {spec.name: state[spec.name] for spec in layout.embeddings + layout.head}
+        # transformers ties the decoder bias to the head bias only where the embeddings are tied;
+        # an untied model adds decoder.bias alone: that is the output bias to grow.
+        others[layout.head_bias] = state.get(layout.decoder_bias, state[layout.head_bias])
         decoder = state.get(layout.decoder.name, state[layout.word_embeddings])
         return cls(layers, others, decoder)
 
@@ -71,4 +74,5 @@ def grow_parameters(layout: Layout, small: SmallWeights, large_config: Pretraine
         grown.update({spec.key(j): tensor for j, tensor in enumerate(stacked.unbind(0))})
     if not ties_output_embeddings(large_config):
         grown[layout.decoder.name] = finish(layout.decoder.name, widen(layout.decoder, small.decoder, expansion))
+        grown[layout.decoder_bias] = grown[layout.head_bias]
     return grown

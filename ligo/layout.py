@@ -49,7 +49,8 @@ class Layout:
     layer: tuple[TensorSpec, ...]
     head: tuple[TensorSpec, ...]
     decoder: TensorSpec  # the output embedding, tied to the word embedding unless the config unties it
-    decoder_bias: str  # tied to the head's bias
+    decoder_bias: str  # tied to the head's bias where the embeddings are tied
+    head_bias: str
     word_embeddings: str
 
     def all_specs(self) -> tuple[TensorSpec, ...]:
@@ -93,6 +94,7 @@ def layout_of(family: str) -> Layout:
         head=head_specs,
         decoder=TensorSpec(f"{head}.decoder", "weight", None, "head"),
         decoder_bias=f"{head}.decoder.bias",
+        head_bias=head_bias,
         word_embeddings=f"{emb}.word_embeddings.weight",
     )
 

@@ -9,8 +9,9 @@ from transformers import (
 
 
 def decays(name: str, parameter: torch.Tensor) -> bool:
-    """Weight decay applies to weight matrices, not to biases or LayerNorm weights."""
-    return parameter.ndim >= 2 and "LayerNorm" not in name and "layer_norm" not in name
+    """Weight decay applies to weight matrices and embeddings, not to biases or LayerNorm
+    weights (by name, as the authors: stacked per-layer vectors are 2-D too)."""
+    return parameter.ndim >= 2 and not any(word in name for word in ("bias", "LayerNorm", "layer_norm"))
 
 
 def parameter_groups(named_parameters, weight_decay: float, **group_options) -> list[dict]:

@@ -36,7 +36,7 @@ class Task(Protocol):
 
     def parameter_groups(self, args) -> list[dict]: ...
 
-    def train_flops_per_sequence(self, seq_len: int) -> int: ...
+    def train_flops(self, batch_size: int, seq_len: int) -> int: ...  # one micro-batch, forward + backward
 
     def eval_model(self) -> nn.Module: ...
 
@@ -65,10 +65,11 @@ def autocast_for(args, device: torch.device):
 
 
 class Trainer:
-    def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate,
+    def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate, eval_collate,
                  resume_from: Path | None):
         self.task, self.args, self.ctx, self.tokenizer = task, args, ctx, tokenizer
-        self.train_data, self.eval_data, self.collate = train_data, eval_data, collate
+        self.train_data, self.eval_data = train_data, eval_data
+        self.collate, self.eval_collate = collate, eval_collate
         self.autocast = autocast_for(args, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
         self.scheduler = build_scheduler(self.optimizer, args)
@@ -144,7 +145,7 @@ class Trainer:
             started = time.perf_counter()
             for micro in range(args.gradient_accumulation_steps):
                 state.epoch, state.batches_in_epoch, batch = next(batches)
-                pending[0] += batch["input_ids"].shape[0] * self.task.train_flops_per_sequence(batch["input_ids"].shape[1])
+                pending[0] += self.task.train_flops(*batch["input_ids"].shape)
                 pending[1] += int(batch["attention_mask"].sum())
                 window_loss += self._micro_step(batch, sync=micro == args.gradient_accumulation_steps - 1)
                 state.window_batches += 1
@@ -183,7 +184,7 @@ class Trainer:
     def _evaluate(self) -> dict:
         if self.eval_data is None:
             return {}
-        return evaluate(self.task.eval_model(), self.eval_data, self.collate, self.ctx,
+        return evaluate(self.task.eval_model(), self.eval_data, self.eval_collate, self.ctx,
                         self.args.per_gpu_eval_batch_size, self.autocast)
 
     def _log_window(self, bar):

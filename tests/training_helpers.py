@@ -11,7 +11,7 @@ def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62):
     positions = block_size + 2 + (2 if family == "roberta" else 0)
     config = {
         "architectures": [f"{family.capitalize() if family == 'bert' else 'Roberta'}ForMaskedLM"],
-        "model_type": family, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": 2,
+        "model_type": family, "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
         "intermediate_size": 4 * hidden, "max_position_embeddings": positions, "vocab_size": vocab_size,
         "type_vocab_size": 2, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
     }

@@ -1,4 +1,5 @@
-"""Pretraining a BERT/RoBERTa masked-LM: what run_lm_distributed.py runs in each process."""
+"""One training or evaluation run in one process: what both entry scripts run on every
+rank. The entry script decides only what is trained (``build_task``)."""
 
 import shutil
 from pathlib import Path
@@ -6,12 +7,11 @@ from pathlib import Path
 import torch
 import transformers
 
-from ligo import checkpoint, distributed, flops
+from ligo import checkpoint, distributed
 from ligo.dataset import BlockDataset
 from ligo.errors import UserError, exit_on_user_error
 from ligo.masking import SeededMLMCollator
-from ligo.models import check_tokenizer_fits, load_config, load_model, new_model, resolve_block_size
-from ligo.optim import parameter_groups
+from ligo.models import check_tokenizer_fits, load_config, resolve_block_size
 from ligo.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.trainer import Trainer
 
@@ -19,25 +19,7 @@ from ligo.trainer import Trainer
 RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt")
 # Arguments a resumed run must share with the checkpoint it resumes.
 MUST_MATCH_ON_RESUME = ("model_type", "config_name", "grow_scheme", "tokenizer_name", "block_size")
-
-
-class MaskedLMTask:
-    """Train a Hugging Face masked-LM model itself."""
-
-    def __init__(self, model):
-        self.module = model
-
-    def parameter_groups(self, args) -> list[dict]:
-        return parameter_groups(self.module.named_parameters(), args.weight_decay)
-
-    def train_flops_per_sequence(self, seq_len: int) -> int:
-        return flops.train_flops(self.module.config, seq_len)
-
-    def eval_model(self):
-        return self.module
-
-    def save(self, folder: Path):
-        self.module.save_pretrained(str(folder))
+EVAL_MASK_SEED = 0
 
 
 def prepare_output_dir(args, ctx) -> Path | None:
@@ -80,18 +62,9 @@ def build_datasets(args, tokenizer, block_size: int):
     return train, evaluation
 
 
-def build_model(args, config, resume_from: Path | None):
-    if resume_from is not None:
-        return load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
-    if args.grow_scheme != "none" or args.source_model_path:
-        raise UserError(f"--grow_scheme {args.grow_scheme} / --source_model_path: growing is not implemented yet")
-    if args.model_name_or_path:
-        return load_model(args.model_type, args.model_name_or_path, config=config, cache_dir=args.cache_dir)
-    return new_model(args.model_type, config, args.seed)
-
-
 @exit_on_user_error
-def pretrain(args):
+def run_session(args, build_task):
+    """``build_task(args, config, resume_from)`` returns the task to train (on the CPU)."""
     ctx = distributed.init(args.ddp_timeout, args.local_rank)
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
     try:
@@ -102,14 +75,18 @@ def pretrain(args):
         check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
         args.block_size = resolve_block_size(args.block_size, config, args.model_type)
         train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
-        model = build_model(args, config, resume_from).to(ctx.device)
+        task = build_task(args, config, resume_from)
+        task.module.to(ctx.device)
         if ctx.is_main:
             where = f"resuming from {resume_from}" if resume_from else "starting"
-            print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, "
-                  f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, {ctx.world_size} process(es) "
-                  f"on {ctx.device.type}, output in {args.output_dir}", flush=True)
+            trained = sum(p.numel() for p in task.module.parameters() if p.requires_grad)
+            print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, {trained / 1e6:.2f}M "
+                  f"trained parameters, {ctx.world_size} process(es) on {ctx.device.type}, output in {args.output_dir}",
+                  flush=True)
         collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
-        trainer = Trainer(MaskedLMTask(model), args, ctx, tokenizer, train_data, eval_data, collate, resume_from)
+        # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
+        eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
+        trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from)
         if args.do_train:
             trainer.train()
         else:

@@ -1,0 +1,54 @@
+"""Write a grown model as a Hugging Face checkpoint, without training it.
+
+    python -m ligo.grow --model_type bert --config_name configs/bert-12L-768H.json \
+        --grow_scheme ligo --pretrained_ligo_path runs/ligo --output_dir runs/bert-base-grown
+    python -m ligo.grow --model_type bert --config_name configs/bert-12L-768H.json \
+        --grow_scheme bert2bert_fpi --source_model_path runs/bert-small --output_dir runs/bert-base-fpi
+
+The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (and is what
+``run_lm_distributed.py --grow_scheme ...`` starts from).
+"""
+
+import argparse
+from pathlib import Path
+
+import transformers
+
+from ligo.baselines import BASELINES
+from ligo.errors import UserError, exit_on_user_error
+from ligo.lm_task import grown_model
+from ligo.models import load_config
+from ligo.tokenizer import load_tokenizer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model_type", required=True, choices=["bert", "roberta"])
+    parser.add_argument("--config_name", required=True, help="the large model's config JSON")
+    parser.add_argument("--grow_scheme", required=True, choices=["ligo", *BASELINES])
+    parser.add_argument("--source_model_path", nargs="*", help="the small model (required except for ligo)")
+    parser.add_argument("--pretrained_ligo_path", help="output_dir of run_grow_distributed.py (for ligo)")
+    parser.add_argument("--tokenizer_name", help="saved beside the model, if given")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--seed", type=int, default=95, help="for the random parts (direct_copy, selections)")
+    parser.add_argument("--cache_dir")
+    return parser
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise UserError(f"--output_dir '{output_dir}' is not empty; choose a new folder")
+    transformers.utils.logging.disable_progress_bar()
+    config = load_config(args.model_type, args.config_name, args.cache_dir)
+    model = grown_model(args, config)
+    model.save_pretrained(str(output_dir))
+    if args.tokenizer_name:
+        load_tokenizer(args.tokenizer_name).save_pretrained(str(output_dir))
+    print(f"wrote the {args.grow_scheme}-grown {config.num_hidden_layers}L-{config.hidden_size}H model to {output_dir}")
+
+
+if __name__ == "__main__":
+    main()

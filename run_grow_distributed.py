@@ -1,0 +1,27 @@
+"""Train a LiGO growth operator from a small pretrained model to a larger model config.
+
+    python run_grow_distributed.py --config configs/bert_wiki.txt --config_name configs/bert-12L-768H.json \
+        --output_dir runs/ligo --tune_width --tune_depth --source_model_path runs/bert-small \
+        --fuse_init_scheme stackbert_noisy rand --max_steps 100 --logging_steps 100 --ckpt_steps 100 --should_continue
+
+The operator is trained by the masked-LM loss of the large model it grows, with the same
+loop, logs and checkpoints as pretraining; then grow with
+``run_lm_distributed.py --grow_scheme ligo --pretrained_ligo_path <output_dir>``.
+"""
+
+import functools
+
+from ligo.arguments import parse_args
+from ligo.distributed import launch
+from ligo.errors import exit_on_user_error
+from ligo.operator_task import build_operator_task
+from ligo.session import run_session
+
+
+@exit_on_user_error
+def main():
+    launch(functools.partial(run_session, build_task=build_operator_task), parse_args())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The whole LiGO pipeline on the embedded data, as users run it: pretrain a small BERT,
+train the operator in two gloo processes, grow, train the grown model."""
+
+import sys
+
+import pytest
+import torch
+from conftest import run
+from training_helpers import config_text, lm_command, read_metrics, tiny_config
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from ligo.checkpoint import latest_checkpoint
+
+
+def grow_command(config_file, model_config, output_dir, *extra, processes=1):
+    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes)
+    command[command.index("run_lm_distributed.py")] = "run_grow_distributed.py"
+    return command
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
+    root = tmp_path_factory.mktemp("growth")
+    vocab = len(AutoTokenizer.from_pretrained(str(bert_tokenizer_dir)))
+    small_config = tiny_config(root / "small.json", "bert", vocab, layers=2, hidden=64)
+    large_config = tiny_config(root / "large.json", "bert", vocab, layers=4, hidden=128)
+    pretrain = config_text(root / "pretrain.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=40,
+                           logging_steps=20, ckpt_steps=40, learning_rate="3e-3", warmup_steps=4)
+    run(lm_command(pretrain, small_config, root / "small"))
+    operator = config_text(root / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=6,
+                           logging_steps=3, ckpt_steps=3, learning_rate="1e-3", warmup_steps=0)
+    # Another seed than the small model's: with the same one, the operator's first batches would be
+    # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
+    run(grow_command(operator, large_config, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
+                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2))
+    grown = config_text(root / "grown.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=3,
+                        logging_steps=3, ckpt_steps=3, warmup_steps=0)
+    run(lm_command(grown, large_config, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
+                   "--pretrained_ligo_path", root / "ligo", "--fuse_init_scheme", "stackbert_noisy", "rand"))
+    run(lm_command(grown, large_config, root / "scratch"))
+    return root
+
+
+def test_operator_training_logs_and_checkpoints(pipeline):
+    metrics = read_metrics(pipeline / "ligo")
+    assert [m["step"] for m in metrics] == [0, 3, 6]
+    assert metrics[-1]["eval_loss"] < metrics[0]["eval_loss"]
+    assert metrics[-1]["flops"] > 0
+    assert (latest_checkpoint(pipeline / "ligo") / "ligo_operator.safetensors").is_file()
+
+
+def test_grown_model_starts_where_the_operator_ended(pipeline):
+    operator_final = read_metrics(pipeline / "ligo")[-1]["eval_loss"]
+    small_final = read_metrics(pipeline / "small")[-1]["eval_loss"]
+    grown_start = read_metrics(pipeline / "grown")[0]["eval_loss"]
+    scratch_start = read_metrics(pipeline / "scratch")[0]["eval_loss"]
+    assert grown_start == pytest.approx(operator_final, abs=1e-3)
+    assert grown_start < scratch_start - 1.0, (grown_start, scratch_start, small_final)
+    grown_end = read_metrics(pipeline / "grown")[-1]["eval_loss"]
+    assert grown_end < scratch_start - 1.0
+
+
+def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
+    out = pipeline / "grown-hf"
+    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+         "--grow_scheme", "ligo", "--pretrained_ligo_path", pipeline / "ligo", "--tokenizer_name", bert_tokenizer_dir,
+         "--output_dir", out])
+    written = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
+    step0 = AutoModelForMaskedLM.from_pretrained(str(pipeline / "grown/checkpoints/checkpoint-00000000")).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(out))
+    ids = tokenizer(["the state of the art", "anarchism is a political philosophy"], return_tensors="pt",
+                    padding=True)
+    with torch.no_grad():
+        assert torch.allclose(written(**ids).logits, step0(**ids).logits, atol=1e-5)
+
+
+def test_operator_from_other_model_sizes_is_refused(pipeline, bert_tokenized, bert_tokenizer_dir):
+    other = tiny_config(pipeline / "other.json", "bert", 4000, layers=6, hidden=128)
+    grown = pipeline / "grown.txt"
+    result = run(lm_command(grown, other, pipeline / "wrong", "--grow_scheme", "ligo",
+                            "--pretrained_ligo_path", pipeline / "ligo"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "was trained for other model sizes" in result.stderr and "num_hidden_layers 4 vs 6" in result.stderr
