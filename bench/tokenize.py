@@ -248,6 +248,7 @@ def run_case(text: Path, tokenizer: Path) -> list[dict]:
 
     ours = list(runners)[1:]
     notes = [
+        "ratio = the time of the authors' procedure (baseline) / ours; "
         f"{text.parent.name}/{text.name} x{COPIES}: {megabytes:.1f} MB, {n_lines:,} lines ({n_kept:,} kept), "
         f"{n_tokens / 1e6:.2f}M tokens; best of {REPEATS} runs, each in a fresh process; outputs "
         "(.hdf5 tokens, .line, ids text) identical to the baseline's",
