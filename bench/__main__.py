@@ -6,11 +6,11 @@ import platform
 import subprocess
 from pathlib import Path
 
-from bench import tokenize, train_throughput
+from bench import operator_overhead, tokenize, train_throughput
 from ligo.errors import exit_on_user_error
 
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS.
-BENCHMARKS = [tokenize, train_throughput]
+BENCHMARKS = [tokenize, train_throughput, operator_overhead]
 COLUMNS = {
     "benchmark": "benchmark",
     "ratio": "ratio (higher is better for ours)",

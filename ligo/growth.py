@@ -46,12 +46,17 @@ class SmallWeights:
 
 
 def widen(spec: TensorSpec, tensor: Tensor, expansion: ExpansionFn) -> Tensor:
-    if spec.in_space is not None:  # a linear weight: rows (outputs), then columns (inputs)
-        if spec.out_space is not None and (rows := expansion(spec, "out")) is not None:
-            tensor = rows.rows(tensor)
-        if (cols := expansion(spec, "in")) is not None:
+    if spec.in_space is not None:  # a linear weight: rows (outputs) and columns (inputs)
+        rows = expansion(spec, "out") if spec.out_space is not None else None
+        cols = expansion(spec, "in")
+        # B (W A^T) = (B W) A^T; widening the rows first is cheaper when W has fewer columns
+        # than rows (the cost difference is 2 (R' - R)(C' - C)(C - R) FLOPs).
+        if cols is not None and (rows is None or tensor.shape[-1] > tensor.shape[-2]):
             tensor = cols.cols(tensor)
-        return tensor
+            cols = None
+        if rows is not None:
+            tensor = rows.rows(tensor)
+        return cols.cols(tensor) if cols is not None else tensor
     if spec.out_space is not None and (out := expansion(spec, "out")) is not None:
         return out.vec(tensor)  # biases, LayerNorms, embedding tables: the last dimension
     return tensor

@@ -154,7 +154,7 @@ class Trainer:
             bar.update()
             logging_now = args.logging_steps > 0 and state.step % args.logging_steps == 0
             saving_now = (args.ckpt_steps > 0 and state.step % args.ckpt_steps == 0) or state.step == args.max_steps
-            if logging_now or saving_now or state.step == args.max_steps:
+            if logging_now or saving_now:  # a reduction: the counters are exact here
                 if self.ctx.device.type == "cuda":
                     torch.cuda.synchronize()  # so the step's time is counted as training
                 state.train_seconds += time.perf_counter() - started

@@ -54,7 +54,7 @@ def test_grown_model_starts_where_the_operator_ended(pipeline):
     small_final = read_metrics(pipeline / "small")[-1]["eval_loss"]
     grown_start = read_metrics(pipeline / "grown")[0]["eval_loss"]
     scratch_start = read_metrics(pipeline / "scratch")[0]["eval_loss"]
-    assert grown_start == pytest.approx(operator_final, abs=1e-3)
+    assert grown_start == pytest.approx(operator_final, rel=1e-5)
     assert grown_start < scratch_start - 1.0, (grown_start, scratch_start, small_final)
     grown_end = read_metrics(pipeline / "grown")[-1]["eval_loss"]
     assert grown_end < scratch_start - 1.0
@@ -81,3 +81,20 @@ def test_operator_from_other_model_sizes_is_refused(pipeline, bert_tokenized, be
                             "--pretrained_ligo_path", pipeline / "ligo"), check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "was trained for other model sizes" in result.stderr and "num_hidden_layers 4 vs 6" in result.stderr
+
+
+def test_roberta_operator_trains_and_grows(tmp_path, roberta_tokenized, roberta_tokenizer_dir):
+    vocab = len(AutoTokenizer.from_pretrained(str(roberta_tokenizer_dir)))
+    small_config = tiny_config(tmp_path / "small.json", "roberta", vocab, layers=1, hidden=64)
+    large_config = tiny_config(tmp_path / "large.json", "roberta", vocab, layers=2, hidden=96)
+    settings = config_text(tmp_path / "run.txt", "roberta", roberta_tokenized, roberta_tokenizer_dir, max_steps=2,
+                           logging_steps=2, ckpt_steps=2, warmup_steps=0)
+    run(lm_command(settings, small_config, tmp_path / "small"))
+    run(grow_command(settings, large_config, tmp_path / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
+                     tmp_path / "small", "--fuse_init_scheme", "stackbert_noisy", "rand"))
+    run(lm_command(settings, large_config, tmp_path / "grown", "--grow_scheme", "ligo", "--pretrained_ligo_path",
+                   tmp_path / "ligo"))
+    assert read_metrics(tmp_path / "grown")[0]["eval_loss"] == pytest.approx(
+        read_metrics(tmp_path / "ligo")[-1]["eval_loss"], rel=1e-5)
+    model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "grown/checkpoints/checkpoint-00000000"))
+    assert type(model).__name__ == "RobertaForMaskedLM" and model.config.hidden_size == 96

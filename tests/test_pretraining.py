@@ -121,3 +121,17 @@ def test_evaluation_is_the_same_for_one_and_two_processes(tmp_path, request):
         run(lm_command(config, model_config, out, processes=processes))
         losses.append(read_metrics(out)[0]["eval_loss"])  # step 0: the same initial model
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=2, ckpt_steps=0)
+    out = tmp_path / "out"
+    run(lm_command(config, model_config, out, "--bf16"))
+    metrics = read_metrics(out)
+    assert metrics[-1]["step"] == 2 and metrics[-1]["train_loss"] > 0 and metrics[-1]["eval_loss"] > 0
+
+
+def test_fp16_without_a_gpu_is_a_clear_error(tmp_path, request):
+    config, model_config = setup_run(tmp_path, request, "bert", max_steps=2)
+    result = run(lm_command(config, model_config, tmp_path / "out", "--fp16"), check=False)
+    assert result.returncode == 2 and "--fp16 needs a CUDA GPU; on CPU use --bf16" in result.stderr

@@ -1,0 +1,304 @@
+"""LiGO operator overhead: one operator training step against one plain step of the large model.
+
+- ours: one LiGO operator training step, as run_grow_distributed.py takes it: the batch
+  through ``GrownModel`` (the operator grows the large model's parameters, the unmodified
+  Hugging Face model runs on them with ``functional_call``), ``loss.backward()``, an AdamW
+  step over the operator's trainable parameters (depth coefficients and width blocks), and
+  ``zero_grad``. The paper's settings: ``LiGOOptions(depth_scheme="stackbert_noisy",
+  width_scheme="rand", tie=True, tune_depth=True, tune_width=True)``.
+- baseline: one plain training step of the same large model: ``BertForMaskedLM`` built from
+  the same large config, forward, backward, AdamW over all its parameters, ``zero_grad``.
+
+BERT-Small -> BERT-Base shapes (configs/bert-6L-512H.json -> configs/bert-12L-768H.json: FFN
+4x, 64-dim heads, their dropout) with the vocabulary cut to VOCAB_SIZE; the small model is
+randomly initialised (the speed does not depend on its values); both in train mode, the same
+batch of BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels.
+
+- Time: one fresh process builds both and alternates their steps (P O, O P, ...), WARMUP
+  steps each untimed (the first under FlopCounterMode, to count each step's matmul FLOPs),
+  then STEPS timed steps each; the median is compared. It also times each step's phases and,
+  separately, the operator's own forward (``operator()``) and backward (from dense gradients
+  on every grown tensor), to show where the extra time goes.
+- Memory: each variant in its own fresh process, which builds only what its step needs (the
+  operator process never builds a real large model: ``GrownModel`` keeps it on the meta
+  device). CPU resident set size: ``VmRSS`` just before the first step (after ``gc.collect()``
+  and ``malloc_trim``), and the peak ``VmHWM`` after MEMORY_STEPS steps (the first allocates
+  AdamW's state). ``VmHWM`` is this process's own high-water mark; ``getrusage().ru_maxrss``
+  is not used, because a child started by ``subprocess`` (vfork + exec) inherits its
+  parent's peak in it.
+"""
+
+import ctypes
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SMALL_CONFIG = REPO / "configs/bert-6L-512H.json"
+LARGE_CONFIG = REPO / "configs/bert-12L-768H.json"
+VOCAB_SIZE = 2000
+# Half the paper's 64 sequences per GPU: the operator's cost is fixed per step, so the ratio
+# depends on the batch (the notes project it to others); a plain step takes ~15 s on 2 cores.
+BATCH_SIZE = 32
+SEQ_LEN = 128
+MLM_PROBABILITY = 0.15
+SEED = 0
+LEARNING_RATE = 2e-4
+WEIGHT_DECAY = 0.01
+WARMUP = 1  # untimed steps of each, the first under FlopCounterMode
+STEPS = 3  # timed steps of each, alternating
+OPERATOR_REPEATS = 2  # separate timings of operator() forward and backward
+MEMORY_STEPS = 2
+PAPER_BATCH = 64  # sequences of 128 per GPU in the paper's BERT recipe (configs/bert_wiki.txt)
+OPTIONS = dict(depth_scheme="stackbert_noisy", width_scheme="rand", tie=True, tune_depth=True, tune_width=True)
+
+
+# --- The two steps ----------------------------------------------------------------------
+
+
+def configs():
+    from ligo.models import load_config
+
+    small, large = load_config("bert", str(SMALL_CONFIG)), load_config("bert", str(LARGE_CONFIG))
+    small.vocab_size = large.vocab_size = VOCAB_SIZE
+    return small, large
+
+
+def make_batch() -> dict:
+    import torch
+
+    generator = torch.Generator().manual_seed(SEED)
+    input_ids = torch.randint(5, VOCAB_SIZE, (BATCH_SIZE, SEQ_LEN), generator=generator)
+    masked = torch.rand(BATCH_SIZE, SEQ_LEN, generator=generator) < MLM_PROBABILITY
+    return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
+            "token_type_ids": torch.zeros_like(input_ids), "labels": torch.where(masked, input_ids, -100)}
+
+
+def build_plain(large):
+    """THE BASELINE: the large model itself and AdamW over all its parameters."""
+    import torch
+
+    from ligo.models import new_model
+
+    model = new_model("bert", large, SEED).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
+    return model, optimizer
+
+
+def build_operator(small, large):
+    """OURS: the LiGO operator, the large model as its function, AdamW over what it learns."""
+    import torch
+
+    from ligo.grown_model import GrownModel
+    from ligo.ligo_operator import LiGOOperator, LiGOOptions
+    from ligo.models import new_model
+
+    small_model = new_model("bert", small, SEED)
+    operator = LiGOOperator(small_model.state_dict(), small, large, LiGOOptions(**OPTIONS), seed=SEED)
+    del small_model  # the operator holds its own copy of the small weights
+    model = GrownModel(operator, large).train()
+    if any(not p.is_meta for p in model.large.parameters()):
+        raise RuntimeError("GrownModel built a real large model")
+    optimizer = torch.optim.AdamW([p for p in operator.parameters() if p.requires_grad], lr=LEARNING_RATE,
+                                  weight_decay=WEIGHT_DECAY)
+    return model, optimizer
+
+
+def train_step(model, optimizer, batch) -> list[float]:
+    """One step; the seconds of its forward, backward and optimizer step (with zero_grad)."""
+    clock = [time.perf_counter()]
+    loss = model(**batch).loss
+    clock.append(time.perf_counter())
+    loss.backward()
+    clock.append(time.perf_counter())
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    clock.append(time.perf_counter())
+    return [b - a for a, b in zip(clock, clock[1:])]
+
+
+def proc_status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+# --- The child processes ----------------------------------------------------------------
+
+
+def timing_child() -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(SEED)
+    small, large = configs()
+    batch = make_batch()
+    variants = {"plain": build_plain(large), "operator": build_operator(small, large)}
+    flops, phases = {}, {name: [] for name in variants}
+    for warmup in range(WARMUP):
+        for name, (model, optimizer) in variants.items():
+            if warmup == 0:
+                with FlopCounterMode(display=False) as counter:
+                    train_step(model, optimizer, batch)
+                flops[name] = counter.get_total_flops()
+            else:
+                train_step(model, optimizer, batch)
+    for step in range(STEPS):
+        order = list(variants) if step % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            phases[name].append(train_step(*variants[name], batch))
+
+    # The operator alone: growing the parameters, and back-propagating dense gradients of them.
+    operator = variants["operator"][0].operator
+    alone = {"forward": [], "backward": []}
+    grads = None
+    for _ in range(OPERATOR_REPEATS):
+        start = time.perf_counter()
+        grown = [t for t in operator().values() if t.requires_grad]
+        middle = time.perf_counter()
+        grads = grads or [torch.randn_like(t) for t in grown]
+        middle_after_setup = time.perf_counter()
+        torch.autograd.backward(grown, grads)
+        end = time.perf_counter()
+        operator.zero_grad(set_to_none=True)
+        alone["forward"].append(middle - start)
+        alone["backward"].append(end - middle_after_setup)
+        del grown
+    return {"phases": phases, "alone": alone, "flops": flops, "threads": torch.get_num_threads()}
+
+
+def release_freed_memory():
+    """Hand freed heap memory back to the OS, so that VmRSS counts live memory only."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def memory_child(variant: str) -> dict:
+    import torch
+
+    torch.manual_seed(SEED)
+    small, large = configs()
+    batch = make_batch()
+    model, optimizer = build_plain(large) if variant == "plain" else build_operator(small, large)
+    release_freed_memory()  # e.g. the small model, whose weights the operator copied
+    before = proc_status_kb("VmRSS")
+    seconds = [sum(train_step(model, optimizer, batch)) for _ in range(MEMORY_STEPS)]
+    return {"before_kb": before, "peak_kb": proc_status_kb("VmHWM"), "seconds": seconds}
+
+
+def in_fresh_process(*args) -> dict:
+    result = subprocess.run([sys.executable, "-m", "bench.operator_overhead", *args], cwd=REPO,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"bench.operator_overhead {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- Measuring --------------------------------------------------------------------------
+
+
+def run() -> list[dict]:
+    for path in (SMALL_CONFIG, LARGE_CONFIG):
+        if not path.is_file():
+            raise RuntimeError(f"the benchmark's model config '{path}' is missing")
+    load_before = os.getloadavg()[0]
+    shape = f"{SMALL_CONFIG.stem} -> {LARGE_CONFIG.stem}, vocab {VOCAB_SIZE}, batch {BATCH_SIZE}x{SEQ_LEN}"
+    print(f"LiGO operator overhead, {shape}:", flush=True)
+    timing = in_fresh_process("timing")
+    memory = {name: in_fresh_process("memory", name) for name in ("plain", "operator")}
+    load_after = os.getloadavg()[0]
+
+    phases = timing["phases"]
+    steps = {name: [sum(p) for p in ps] for name, ps in phases.items()}
+    median = {name: statistics.median(s) for name, s in steps.items()}
+    phase = {name: [statistics.median(p[i] for p in ps) for i in range(3)] for name, ps in phases.items()}
+    alone = {k: statistics.median(v) for k, v in timing["alone"].items()}
+    gflop = {name: f / 1e9 for name, f in timing["flops"].items()}
+    for name in steps:
+        print(f"  {name}: median {median[name]:.2f} s/step; steps {', '.join(f'{s:.2f}' for s in steps[name])} s; "
+              f"forward/backward/optimizer {' / '.join(f'{p:.2f}' for p in phase[name])} s", flush=True)
+    print(f"  operator() alone: forward {alone['forward']:.2f} s, backward {alone['backward']:.2f} s", flush=True)
+
+    # Where the extra time goes. The operator step's model forward and backward are the plain
+    # step's; the operator adds its own forward and backward and a smaller AdamW (30M, not 88M).
+    extra = median["operator"] - median["plain"]
+    share = {k: v / median["operator"] for k, v in alone.items()}
+    # A linear extrapolation in the batch: the plain forward + backward scale with the tokens,
+    # the operator's own cost and the optimizers do not.
+    fb, opt = phase["plain"][0] + phase["plain"][1], phase["plain"][2]
+    fixed = median["operator"] - fb  # the operator step less the model's forward and backward
+
+    def ratio_at(sequences):
+        k = sequences / BATCH_SIZE
+        return (opt + fb * k) / (fixed + fb * k)
+
+    def sequences_for(slowdown):
+        return BATCH_SIZE * (fixed - slowdown * opt) / (fb * (slowdown - 1))
+
+    def timing_figures(name):
+        p = phase[name]
+        return (f"{median[name]:.2f} s/step (median of {STEPS}; steps {', '.join(f'{s:.2f}' for s in steps[name])} s; "
+                f"median forward {p[0]:.2f} / backward {p[1]:.2f} / optimizer {p[2]:.2f} s; "
+                f"{gflop[name]:.0f} GFLOP of matmuls a step)")
+
+    time_notes = (
+        f"ratio = plain step time / operator step time (higher is better for ours; 1/ratio = the operator step's "
+        f"slowdown, {median['operator'] / median['plain']:.2f}x; targets: slowdown <= 1.3x, later 1.15x, i.e. "
+        f"ratio >= 0.77, 0.87). {shape} (BERT-Small -> BERT-Base shapes, dropout as the configs), train mode, "
+        f"LiGOOptions({', '.join(f'{k}={v!r}' for k, v in OPTIONS.items())}); ours: GrownModel forward, backward, "
+        f"AdamW on the operator's trainable parameters, zero_grad; baseline: BertForMaskedLM from the same config, "
+        f"AdamW on all its parameters; the same batch, one fresh process, {WARMUP} warm-up steps each, {STEPS} "
+        f"timed each alternating, {timing['threads']} torch threads, fp32 on CPU. "
+        f"Where the extra {extra:.2f} s goes: the operator itself, timed alone, forward (operator()) "
+        f"{alone['forward']:.2f} s ({share['forward']:.0%} of the operator step) and backward "
+        f"{alone['backward']:.2f} s ({share['backward']:.0%}); it adds {gflop['operator'] - gflop['plain']:.0f} "
+        f"GFLOP of matmuls to the model's {gflop['plain']:.0f}: a fixed cost a step, independent of the batch, "
+        f"while the model's cost grows with it. Linear extrapolation (not measured): ratio "
+        f"{ratio_at(PAPER_BATCH):.2f} at the paper's {PAPER_BATCH}x{SEQ_LEN} per GPU; slowdown 1.3x from "
+        f"~{sequences_for(1.3):.0f} sequences of {SEQ_LEN}, 1.15x from ~{sequences_for(1.15):.0f}. "
+        f"Load average {load_before:.2f} before, {load_after:.2f} after"
+    )
+
+    step_mb = {name: (m["peak_kb"] - m["before_kb"]) / 1024 for name, m in memory.items()}
+
+    def memory_figures(name):
+        m = memory[name]
+        return (f"{step_mb[name]:,.0f} MB for the steps (peak {m['peak_kb'] / 1024:,.0f} MB - "
+                f"{m['before_kb'] / 1024:,.0f} MB before the first step); peak {m['peak_kb'] / 1024:,.0f} MB")
+
+    memory_notes = (
+        f"ratio = plain step memory / operator step memory (higher is better for ours; 1/ratio = the operator "
+        f"step's, {step_mb['operator'] / step_mb['plain']:.2f}x; target <= 1.3x, i.e. ratio >= 0.77). CPU resident "
+        f"set size (RSS), each variant alone in a fresh process: VmRSS just before the first step (after "
+        f"gc.collect() and malloc_trim), peak VmHWM after {MEMORY_STEPS} steps (the first allocates AdamW's "
+        f"state); step memory = peak - before. Peak / peak: "
+        f"{memory['plain']['peak_kb'] / memory['operator']['peak_kb']:.2f}x. The operator process never builds a "
+        f"real large model: the small weights and width blocks live in the operator, the grown parameters exist "
+        f"once per step. {shape}, as the time row"
+    )
+    pair = "BERT 6L-512H -> 12L-768H"
+    return [
+        {"benchmark": f"LiGO operator step time ({pair})", "ratio": median["plain"] / median["operator"],
+         "ours": timing_figures("operator"), "baseline": timing_figures("plain"), "notes": time_notes},
+        {"benchmark": f"LiGO operator step memory ({pair})", "ratio": step_mb["plain"] / step_mb["operator"],
+         "ours": memory_figures("operator"), "baseline": memory_figures("plain"), "notes": memory_notes},
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["timing"]:
+        print(json.dumps(timing_child()))
+    elif sys.argv[1:2] == ["memory"] and sys.argv[2:] in (["plain"], ["operator"]):
+        print(json.dumps(memory_child(sys.argv[2])))
+    else:
+        for row in run():
+            print(row)
