@@ -1,0 +1,156 @@
+"""The savings report on synthetic metrics.jsonl files with known crossings (no training)."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ligo import report
+from ligo.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_run(path: Path, points, extra_rows=()) -> str:
+    """A run dir whose metrics.jsonl has one evaluated row per ``(flops, seconds, eval_loss)``."""
+    path.mkdir(parents=True)
+    rows = [{"step": 10 * i, "train_loss": None if i == 0 else 5.0, "flops": f, "train_seconds": s,
+             "eval_loss": loss} for i, (f, s, loss) in enumerate(points)]
+    rows += list(extra_rows)
+    (path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    return {
+        "scratch": write_run(tmp_path / "scratch", [(0, 0, 10), (100, 10, 6), (200, 20, 4)]),
+        "grown": write_run(tmp_path / "grown", [(0, 0, 5), (50, 5, 4.5), (100, 10, 3.5)]),
+        # no eval rows: only its cumulative cost matters
+        "op": write_run(tmp_path / "op", [], [{"step": 5, "flops": 4, "train_seconds": 0.5},
+                                               {"step": 10, "flops": 10, "train_seconds": 1}]),
+        "never": write_run(tmp_path / "never", [(0, 0, 9), (100, 10, 5), (200, 20, 4.2)]),
+        "below": write_run(tmp_path / "below", [(0, 0, 3.9), (100, 10, 3.0)]),
+        "small": write_run(tmp_path / "small", [(0, 0, 9), (30, 3, 6)]),
+    }
+
+
+def make_report(runs, out, *extra):
+    report.main(["--scratch", runs["scratch"], "--run", f"LiGO={runs['grown']}+{runs['op']}",
+                 "--run", f"Never={runs['never']}", "--run", f"Below={runs['below']}+{runs['op']}",
+                 "--small", runs["small"], "--output_dir", str(out), *extra])
+    with open(out / "savings.csv", newline="") as f:
+        return {row["method"]: row for row in csv.DictReader(f)}
+
+
+def test_cost_to_target_interpolates_the_first_crossing():
+    points = [(0, 0, 5), (50, 5, 4.5), (100, 10, 3.5), (150, 15, 4.5), (200, 20, 3.0)]
+    assert report.cost_to_target(points, 4) == (75, 7.5)
+    assert report.cost_to_target(points, 3.5) == (100, 10)
+    assert report.cost_to_target(points, 5) == (0, 0)
+    assert report.cost_to_target(points, 2.9) is None
+
+
+def test_exact_savings_in_csv(runs, tmp_path, capsys):
+    rows = make_report(runs, tmp_path / "out")
+    scratch, ligo = rows["Scratch"], rows["LiGO"]
+    assert float(scratch["flops_to_target"]) == 200 and float(scratch["seconds_to_target"]) == 20
+    assert float(scratch["flops_saved_pct"]) == 0 and float(scratch["final_eval_loss"]) == 4
+    # crossing at 75 FLOPs / 7.5 s, plus the operator's 10 FLOPs / 1 s
+    assert float(ligo["flops_to_target"]) == pytest.approx(85)
+    assert float(ligo["seconds_to_target"]) == pytest.approx(8.5)
+    assert float(ligo["flops_saved_pct"]) == pytest.approx(57.5)
+    assert float(ligo["time_saved_pct"]) == pytest.approx(57.5)
+    assert (float(ligo["operator_flops"]), float(ligo["operator_seconds"])) == (10, 1)
+    assert float(ligo["final_eval_loss"]) == 3.5
+    assert "| LiGO | 85 | 57.5% | 8.5 s | 57.5% |" in capsys.readouterr().out
+
+
+def test_not_reached_is_never_a_number(runs, tmp_path):
+    rows = make_report(runs, tmp_path / "out")
+    never = rows["Never"]
+    for key in ("flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct"):
+        assert never[key] == "not reached"
+    md = (tmp_path / "out" / "savings.md").read_text()
+    assert "| Never | not reached | not reached | not reached | not reached | 4.2000 |" in md
+
+
+def test_run_starting_below_target_costs_only_its_operator(runs, tmp_path):
+    below = make_report(runs, tmp_path / "out")["Below"]
+    assert (float(below["flops_to_target"]), float(below["seconds_to_target"])) == (10, 1)
+    assert float(below["flops_saved_pct"]) == pytest.approx(95)
+
+
+def test_small_model_cost_reported_but_not_counted(runs, tmp_path):
+    with_small = make_report(runs, tmp_path / "a")
+    assert (float(with_small["LiGO"]["small_flops"]), float(with_small["LiGO"]["small_seconds"])) == (30, 3)
+    assert with_small["Scratch"]["small_flops"] == ""
+    assert float(with_small["LiGO"]["flops_to_target"]) == pytest.approx(85)
+    assert "30 FLOPs / 3 s" in (tmp_path / "a" / "savings.md").read_text()
+
+
+def test_target_line_and_plots(runs, tmp_path):
+    make_report(runs, tmp_path / "out")
+    md = (tmp_path / "out" / "savings.md").read_text()
+    assert "eval loss 4.0000" in md and runs["scratch"] in md
+    for name in ("loss_vs_flops.png", "loss_vs_time.png"):
+        data = (tmp_path / "out" / name).read_bytes()
+        assert len(data) > 1000 and data[:8] == PNG_SIGNATURE
+
+
+def test_missing_dir_and_file(runs, tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        report.eval_points(tmp_path / "nowhere")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(UserError, match=r"empty_run/metrics\.jsonl does not exist"):
+        report.eval_points(tmp_path / "empty_run")
+
+
+def test_malformed_line_names_file_and_line(runs, tmp_path):
+    path = Path(runs["grown"]) / "metrics.jsonl"
+    path.write_text(path.read_text() + '{"step": 40, "flops": \n')
+    with pytest.raises(UserError, match=r"grown/metrics\.jsonl line 4 is not valid JSON"):
+        report.eval_points(runs["grown"])
+
+
+def test_no_eval_rows(runs):
+    with pytest.raises(UserError, match="no row with an eval_loss"):
+        report.eval_points(runs["op"])
+
+
+@pytest.mark.parametrize("spec", ["LiGO", "=dir", "LiGO=", "LiGO=a+b+c", "LiGO=a+"])
+def test_bad_run_spec(spec):
+    with pytest.raises(UserError, match="NAME=RUN_DIR"):
+        report.parse_run_spec(spec)
+
+
+def test_run_spec_with_operator():
+    assert report.parse_run_spec("LiGO=g+o") == ("LiGO", "g", "o")
+    assert report.parse_run_spec("StackBERT=s") == ("StackBERT", "s", None)
+
+
+def test_duplicate_names_exit_with_one_line(runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--scratch", runs["scratch"], "--run", f"A={runs['grown']}", "--run", f"A={runs['never']}",
+                     "--output_dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "'A' is used twice" in err and "\n" not in err
+
+
+def test_command_line_end_to_end(runs, tmp_path):
+    out = tmp_path / "cli"
+    result = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", runs["scratch"],
+                             "--run", f"LiGO={runs['grown']}+{runs['op']}", "--small", f"Small={runs['small']}",
+                             "--output_dir", str(out)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "| LiGO | 85 | 57.5% | 8.5 s | 57.5% |" in result.stdout
+    assert {p.name for p in out.iterdir()} == {"savings.md", "savings.csv", "loss_vs_flops.png", "loss_vs_time.png"}
+    bad = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", str(tmp_path / "nowhere"),
+                          "--run", f"LiGO={runs['grown']}", "--output_dir", str(out)],
+                         cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "nowhere does not exist" in bad.stderr
