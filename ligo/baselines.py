@@ -91,8 +91,8 @@ def _divided(p: Tensor) -> Tensor:
 
 def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: PretrainedConfig,
                   large_config: PretrainedConfig, seed: int) -> dict[str, Tensor]:
-    """Every parameter of the large model by its Hugging Face name (the tied decoder weight and
-    the decoder bias left out, as ``grow_parameters``), grown from the small model by ``scheme``."""
+    """Every parameter of the large model by its Hugging Face name (as ``grow_parameters``: the
+    decoder weight and bias only where the large config unties them), grown by ``scheme``."""
     if scheme not in BASELINES:
         raise UserError(f"growth baseline '{scheme}' is not one of {', '.join(BASELINES)}")
     try:
