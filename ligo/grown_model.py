@@ -14,12 +14,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import PretrainedConfig, PreTrainedModel
 
 from ligo import flops
+from ligo.ligo_operator import parameter_slot
 from ligo.models import MODEL_CLASSES, new_model
 from ligo.optim import parameter_groups
-
-
-def _slot(name: str) -> str:
-    return name.replace(".", "__")
 
 
 class GrownModel(nn.Module):
@@ -37,8 +34,8 @@ class GrownModel(nn.Module):
         prefix = f"{large.base_model_prefix}.embeddings."
         self.buffer_names = {}
         for name, buffer in real_embeddings.named_buffers():
-            self.register_buffer(_slot(prefix + name), buffer, persistent=False)
-            self.buffer_names[prefix + name] = _slot(prefix + name)
+            self.register_buffer(parameter_slot(prefix + name), buffer, persistent=False)
+            self.buffer_names[prefix + name] = parameter_slot(prefix + name)
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -58,8 +58,8 @@ class LiGOOptions:
                    residual_noise=args.tune_residual_noise)
 
 
-def _slot(name: str) -> str:
-    # nn.ParameterDict keys may not contain dots
+def parameter_slot(name: str) -> str:
+    """A parameter or buffer name as a module attribute / ParameterDict key (no dots)."""
     return name.replace("{i}", "L").replace(".", "__")
 
 
@@ -89,13 +89,13 @@ class LiGOOperator(nn.Module):
                 shapes = {name: t.shape for name, t in self._grow(with_residual=False).items()}
             for name, shape in self._residual_shapes(shapes).items():
                 noise = options.residual_noise
-                self.residual[_slot(name)] = nn.Parameter(torch.empty(shape).uniform_(-noise, noise, generator=generator))
+                self.residual[parameter_slot(name)] = nn.Parameter(torch.empty(shape).uniform_(-noise, noise, generator=generator))
 
     # -- construction --------------------------------------------------------------------------
 
     def _frozen_or_tuned(self, tensors: dict[str, Tensor]) -> nn.ParameterDict:
         return nn.ParameterDict({
-            _slot(name): nn.Parameter(t.detach().clone().float(), requires_grad=self.options.tune_small_model)
+            parameter_slot(name): nn.Parameter(t.detach().clone().float(), requires_grad=self.options.tune_small_model)
             for name, t in tensors.items()
         })
 
@@ -129,13 +129,13 @@ class LiGOOperator(nn.Module):
         for spec, side in self._expansion_sites():
             key, space, per_layer = self.expansion_key(spec, side)
             added = large[space] - small[space]
-            if added == 0 or _slot(key) in blocks:
+            if added == 0 or parameter_slot(key) in blocks:
                 continue
             o = self.options
             count = self.large_layers if per_layer else 1
             stacked = torch.stack([init_width(added, small[space], o.width_scheme, o.width_noise, generator)
                                    for _ in range(count)])
-            blocks[_slot(key)] = stacked if per_layer else stacked[0]
+            blocks[parameter_slot(key)] = stacked if per_layer else stacked[0]
         return blocks
 
     def _residual_shapes(self, grown_shapes: dict[str, torch.Size]) -> dict[str, tuple]:
@@ -154,19 +154,19 @@ class LiGOOperator(nn.Module):
 
     def _expansion_of(self, spec: TensorSpec, side: str):
         key, _, _ = self.expansion_key(spec, side)
-        slot = _slot(key)
+        slot = parameter_slot(key)
         return IdentityPlus(self.width[slot]) if slot in self.width else None
 
     def _small_weights(self) -> SmallWeights:
-        layers = {spec.name: self.small_layer_weights[_slot(spec.name)] for spec in self.layout.layer}
-        others = {spec.name: self.small_other_weights[_slot(spec.name)]
+        layers = {spec.name: self.small_layer_weights[parameter_slot(spec.name)] for spec in self.layout.layer}
+        others = {spec.name: self.small_other_weights[parameter_slot(spec.name)]
                   for spec in self.layout.embeddings + self.layout.head}
         return SmallWeights(layers, others, self.small_decoder)
 
     def _grow(self, with_residual: bool) -> dict[str, Tensor]:
         residual = None
         if with_residual and len(self.residual):
-            residual = lambda name, tensor: tensor + self.residual[_slot(name)]  # noqa: E731
+            residual = lambda name, tensor: tensor + self.residual[parameter_slot(name)]  # noqa: E731
         return grow_parameters(self.layout, self._small_weights(), self.large_config, self._depth_of,
                                self._expansion_of, residual)
 
@@ -200,10 +200,10 @@ class LiGOOperator(nn.Module):
         small_state = {}
         layout = layout_of(configs["small_config"].model_type)
         for spec in layout.layer:
-            stacked = state[prefix + _slot(spec.name)]
+            stacked = state[prefix + parameter_slot(spec.name)]
             small_state.update({spec.key(i): stacked[i] for i in range(stacked.shape[0])})
         for spec in layout.embeddings + layout.head:
-            small_state[spec.name] = state["small_other_weights." + _slot(spec.name)]
+            small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
         small_state[layout.decoder.name] = state["small_decoder"]
         operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
         operator.load_state_dict(state)

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ligo.errors import UserError, exit_on_user_error
+from ligo.text_files import count_lines
 from ligo.tokenizer import load_tokenizer, tokenizer_tag
 
 MIN_WORDS = 5
@@ -104,11 +105,6 @@ def read_chunks(path: Path, size: int):
     with path.open(encoding="utf-8") as f:
         while chunk := list(itertools.islice(f, size)):
             yield chunk
-
-
-def count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 24), b""))
 
 
 def ordered_map(fn, items, processes: int):

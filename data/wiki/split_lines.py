@@ -8,10 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-
-def count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+from ligo.text_files import count_lines
 
 
 def main():
