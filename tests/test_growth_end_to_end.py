@@ -33,8 +33,10 @@ def pipeline(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
     # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
     run(grow_command(operator, large_config, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
                      root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2))
+    # The paper's grown-model setting: a small learning rate and no warm-up (a large one
+    # throws the grown model off its start in the first steps).
     grown = config_text(root / "grown.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=3,
-                        logging_steps=3, ckpt_steps=3, warmup_steps=0)
+                        logging_steps=3, ckpt_steps=3, warmup_steps=0, learning_rate="2e-4")
     run(lm_command(grown, large_config, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
                    "--pretrained_ligo_path", root / "ligo", "--fuse_init_scheme", "stackbert_noisy", "rand"))
     run(lm_command(grown, large_config, root / "scratch"))
@@ -56,8 +58,10 @@ def test_grown_model_starts_where_the_operator_ended(pipeline):
     scratch_start = read_metrics(pipeline / "scratch")[0]["eval_loss"]
     assert grown_start == pytest.approx(operator_final, rel=1e-5)
     assert grown_start < scratch_start - 1.0, (grown_start, scratch_start, small_final)
+    # after the same steps with the same settings, the grown model is still far ahead of scratch
     grown_end = read_metrics(pipeline / "grown")[-1]["eval_loss"]
-    assert grown_end < scratch_start - 1.0
+    scratch_end = read_metrics(pipeline / "scratch")[-1]["eval_loss"]
+    assert grown_end < scratch_end - 0.5, (grown_end, scratch_end)
 
 
 def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
