@@ -16,7 +16,7 @@ from ligo.errors import UserError
 INIT_SCHEMES = ["rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy", "sel",
                 "sel_noisy"]
 GROW_SCHEMES = ["none", "ligo", "stackbert", "interpolation", "bert2bert_fpi", "bert2bert_aki", "net2net",
-                "direct_copy"]
+                "stackbert_direct_copy", "interpolation_direct_copy"]
 
 
 def build_parser() -> configargparse.ArgParser:

@@ -11,8 +11,10 @@
 - ``bert2bert_fpi``: ``net2net`` width, then StackBERT depth.
 - ``bert2bert_aki``: as FPI, but the new output units of small layer i come from small layer
   i + 1 (the top layer from itself): bert2BERT's advanced knowledge initialisation.
-- ``direct_copy``: StackBERT depth, then each small tensor fills the top-left block of the
-  large one; the rest keeps a randomly initialised large model's values.
+- ``stackbert_direct_copy`` / ``interpolation_direct_copy``: StackBERT / interpolation depth,
+  then each small tensor fills the top-left block of the large one; the rest keeps a randomly
+  initialised large model's values. This is how a depth-only method meets a target that is
+  also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
 
 The MLM head reuses the residual stream's selection: its decoder is the word embedding (tied,
 or a copy of it when the small model ties them), whose columns copy; so the head's LayerNorm
@@ -34,8 +36,10 @@ from ligo.growth import SmallWeights, grow_parameters, widen
 from ligo.layout import TensorSpec, check_growable, layout_of, ties_output_embeddings
 from ligo.models import new_model
 
-BASELINES = ("stackbert", "interpolation", "net2net", "bert2bert_fpi", "bert2bert_aki", "direct_copy")
+BASELINES = ("stackbert", "interpolation", "net2net", "bert2bert_fpi", "bert2bert_aki", "stackbert_direct_copy",
+             "interpolation_direct_copy")
 DEPTH_ONLY = {"stackbert": "stackbert", "interpolation": "interlace"}
+DIRECT_COPY = {"stackbert_direct_copy": "stackbert", "interpolation_direct_copy": "interlace"}
 WIDENING = ("net2net", "bert2bert_fpi", "bert2bert_aki")
 
 
@@ -104,15 +108,16 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     same_width = all(getattr(small_config, f) == getattr(large_config, f)
                      for f in ("hidden_size", "intermediate_size", "num_attention_heads"))
     if scheme in DEPTH_ONLY and not same_width:
-        raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use bert2bert_fpi "
-                        "(Net2Net width with StackBERT depth) or keep the hidden, FFN and head counts")
+        raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use {scheme}_direct_copy "
+                        "(new units random), bert2bert_fpi (Net2Net width with StackBERT depth) or keep the hidden, "
+                        "FFN and head counts")
     if scheme == "net2net" and small_config.num_hidden_layers != large_config.num_hidden_layers:
         raise UserError(f"net2net grows width only but {sizes} changes the depth; use bert2bert_fpi "
                         "(Net2Net width with StackBERT depth) or keep the number of layers")
 
     layout = layout_of(small_config.model_type)
     small = SmallWeights.from_state_dict(layout, small_state, small_config.num_hidden_layers)
-    depth_scheme = DEPTH_ONLY.get(scheme, "stackbert")
+    depth_scheme = {**DEPTH_ONLY, **DIRECT_COPY}.get(scheme, "stackbert")
     coefficients = init_depth(large_config.num_hidden_layers, small_config.num_hidden_layers, depth_scheme, 0.0,
                               torch.Generator().manual_seed(seed))
     depth = lambda spec: coefficients.to(small.layers[spec.name].dtype)  # noqa: E731
@@ -120,7 +125,7 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     if scheme in WIDENING:
         return _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki")
     grown = grow_parameters(layout, small, large_config, depth, lambda spec, side: None)
-    if scheme == "direct_copy":
+    if scheme in DIRECT_COPY:
         return _direct_copy(layout, grown, small_config, large_config, seed)
     return grown
 

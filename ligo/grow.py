@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pretrained_ligo_path", help="output_dir of run_grow_distributed.py (for ligo)")
     parser.add_argument("--tokenizer_name", help="saved beside the model, if given")
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--seed", type=int, default=95, help="for the random parts (direct_copy, selections)")
+    parser.add_argument("--seed", type=int, default=95, help="for the random parts (direct copy, selections)")
     parser.add_argument("--cache_dir")
     return parser
 

@@ -182,7 +182,7 @@ def test_uneven_width_growth_deviation():
 def test_growth_is_deterministic_given_seed():
     small_cfg, large_cfg = config(), config(layers=4, hidden=96, heads=3, ffn=384)
     state = small_state(model(small_cfg))
-    for scheme in ("bert2bert_fpi", "bert2bert_aki", "direct_copy"):
+    for scheme in ("bert2bert_fpi", "bert2bert_aki", "stackbert_direct_copy", "interpolation_direct_copy"):
         a, b = (grow_baseline(scheme, state, small_cfg, large_cfg, seed=5) for _ in range(2))
         c = grow_baseline(scheme, state, small_cfg, large_cfg, seed=6)
         assert all(torch.equal(a[k], b[k]) for k in a)
@@ -247,10 +247,12 @@ def test_aki_new_rows_come_from_next_layer():
 
 # -- 5. direct copy ---------------------------------------------------------------------------
 
-def test_direct_copy_blocks():
+@pytest.mark.parametrize("scheme, source_layer", [("stackbert_direct_copy", lambda j: j % 2),
+                                                   ("interpolation_direct_copy", lambda j: j // 2)])
+def test_direct_copy_blocks(scheme, source_layer):
     small_cfg, large_cfg = config(), config(layers=4, hidden=128, heads=4, ffn=512)
     state = small_state(model(small_cfg))
-    grown = grow_baseline("direct_copy", state, small_cfg, large_cfg, seed=7)
+    grown = grow_baseline(scheme, state, small_cfg, large_cfg, seed=7)
     assert_keys(grown, large_cfg)
     reference = new_model("bert", large_cfg, 7).state_dict()
     checked = 0
@@ -258,7 +260,7 @@ def test_direct_copy_blocks():
         source = key
         if ".layer." in key:
             j = int(key.split(".layer.")[1].split(".")[0])
-            source = key.replace(f".layer.{j}.", f".layer.{j % 2}.")
+            source = key.replace(f".layer.{j}.", f".layer.{source_layer(j)}.")
         block = tuple(slice(0, n) for n in state[source].shape)
         assert torch.equal(tensor[block], state[source]), key
         rest = torch.ones_like(tensor, dtype=torch.bool)
@@ -266,7 +268,7 @@ def test_direct_copy_blocks():
         assert torch.equal(tensor[rest], reference[key][rest]), key
         checked += int(rest.any())
     assert checked > 20
-    other_seed = grow_baseline("direct_copy", state, small_cfg, large_cfg, seed=8)
+    other_seed = grow_baseline(scheme, state, small_cfg, large_cfg, seed=8)
     key = layer_key("bert", 1, "intermediate.dense.weight")
     assert not torch.equal(other_seed[key], grown[key])
 
@@ -294,8 +296,8 @@ def test_roberta_stackbert_copies_layers():
 # -- 7. errors --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scheme, small_cfg, large_cfg, words", [
-    ("stackbert", config(), config(layers=4, hidden=128, heads=4), ["stackbert", "64H", "128H", "bert2bert_fpi"]),
-    ("interpolation", config(), config(ffn=512), ["interpolation", "256F", "512F", "bert2bert_fpi"]),
+    ("stackbert", config(), config(layers=4, hidden=128, heads=4), ["stackbert", "64H", "128H", "stackbert_direct_copy"]),
+    ("interpolation", config(), config(ffn=512), ["interpolation", "256F", "512F", "interpolation_direct_copy"]),
     ("net2net", config(), config(layers=4, hidden=128, heads=4), ["net2net", "2L", "4L", "bert2bert_fpi"]),
     ("bert2bert_fpi", config(layers=4), config(layers=2), ["bert2bert_fpi", "fewer layers"]),
     ("net2net", config(hidden=128, heads=4), config(), ["net2net", "fewer hidden size"]),
