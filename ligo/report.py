@@ -186,6 +186,30 @@ def markdown(target, rows, scratch_dir) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verdict(rows, focus: str) -> str:
+    """One sentence: does ``focus`` save more training FLOPs than every other grown method?"""
+    by_name = {row["method"]: row for row in rows}
+    if focus not in by_name or focus == SCRATCH:
+        raise UserError(f"--focus {focus!r} is not one of the --run names ({', '.join(list(by_name)[1:])})")
+    mine = by_name[focus]
+    others = [row for row in rows[1:] if row["method"] != focus and row["flops_saved_pct"] is not None]
+    best = max(others, key=lambda row: row["flops_saved_pct"], default=None)
+    if mine["flops_saved_pct"] is None:
+        head = f"{focus} never reached the target"
+        if best is None:
+            return f"{head}, nor did any other grown method."
+        return (f"{head}; {best['method']} saves {best['flops_saved_pct']:.1f}% of the FLOPs: "
+                f"{focus} does not beat the baselines here.")
+    time_saved = "n/a" if mine["time_saved_pct"] is None else f"{mine['time_saved_pct']:.1f}%"
+    head = (f"{focus} saves {mine['flops_saved_pct']:.1f}% of the training FLOPs ({time_saved} of the wall time) "
+            f"against scratch")
+    if best is None:
+        return f"{head}; no other grown method reached the target: {focus} beats the baselines here."
+    beats = mine["flops_saved_pct"] > best["flops_saved_pct"]
+    return (f"{head}; the best other method, {best['method']}, saves {best['flops_saved_pct']:.1f}%: "
+            f"{focus} {'beats' if beats else 'does not beat'} the baselines here.")
+
+
 def write_csv(path, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
@@ -229,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a grown run, with the growth operator's run if its cost counts; repeatable")
     parser.add_argument("--small", metavar="[NAME=]DIR", help="the small model's pretraining run (reported, not counted)")
     parser.add_argument("--output_dir", required=True, help="where the table and the plots are written")
+    parser.add_argument("--focus", metavar="NAME", help="a --run name: add a sentence saying whether it saves more "
+                                                        "FLOPs than every other grown run")
     return parser
 
 
@@ -247,9 +273,11 @@ def main(argv=None):
     small_cost = final_cost(args.small.rpartition("=")[2]) if args.small else None  # NAME= is optional
 
     target, rows = summarize(scratch, runs, small_cost)
+    table = markdown(target, rows, args.scratch)
+    if args.focus:
+        table += "\n" + verdict(rows, args.focus) + "\n"
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = markdown(target, rows, args.scratch)
     (out / "savings.md").write_text(table, encoding="utf-8")
     write_csv(out / "savings.csv", rows)
     plot(out / "loss_vs_flops.png", [scratch, *runs], target, 0, "training FLOPs")

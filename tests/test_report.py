@@ -93,6 +93,27 @@ def test_small_model_cost_reported_but_not_counted(runs, tmp_path):
     assert "30 FLOPs / 3 s" in (tmp_path / "a" / "savings.md").read_text()
 
 
+def test_focus_verdict(runs, tmp_path):
+    make_report(runs, tmp_path / "a", "--focus", "LiGO")
+    # Below saves 95% (it starts under the target), LiGO 57.5%
+    assert ("LiGO saves 57.5% of the training FLOPs (57.5% of the wall time) against scratch; the best other "
+            "method, Below, saves 95.0%: LiGO does not beat the baselines here.") in (tmp_path / "a" / "savings.md").read_text()
+    make_report(runs, tmp_path / "b", "--focus", "Below")
+    assert "the best other method, LiGO, saves 57.5%: Below beats the baselines here." in (
+        tmp_path / "b" / "savings.md").read_text()
+    make_report(runs, tmp_path / "c", "--focus", "Never")
+    assert "Never never reached the target; Below saves 95.0% of the FLOPs: Never does not beat" in (
+        tmp_path / "c" / "savings.md").read_text()
+
+
+def test_focus_must_name_a_run(runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        make_report(runs, tmp_path / "out", "--focus", "LIGO")
+    assert exit_info.value.code == 2
+    assert "--focus 'LIGO' is not one of the --run names (LiGO, Never, Below)" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_target_line_and_plots(runs, tmp_path):
     make_report(runs, tmp_path / "out")
     md = (tmp_path / "out" / "savings.md").read_text()
