@@ -132,7 +132,7 @@ def _system_flags(parser):
 
 def parse_args(argv=None, parser=None):
     parser = parser or build_parser()
-    _check_config_files(parser, argv)
+    check_config_files(parser, argv)
     args = parser.parse_args(argv)
     check_args(args)
     return args
@@ -149,7 +149,7 @@ def _config_paths(argv):
     return paths
 
 
-def _check_config_files(parser, argv):
+def check_config_files(parser, argv):
     """Unknown or misspelled keys in a config file name the file, the key and a guess."""
     known = {option.lstrip("-") for action in parser._actions for option in action.option_strings}
     for path in _config_paths(argv):
