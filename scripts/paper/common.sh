@@ -1,0 +1,91 @@
+# Shared by the paper-scale recipes in this folder (sourced, not run). Settings, as
+# environment variables:
+#   FAMILY        bert or roberta                                   (set by each recipe)
+#   RUNS          where the training runs go                        (runs/paper)
+#   RESULTS       where reports and GLUE tables go                  (results/paper)
+#   STEPS         training steps of every large model and the small one (400000, the paper's)
+#   GLOBAL_BATCH  sequences per optimizer step over all GPUs        (256, the paper's)
+#   PER_GPU       sequences per GPU per micro-batch                 (64)
+#   GPUS          GPUs on this node                                 (all that torch sees)
+#   GLUE_DIR      a folder of GLUE task folders (CoLA, SST-2, ...): when set, every final
+#                 model is fine-tuned on GLUE and a row added to the recipe's GLUE table
+#   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa)
+#   PYTHON        interpreter                                       (python)
+# Stages are skipped when their run is finished and resumed when it was interrupted.
+set -euo pipefail
+PYTHON=${PYTHON:-python}
+RUNS=${RUNS:-runs/paper}
+RESULTS=${RESULTS:-results/paper}
+STEPS=${STEPS:-400000}
+GLOBAL_BATCH=${GLOBAL_BATCH:-256}
+PER_GPU=${PER_GPU:-64}
+GPUS=${GPUS:-$("$PYTHON" -c "import torch; print(max(torch.cuda.device_count(), 1))")}
+if (( GLOBAL_BATCH % (PER_GPU * GPUS) != 0 )); then
+  echo "GLOBAL_BATCH=$GLOBAL_BATCH is not a multiple of PER_GPU=$PER_GPU x GPUS=$GPUS; change PER_GPU" >&2
+  exit 2
+fi
+ACCUMULATION=$(( GLOBAL_BATCH / (PER_GPU * GPUS) ))
+CONFIG=configs/${FAMILY}_wiki.txt
+if [ "$FAMILY" = bert ]; then GROWN_WARMUP=${GROWN_WARMUP:-0}; else GROWN_WARMUP=${GROWN_WARMUP:-10000}; fi
+echo "[paper] $FAMILY, $GPUS GPU(s) x $PER_GPU sequences x $ACCUMULATION accumulation = $GLOBAL_BATCH a step, $STEPS steps"
+
+finished() { [ -d "$1/checkpoints/checkpoint-$(printf %08d "$2")" ]; }
+
+# train OUTPUT_DIR STEPS ENTRY_SCRIPT [FLAGS...]: the config file's recipe plus FLAGS.
+train() {
+  local out=$1 steps=$2 entry=$3
+  shift 3
+  if finished "$out" "$steps"; then
+    echo "[paper] $out is finished ($steps steps)"
+    return
+  fi
+  echo "[paper] training $out"
+  "$PYTHON" "$entry" --config "$CONFIG" --per_gpu_train_batch_size "$PER_GPU" \
+    --gradient_accumulation_steps "$ACCUMULATION" --output_dir "$out" --max_steps "$steps" --should_continue "$@"
+}
+
+# report NAME SCRATCH_RUN SMALL_RUN --run METHOD=RUN[+OPERATOR_RUN]...: the savings table and plots.
+report() {
+  local name=$1 scratch=$2 small=$3
+  shift 3
+  "$PYTHON" -m ligo.report --scratch "$RUNS/$scratch" --small "$RUNS/$small" --output_dir "$RESULTS/$name" "$@"
+}
+
+# pretrain NAME SIZE: a model from scratch (e.g. pretrain bert-small 6L-512H).
+pretrain() {
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$2.json"
+}
+
+# grow NAME SMALL_RUN SIZE SCHEME: a large model grown by a baseline, then trained like scratch
+# but with GROWN_WARMUP warmup steps, as in the authors' growth commands.
+grow() {
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$3.json" --seed 17 \
+    --grow_scheme "$4" --source_model_path "$RUNS/$2" --warmup_steps "$GROWN_WARMUP"
+}
+
+# ligo NAME SMALL_RUN SIZE OPERATOR_STEPS [OPERATOR FLAGS...]: train the operator, grow, train.
+ligo() {
+  local name=$1 small=$2 size=$3 op_steps=$4
+  shift 4
+  train "$RUNS/$name-operator" "$op_steps" run_grow_distributed.py --config_name "configs/$FAMILY-$size.json" \
+    --source_model_path "$RUNS/$small" --fuse_init_scheme stackbert_noisy rand --seed 29 \
+    --logging_steps "$(( op_steps < 100 ? op_steps : 100 ))" --ckpt_steps "$op_steps" "$@"
+  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$size.json" --seed 17 \
+    --grow_scheme ligo --source_model_path "$RUNS/$small" --pretrained_ligo_path "$RUNS/$name-operator" \
+    --warmup_steps "$GROWN_WARMUP"
+}
+
+# glue TABLE NAME RUN: fine-tune RUN's final model on GLUE (when GLUE_DIR is set), one row of TABLE.
+glue() {
+  if [ -z "${GLUE_DIR:-}" ]; then
+    echo "[paper] GLUE_DIR is not set: skipping GLUE for $2"
+    return
+  fi
+  local out="$RESULTS/glue/$(basename "$3")"
+  if [ -f "$out/glue_results.json" ]; then
+    echo "[paper] GLUE for $3 is done ($out)"
+    return
+  fi
+  "$PYTHON" run_glue.py --model_name_or_path "$3" --glue_dir "$GLUE_DIR" --output_dir "$out" \
+    --results_table "$1" --name "$2"
+}
