@@ -1,16 +1,21 @@
-"""Run every benchmark and write the table ``bench/RESULTS.md``: ``python -m bench``."""
+"""Run every benchmark and write the table ``bench/RESULTS.md``: ``python -m bench``.
 
+``python -m bench --only data_path scaling`` runs some (by module name) and prints their table
+without touching RESULTS.md, unless ``--output`` names a file for it."""
+
+import argparse
 import datetime
 import os
 import platform
 import subprocess
 from pathlib import Path
 
-from bench import operator_overhead, tokenize, train_throughput
-from ligo.errors import exit_on_user_error
+from bench import checkpoint_io, data_path, evaluation, operator_overhead, scaling, tokenize, train_throughput
+from ligo.errors import UserError, exit_on_user_error
 
-# One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS.
-BENCHMARKS = [tokenize, train_throughput, operator_overhead]
+# One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
+# a table of its own, a "table" key (the table's title) and its own columns.
+BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead, scaling]
 COLUMNS = {
     "benchmark": "benchmark",
     "ratio": "ratio (higher is better for ours)",
@@ -51,12 +56,28 @@ def commit() -> str:
         return "unknown (not a git checkout)"
 
 
-def markdown(rows: list[dict], load: float) -> str:
-    def cell(value):
-        if isinstance(value, float):
-            value = f"{value:.2f}x"
-        return str(value).replace("|", "\\|")
+def cell(value) -> str:
+    if isinstance(value, float):
+        value = f"{value:.2f}x"
+    return str(value).replace("|", "\\|")
 
+
+def table(columns: list[str], header: list[str], rows: list[dict]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cell(row.get(key, "")) for key in columns) + " |" for row in rows]
+
+
+def own_tables(rows: list[dict]) -> list[str]:
+    """The rows with a "table" key, one table per title, in order of appearance."""
+    lines = []
+    for title in dict.fromkeys(row["table"] for row in rows if "table" in row):
+        members = [row for row in rows if row.get("table") == title]
+        columns = [key for key in members[0] if key != "table"]
+        lines += ["", f"## {title}", "", *table(columns, columns, members)]
+    return lines
+
+
+def markdown(rows: list[dict], load: float) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -67,23 +88,43 @@ def markdown(rows: list[dict], load: float) -> str:
         f"- machine: {machine()}; load average before the run: {load:.2f}",
         f"- commit: {commit()}",
         "",
-        "| " + " | ".join(COLUMNS.values()) + " |",
-        "|" + "---|" * len(COLUMNS),
     ]
-    lines += ["| " + " | ".join(cell(row.get(key, "")) for key in COLUMNS) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    lines += table(list(COLUMNS), list(COLUMNS.values()), [row for row in rows if "table" not in row])
+    return "\n".join(lines + own_tables(rows)) + "\n"
+
+
+def short_name(module) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def parse_args():
+    names = [short_name(module) for module in BENCHMARKS]
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(names)}")
+    parser.add_argument("--output", type=Path, help=f"where to write the table (default: {RESULTS} for a full run, "
+                                                     "nowhere for --only)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.only or []) - set(names))
+    if unknown:
+        raise UserError(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(names)}")
+    return args
 
 
 @exit_on_user_error
 def main():
+    args = parse_args()
+    modules = [module for module in BENCHMARKS if not args.only or short_name(module) in args.only]
+    output = args.output or (None if args.only else RESULTS)  # a partial run must not replace the full table
     load = os.getloadavg()[0]  # other work on the machine skews the timings
     rows = []
-    for module in BENCHMARKS:
+    for module in modules:
         print(f"== {module.__name__}", flush=True)
         rows += module.run()
-    RESULTS.write_text(markdown(rows, load))
-    print(f"wrote {RESULTS}\n")
-    print(RESULTS.read_text())
+    text = markdown(rows, load)
+    if output:
+        output.write_text(text)
+        print(f"wrote {output}\n")
+    print(text)
 
 
 if __name__ == "__main__":
