@@ -8,7 +8,8 @@ cut. Each block is wrapped in the family's special tokens: ``[CLS] ... [SEP]`` f
 ``<s> ... </s>`` for RoBERTa, so a block of 126 tokens makes a sequence of 128.
 
 The file is opened lazily in each process that reads it (DataLoader workers, DDP ranks)
-and never loaded whole.
+and never loaded whole. Its ids are checked against the tokenizer's vocabulary up front
+(from its ``max_id`` attribute, or read through once in blocks where it has none).
 
 Items are indexed by a *key*: ``dataset[key]`` is block ``key % len(dataset)``, and the
 key travels with the item so that masking can be seeded by it. A sampler that wants a
@@ -24,6 +25,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ligo.errors import UserError
+
+ID_SCAN_BLOCK = 1 << 24  # tokens read at a time when checking a file's ids
 
 
 def token_file(text_file: str | Path, tag: str) -> Path:
@@ -51,7 +54,7 @@ class BlockDataset(Dataset):
         self.path = token_file(text_file, tokenizer_tag)
         self.block_size = block_size
         self.cls_id, self.sep_id = _wrapping_ids(tokenizer)
-        n_tokens = self._inspect_file()
+        n_tokens = self._inspect_file(tokenizer)
         if block_size < 1:
             raise UserError(f"--block_size must be at least 1, got {block_size}")
         if block_size > n_tokens:
@@ -69,7 +72,7 @@ class BlockDataset(Dataset):
         self._file = None
         self._pid = None
 
-    def _inspect_file(self) -> int:
+    def _inspect_file(self, tokenizer) -> int:
         if not self.path.is_file():
             raise UserError(
                 f"token file '{self.path}' does not exist; tokenise the text first "
@@ -88,6 +91,10 @@ class BlockDataset(Dataset):
                         f"'tokens' in '{self.path}' is {tokens.dtype} of shape {tokens.shape}, "
                         "expected a flat integer array; tokenise again"
                     )
+                if len(tokens) == 0:
+                    raise UserError(f"'{self.path}' holds no tokens; tokenise the text again "
+                                    "(python -m tokenization.tokenize_dataset DATA_DIR FILE TOKENIZER)")
+                _check_ids_fit(self.path, tokens, tokenizer)
                 return len(tokens)
         except OSError as err:
             raise UserError(f"'{self.path}' is not a readable HDF5 file ({err}); tokenise again") from None
@@ -107,23 +114,42 @@ class BlockDataset(Dataset):
         return len(self.spans)
 
     def _tokens(self):
-        # h5py handles must not cross fork(): each process opens its own.
+        # h5py handles must not cross fork(): each process opens its own. The dataset object is
+        # kept too: looking it up by name costs most of a block's read.
         if self._file is None or self._pid != os.getpid():
             self._file = h5py.File(self.path, "r")
             self._pid = os.getpid()
-        return self._file["tokens"]
+            self._token_array = self._file["tokens"]
+        return self._token_array
 
     def __getitem__(self, key: int) -> dict:
         start, end = self.spans[key % len(self.spans)]
-        block = self._tokens()[start:end].astype(np.int64)
-        input_ids = torch.cat([torch.tensor([self.cls_id]), torch.from_numpy(block), torch.tensor([self.sep_id])])
-        return {"input_ids": input_ids, "mask_key": int(key)}
+        input_ids = np.empty(end - start + 2, dtype=np.int64)
+        input_ids[0], input_ids[-1] = self.cls_id, self.sep_id
+        input_ids[1:-1] = self._tokens()[start:end]
+        return {"input_ids": torch.from_numpy(input_ids), "mask_key": int(key)}
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_file"] = None
         state["_pid"] = None
+        state.pop("_token_array", None)
         return state
+
+
+def _check_ids_fit(path: Path, tokens, tokenizer):
+    """Ids past the tokenizer's vocabulary (a file tokenised by another tokenizer of the same
+    name) would index past the model's embeddings in the middle of training."""
+    if "max_id" in tokens.attrs:  # written by tokenize_dataset.py
+        largest = int(tokens.attrs["max_id"])
+    else:  # an older file: read it through once, in blocks
+        largest = max(int(tokens[i:i + ID_SCAN_BLOCK].max()) for i in range(0, len(tokens), ID_SCAN_BLOCK))
+    if largest >= len(tokenizer):
+        raise UserError(
+            f"'{path}' holds token id {largest} but tokenizer '{tokenizer.name_or_path}' has only {len(tokenizer)} "
+            "tokens: it was tokenised with another tokenizer; tokenise it again with this one "
+            "(python -m tokenization.tokenize_dataset DATA_DIR FILE TOKENIZER)"
+        )
 
 
 def _wrapping_ids(tokenizer) -> tuple[int, int]:

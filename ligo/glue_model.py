@@ -5,7 +5,8 @@ Our checkpoints are masked-LM models: their MLM head is dropped and the classifi
 for BERT, the pooler, which BertForMaskedLM lacks) is newly initialised, as with any
 pretrained encoder. transformers' load report lists those keys as MISSING in a warning
 table; it is silenced and replaced by one plain line, and an encoder weight missing from
-the checkpoint is refused instead of being silently trained from random.
+the checkpoint is refused instead of being silently trained from random. Weights are read
+from safetensors only: a pickle (pytorch_model.bin) is never loaded, as unpickling can run code.
 """
 
 import contextlib
@@ -18,7 +19,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, Pretrai
 
 from ligo.errors import UserError
 from ligo.glue_tasks import GlueTask
-from ligo.models import POSITION_OFFSET
+from ligo.models import POSITION_OFFSET, require_safetensors
 from ligo.source_model import resolve_model_path
 
 LOAD_REPORT_LOGGER = "transformers.modeling_utils"
@@ -79,6 +80,7 @@ def _quiet_load_report():
 def load_classifier(path: str, task: GlueTask) -> tuple[PreTrainedModel, list[str]]:
     """The pretrained encoder with a new head for ``task``, and the names of the new weights."""
     problem = "regression" if task.is_regression else "single_label_classification"
+    require_safetensors(path, "--model_name_or_path")
     # A hub id found in the cache loads from it; the hub is asked only if it is not there.
     attempts = (True,) if _offline() or Path(path).exists() else (True, False)
     for local_only in attempts:
@@ -86,7 +88,7 @@ def load_classifier(path: str, task: GlueTask) -> tuple[PreTrainedModel, list[st
             with _quiet_load_report():
                 model, info = AutoModelForSequenceClassification.from_pretrained(
                     path, num_labels=task.num_labels, problem_type=problem, ignore_mismatched_sizes=True,
-                    local_files_only=local_only, output_loading_info=True)
+                    local_files_only=local_only, output_loading_info=True, use_safetensors=True)
             break
         except (OSError, ValueError, SafetensorError) as err:
             error = err

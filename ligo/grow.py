@@ -10,6 +10,7 @@ The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (and is what
 """
 
 import argparse
+import shutil
 from pathlib import Path
 
 import transformers
@@ -17,7 +18,7 @@ import transformers
 from ligo.baselines import BASELINES
 from ligo.errors import UserError, exit_on_user_error
 from ligo.lm_task import grown_model
-from ligo.models import load_config
+from ligo.models import check_tokenizer_fits, load_config
 from ligo.tokenizer import load_tokenizer
 
 
@@ -39,15 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     args = build_parser().parse_args(argv)
     output_dir = Path(args.output_dir)
-    if output_dir.exists() and any(output_dir.iterdir()):
-        raise UserError(f"--output_dir '{output_dir}' is not empty; choose a new folder")
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise UserError(f"--output_dir '{output_dir}' is not an empty folder; choose a new folder")
     transformers.utils.logging.disable_progress_bar()
     config = load_config(args.model_type, args.config_name, args.cache_dir)
+    tokenizer = None
+    if args.tokenizer_name:  # checked before growing: a bad one must not leave a model without its tokenizer
+        tokenizer = load_tokenizer(args.tokenizer_name)
+        check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
     model = grown_model(args, config)
-    model.save_pretrained(str(output_dir))
-    if args.tokenizer_name:
-        load_tokenizer(args.tokenizer_name).save_pretrained(str(output_dir))
+    save(model, tokenizer, output_dir)
     print(f"wrote the {args.grow_scheme}-grown {config.num_hidden_layers}L-{config.hidden_size}H model to {output_dir}")
+
+
+def save(model, tokenizer, output_dir: Path):
+    """Written beside ``output_dir`` and renamed: the folder appears complete or not at all."""
+    partial = output_dir.with_name(f".{output_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        model.save_pretrained(str(partial))
+        if tokenizer is not None:
+            tokenizer.save_pretrained(str(partial))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if output_dir.exists():
+        output_dir.rmdir()  # empty, as checked
+    partial.rename(output_dir)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import PretrainedConfig
@@ -189,6 +190,15 @@ class LiGOOperator(nn.Module):
         if not (folder / WEIGHTS_FILE).is_file() or not (folder / SETTINGS_FILE).is_file():
             raise UserError(f"'{folder}' holds no LiGO operator ({WEIGHTS_FILE}, {SETTINGS_FILE}); "
                             "pass the output_dir of a run_grow_distributed.py run")
+        try:
+            return cls._read(folder)
+        except (ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:  # what a bad file raises
+            raise UserError(f"the LiGO operator in '{folder}' cannot be read ({type(err).__name__}: "
+                            f"{' '.join(str(err).split())[:300]}); it is damaged or was not written by this program: "
+                            "train it again with run_grow_distributed.py") from None
+
+    @classmethod
+    def _read(cls, folder: Path) -> "LiGOOperator":
         settings = json.loads((folder / SETTINGS_FILE).read_text())
         configs = {}
         for which in ("small_config", "large_config"):
@@ -206,5 +216,5 @@ class LiGOOperator(nn.Module):
             small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
         small_state[layout.decoder.name] = state["small_decoder"]
         operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
-        operator.load_state_dict(state)
+        operator.load_state_dict(state)  # strict: every tensor of the file, no other
         return operator

@@ -4,7 +4,9 @@ saved and loaded in the Hugging Face format (safetensors)."""
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForMaskedLM, PretrainedConfig, PreTrainedModel, RobertaConfig, RobertaForMaskedLM
+from safetensors import SafetensorError
+from transformers import (AutoConfig, BertConfig, BertForMaskedLM, PretrainedConfig, PreTrainedModel, RobertaConfig,
+                          RobertaForMaskedLM)
 
 from ligo.errors import UserError
 
@@ -12,6 +14,8 @@ MODEL_CLASSES = {
     "bert": (BertConfig, BertForMaskedLM),
     "roberta": (RobertaConfig, RobertaForMaskedLM),
 }
+# Model weights as save_pretrained writes them, whole or sharded.
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 # RoBERTa numbers positions from padding_idx + 1, so two position slots are never used.
 POSITION_OFFSET = {"bert": 0, "roberta": 2}
 
@@ -19,17 +23,28 @@ POSITION_OFFSET = {"bert": 0, "roberta": 2}
 def load_config(model_type: str, config_name: str, cache_dir: str | None = None) -> PretrainedConfig:
     config_class, _ = MODEL_CLASSES[model_type]
     path = Path(config_name)
-    try:
-        if path.is_file():
+    if path.is_file():
+        try:
             config = config_class.from_json_file(str(path))
-        else:
+        except (OSError, ValueError) as err:
+            raise UserError(f"model config '{config_name}' is not a valid JSON config ({_one_line(err)}); fix it or "
+                            "pass one such as configs/bert-6L-512H.json") from None
+    else:
+        try:
             config = config_class.from_pretrained(config_name, cache_dir=cache_dir)
-    except (OSError, ValueError) as err:
-        raise UserError(f"model config '{config_name}' could not be read ({err}); pass a JSON file such as "
-                        "configs/bert-6L-512H.json") from None
+        except (OSError, ValueError):
+            raise UserError(f"model config '{config_name}' is neither a file nor a Hugging Face model that could be "
+                            "found; pass a JSON file such as configs/bert-6L-512H.json") from None
     if config.model_type != model_type:
         raise UserError(f"model config '{config_name}' is a {config.model_type} config but --model_type is {model_type}")
+    if config.hidden_size % config.num_attention_heads:
+        raise UserError(f"model config '{config_name}': hidden_size {config.hidden_size} is not a multiple of "
+                        f"num_attention_heads {config.num_attention_heads}; fix one of them")
     return config
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
 
 
 def max_block_size(config: PretrainedConfig, model_type: str) -> int:
@@ -57,9 +72,10 @@ def resolve_block_size(block_size: int, config: PretrainedConfig, model_type: st
     if block_size < 1:
         raise UserError(f"--block_size must be at least 1 (or -1 for the longest), got {block_size}")
     if block_size > longest:
+        offset = f" - {POSITION_OFFSET[model_type]} padding offset" if POSITION_OFFSET[model_type] else ""
         raise UserError(
-            f"--block_size {block_size} plus 2 special tokens exceeds the model's "
-            f"{config.max_position_embeddings} positions; use --block_size {longest} or less"
+            f"--block_size {block_size} is above the model's limit of {longest} (max_position_embeddings "
+            f"{config.max_position_embeddings}{offset} - 2 special tokens); use at most {longest}"
         )
     return block_size
 
@@ -74,9 +90,38 @@ def new_model(model_type: str, config: PretrainedConfig, seed: int) -> PreTraine
 
 def load_model(model_type: str, path: str, config: PretrainedConfig | None = None,
                cache_dir: str | None = None) -> PreTrainedModel:
-    """A model from a Hugging Face checkpoint folder (safetensors) or hub id."""
+    """A model from a Hugging Face checkpoint folder or hub id: safetensors only, never a pickle."""
     _, model_class = MODEL_CLASSES[model_type]
+    saved = _saved_config(path, cache_dir)
+    if saved.model_type != model_type:
+        # Loaded anyway, a model of the other family would silently get random weights.
+        raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
+                        f"pass a {model_type} checkpoint (growth and training stay within one family)")
+    require_safetensors(path, "model")
     try:
-        return model_class.from_pretrained(path, config=config, cache_dir=cache_dir)
+        return model_class.from_pretrained(path, config=config or saved, cache_dir=cache_dir, use_safetensors=True)
+    except (OSError, ValueError, SafetensorError) as err:
+        raise UserError(f"model '{path}' could not be loaded ({_one_line(err)}); pass a checkpoint folder") from None
+
+
+def _saved_config(path: str, cache_dir: str | None) -> PretrainedConfig:
+    try:
+        return AutoConfig.from_pretrained(path, cache_dir=cache_dir)
     except (OSError, ValueError) as err:
-        raise UserError(f"model '{path}' could not be loaded ({err}); pass a checkpoint folder") from None
+        if Path(path).exists():
+            raise UserError(f"model '{path}' has no readable config.json ({_one_line(err)}); pass a checkpoint "
+                            "folder or a run's --output_dir") from None
+        raise UserError(f"model '{path}' is neither a folder nor a Hugging Face model that could be found; pass a "
+                        "checkpoint folder or a run's --output_dir") from None
+
+
+def require_safetensors(path: str, what: str):
+    """Refuse a local model folder whose weights are only pickles: unpickling can run code."""
+    folder = Path(path)
+    if not folder.is_dir() or any((folder / name).is_file() for name in SAFETENSORS_WEIGHTS):
+        return  # a hub id, or safetensors weights (from_pretrained is told to read nothing else)
+    pickles = sorted(p.name for p in folder.glob("*.bin"))  # pytorch_model.bin, or its shards
+    if pickles:
+        raise UserError(f"{what} '{path}' holds its weights only as pickles ({', '.join(pickles)}), which are never "
+                        "loaded because unpickling can run code; convert them to safetensors where you trust the file "
+                        "(`save_pretrained(..., safe_serialization=True)`)")

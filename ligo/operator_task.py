@@ -4,6 +4,7 @@ from pathlib import Path
 
 from ligo.errors import UserError
 from ligo.grown_model import OperatorTask
+from ligo.layout import check_growable
 from ligo.ligo_operator import LiGOOperator, LiGOOptions
 from ligo.source_model import load_source_model
 
@@ -15,5 +16,6 @@ def build_operator_task(args, config, resume_from: Path | None) -> OperatorTask:
         operator = LiGOOperator.load(resume_from)
     else:
         small = load_source_model(args)
+        check_growable(small.config, config, args.source_model_path[0], args.config_name)  # names both models
         operator = LiGOOperator(small.state_dict(), small.config, config, LiGOOptions.from_args(args), seed=args.seed)
     return OperatorTask(operator, config)

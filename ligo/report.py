@@ -61,10 +61,12 @@ def load_rows(run_dir) -> list[dict]:
         for key in ("flops", "train_seconds"):
             if not isinstance(row.get(key), (int, float)):
                 raise UserError(f"{path} line {number} has no numeric '{key}'; "
-                                f"it was not written by this project's training scripts")
+                                "it was not written by this project's training scripts: pass the --output_dir of "
+                                "a run_lm_distributed.py or run_grow_distributed.py run")
         rows.append(row)
     if not rows:
-        raise UserError(f"{path} is empty; the run logged no step yet")
+        raise UserError(f"{path} is empty: the run has logged no step yet; pass it once it has logged one, or "
+                        "another run")
     return rows
 
 
@@ -261,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    out = Path(args.output_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir '{out}' is a file; pass a folder (it receives savings.md, savings.csv and "
+                        "the plots)")
     scratch = Run(SCRATCH, eval_points(args.scratch))
     runs, names = [], {SCRATCH}
     for spec in args.run:
@@ -276,7 +282,6 @@ def main(argv=None):
     table = markdown(target, rows, args.scratch)
     if args.focus:
         table += "\n" + verdict(rows, args.focus) + "\n"
-    out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "savings.md").write_text(table, encoding="utf-8")
     write_csv(out / "savings.csv", rows)

@@ -28,11 +28,14 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
     if path.exists() and not path.is_dir():
         raise UserError(f"tokenizer '{name_or_path}' is a file; pass the folder that holds tokenizer.json")
     if path.is_dir():
+        if not any(path.iterdir()):
+            raise UserError(f"tokenizer folder '{name_or_path}' is empty; make one with "
+                            "`python -m tokenization.train_tokenizer`")
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path))
         except (OSError, ValueError) as err:
             raise UserError(
-                f"tokenizer folder '{name_or_path}' could not be loaded ({err}); "
+                f"tokenizer folder '{name_or_path}' could not be loaded ({' '.join(str(err).split())}); "
                 "make one with `python -m tokenization.train_tokenizer`"
             ) from None
     else:

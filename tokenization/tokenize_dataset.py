@@ -1,7 +1,7 @@
 """Tokenise a text file into the authors' three files, next to it:
 
 - ``<file>.<tok>``: token ids as text, one line per kept line;
-- ``<file>.<tok>.hdf5``: the same ids as one flat int32 dataset ``tokens``;
+- ``<file>.<tok>.hdf5``: the same ids as one flat int32 dataset ``tokens`` (attribute ``max_id``: its largest id);
 - ``<file>.<tok>.line``: the start offset of each kept line in ``tokens``, then the total;
 - with ``--split_sentences`` (spaCy) or ``--lines-are-sents``, also ``<file>.<tok>.sent``:
   the start offset of each sentence, then the total.
@@ -172,6 +172,10 @@ def tokenize_file(
         elif split_sentences:
             write_offsets(outputs.partial["sent"], sentence_starts)
         validate(source, tokenizer, outputs.partial)
+    except UnicodeDecodeError as err:
+        outputs.discard()
+        raise UserError(f"text file '{source}' is not UTF-8 text ({err.reason}: byte {err.object[err.start]:#04x}); "
+                        "convert it to UTF-8 (e.g. `iconv -t UTF-8`) or pass the prepared .raw text") from None
     except BaseException:
         outputs.discard()
         raise
@@ -183,7 +187,7 @@ def _encode_to_partial_files(source, tokenizer_name, paths, processes, split_sen
     encode = functools.partial(
         encode_chunk, tokenizer_name=tokenizer_name, split_sentences=split_sentences, lang=lang
     )
-    total = 0
+    total, largest = 0, -1
     line_lengths, sentence_starts = [], []
     with h5py.File(paths["hdf5"], "w") as h5, paths["ids"].open("w") as ids_file, tqdm(
         total=count_lines(source), desc=f"tokenizing {source.name}", unit=" lines"
@@ -198,7 +202,9 @@ def _encode_to_partial_files(source, tokenizer_name, paths, processes, split_sen
                 sentence_starts.append(chunk.sentence_starts + total)
             line_lengths.append(chunk.lengths)
             total += len(chunk.ids)
+            largest = max(largest, int(chunk.ids.max(initial=-1)))
             bar.update(chunk.n_lines)
+        tokens.attrs["max_id"] = largest  # lets training check the ids against its tokenizer without a scan
     if total == 0:
         raise UserError(f"no line of '{source}' has {MIN_WORDS} or more words; is it the right file?")
     lengths = np.concatenate(line_lengths)

@@ -10,6 +10,7 @@ expected (``--tokenizer_name``, the tokenisation scripts).
 """
 
 import argparse
+import codecs
 import shutil
 from pathlib import Path
 
@@ -31,22 +32,49 @@ def train_tokenizer(
     if vocab_size < 300:
         raise UserError(f"--vocab_size {vocab_size} is too small; the byte alphabet alone needs 256, use >= 1000")
     for path in input_files:
+        if path.is_dir():
+            raise UserError(f"training text '{path}' is a folder; pass the text file(s) in it, e.g. {path}/en.train.raw")
         if not path.is_file() or path.stat().st_size == 0:
             raise UserError(f"training text '{path}' is missing or empty; prepare the data first")
-    files = [str(p) for p in input_files]
     if kind == "roberta":
         backend = ByteLevelBPETokenizer()
-        backend.train(files, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=ROBERTA_SPECIAL_TOKENS)
+        _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
+               special_tokens=ROBERTA_SPECIAL_TOKENS)
         tokenizer = RobertaTokenizerFast(tokenizer_object=backend._tokenizer, model_max_length=model_max_length)
     else:
         uncased = kind == "bert-uncased"
         # bert-base-uncased lower-cases and strips accents; bert-base-cased does neither.
         backend = BertWordPieceTokenizer(lowercase=uncased, strip_accents=uncased, clean_text=True)
-        backend.train(files, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=BERT_SPECIAL_TOKENS)
+        _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
+               special_tokens=BERT_SPECIAL_TOKENS)
         tokenizer = BertTokenizerFast(
             tokenizer_object=backend._tokenizer, do_lower_case=uncased, model_max_length=model_max_length
         )
     return tokenizer
+
+
+def _train(backend, input_files: list[Path], **settings):
+    try:
+        backend.train([str(p) for p in input_files], **settings)
+    except Exception:  # the Rust trainer raises a bare Exception
+        bad = next((p for p in input_files if not _is_utf8(p)), None)
+        if bad is None:
+            raise
+        raise UserError(f"training text '{bad}' is not UTF-8 text; convert it to UTF-8 (e.g. `iconv -t UTF-8`) "
+                        "or pass the prepared .raw text") from None
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file decodes as UTF-8 (read in blocks: only after training failed)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @exit_on_user_error

@@ -30,6 +30,14 @@ test_lines=${TEST_LINES:-5000}
 processes=${WIKI_PROCESSES:-$(nproc)}
 dump=${3:-${WIKI_DUMP:-}}
 
+# Checked up front: otherwise a bad value fails only after the long extraction.
+whole_number() {  # NAME VALUE EXAMPLE
+  [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 '$2' is not a whole number of at least 1; set e.g. $1=$3"
+}
+whole_number VALID_LINES "$valid_lines" 5000
+whole_number TEST_LINES "$test_lines" 5000
+whole_number WIKI_PROCESSES "$processes" 4
+
 if [ -z "$dump" ]; then
   name=${lg}wiki-latest-pages-articles.xml.bz2
   url=https://dumps.wikimedia.org/${lg}wiki/latest/$name
@@ -51,6 +59,7 @@ fi
 [ -s "$dump" ] || die "dump '$dump' is empty; download it again"
 [ "$(head -c 3 "$dump")" = "BZh" ] || die "dump '$dump' is not a bzip2 file; pass a *-pages-articles*.xml.bz2 dump"
 header=$(bzcat "$dump" 2>/dev/null | head -c 4096 || true)
+[ -n "$header" ] || die "dump '$dump' could not be decompressed (truncated or corrupt); download it again"
 [[ "$header" == *"<mediawiki"* ]] || die "dump '$dump' is bzip2 but not a MediaWiki XML dump; pass a *-pages-articles*.xml.bz2 dump"
 
 source_id="$(cd "$(dirname "$dump")" && pwd)/$(basename "$dump") $(stat -c %s "$dump") mode=$mode valid=$valid_lines test=$test_lines"

@@ -1,0 +1,376 @@
+"""Bad inputs across the tools, each typed as a user would: the data scripts, tokenisation, both
+entry scripts, growing, the savings report and run_glue.py. Every one must be refused with exit
+code 2 (1 for the bash scripts), no traceback, a last line that names the bad value and the fix,
+and nothing written that a later step could take for a result: the case's folder holds no new or
+changed file afterwards.
+
+Each case prepares its inputs in a fresh folder; the commands then run a few at a time (each
+spends seconds importing torch), and the assertions are made per case. A non-finite training
+loss is left to the tests of the trainer's numerics guard. Bad inputs refused in-process are
+tested beside their modules (test_arguments.py, test_report.py, test_glue.py, test_dataset.py,
+test_tokenize_dataset.py, test_wiki_pipeline.py); these are other values, through the scripts.
+"""
+
+import bz2
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import run
+from glue_fixtures import write_glue
+from tiny_world import ENV, World, build_world, save_model, save_operator_run
+from training_helpers import grow_command, lm_command, tiny_config
+
+PY = sys.executable
+WORKERS = 3  # concurrent commands: enough to keep 2 cores busy while others import
+
+
+@dataclass
+class Case:
+    argv: list  # the command line, run in the repository root
+    expect: tuple[str, ...]  # each in the last line on stderr: the bad value and the fix
+    env: dict = field(default_factory=dict)
+    code: int = 2  # a UserError; the bash scripts' die() exits 1
+
+
+CASES: dict[str, Callable[[Path, World], Case]] = {}
+
+
+def case(build):
+    CASES[build.__name__] = build
+    return build
+
+
+# ---------------------------------------------------------------- inputs
+
+MEDIAWIKI = (b'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">\n'
+             + b"<page><title>Anarchism</title><text>Anarchism is a political philosophy .</text></page>\n" * 3000
+             + b"</mediawiki>\n")
+LATIN1 = "Le café est très animé à cette heure de la journée , dit-il .\n".encode("latin-1") * 50
+
+
+def wiki_env(tmp: Path, **settings) -> dict:
+    return {"WIKI_OUT_DIR": str(tmp / "wiki"), **settings}
+
+
+def token_file(tmp: Path, world: World, tokens: np.ndarray) -> Path:
+    """A text file whose token file for the world's tokenizer holds ``tokens``."""
+    text = tmp / "en.train.raw"
+    text.write_text("some text\n")
+    with h5py.File(f"{text}.{world.tokenizer.name}.hdf5", "w") as h5:
+        h5["tokens"] = tokens
+    return text
+
+
+def metrics_run(folder: Path, rows: list[str]) -> Path:
+    folder.mkdir()
+    (folder / "metrics.jsonl").write_text("".join(row + "\n" for row in rows))
+    return folder
+
+
+SCRATCH_ROWS = ['{"step": 0, "flops": 0, "train_seconds": 0, "eval_loss": 5.0}',
+                '{"step": 10, "flops": 100, "train_seconds": 1.0, "eval_loss": 4.0}']
+
+
+def report(tmp: Path, *runs: str, output_dir=None) -> list:
+    scratch = metrics_run(tmp / "scratch", SCRATCH_ROWS)
+    return [PY, "-m", "ligo.report", "--scratch", scratch, *[a for spec in runs for a in ("--run", spec)],
+            "--output_dir", output_dir or tmp / "report"]
+
+
+def glue(tmp: Path, model, *extra, glue_dir=None) -> list:
+    if glue_dir is None:
+        glue_dir = tmp / "glue"
+        glue_dir.mkdir()
+    return [PY, "run_glue.py", "--model_name_or_path", model, "--glue_dir", glue_dir,
+            "--output_dir", tmp / "glue-results", "--max_steps", "1", "--max_seq_length", "32",
+            "--seeds", "1", *extra]
+
+
+def grow(world: World, tmp: Path, *extra, config=None) -> list:
+    return [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", config or world.large_config,
+            "--output_dir", tmp / "grown", *extra]
+
+
+def lm(world: World, tmp: Path, *extra, config=None) -> list:
+    return lm_command(world.run_config, config or world.small_config, tmp / "run", *extra)
+
+
+def operator(world: World, tmp: Path, *extra, config=None) -> list:
+    return grow_command(world.run_config, config or world.large_config, tmp / "run", "--tune_depth", "--tune_width",
+                        *extra)
+
+
+# ---------------------------------------------------------------- the data scripts (bash)
+
+@case
+def wiki_language_code(tmp, world):
+    return Case(["bash", "data/wiki/get_data_cased.bash", "EN_us", tmp / "dump.xml.bz2"],
+                ("language 'EN_us'", "such as 'en'"), wiki_env(tmp), code=1)
+
+
+@case
+def wiki_held_out_lines_not_a_number(tmp, world):
+    dump = tmp / "dump.xml.bz2"
+    dump.write_bytes(bz2.compress(MEDIAWIKI))
+    return Case(["bash", "data/wiki/get_data_cased_untokenized.bash", "en", dump],
+                ("VALID_LINES '1k'", "set e.g. VALID_LINES=5000"), wiki_env(tmp, VALID_LINES="1k"), code=1)
+
+
+@case
+def wiki_truncated_dump(tmp, world):
+    dump = tmp / "enwiki-latest-pages-articles.xml.bz2"
+    whole = bz2.compress(MEDIAWIKI)
+    dump.write_bytes(whole[: len(whole) // 2])  # an interrupted download
+    return Case(["bash", "data/wiki/get_data_cased.bash", "en", dump],
+                (f"dump '{dump}' could not be decompressed", "download it again"), wiki_env(tmp), code=1)
+
+
+# ---------------------------------------------------------------- tokenisation
+
+@case
+def tokenize_text_not_utf8(tmp, world):
+    (tmp / "en.train.raw").write_bytes(LATIN1)
+    return Case([PY, "-m", "tokenization.tokenize_dataset", tmp, "en.train.raw", world.tokenizer, "--processes", "1"],
+                (f"text file '{tmp / 'en.train.raw'}' is not UTF-8 text", "convert it to UTF-8"))
+
+
+@case
+def tokenize_zero_processes(tmp, world):
+    (tmp / "en.train.raw").write_bytes((world.text_dir / "en.valid.raw").read_bytes())
+    return Case([PY, "-m", "tokenization.tokenize_dataset", tmp, "en.train.raw", world.tokenizer, "--processes", "0"],
+                ("--processes must be at least 1, got 0",))
+
+
+@case
+def tokenize_empty_tokenizer_folder(tmp, world):
+    (tmp / "en.train.raw").write_bytes((world.text_dir / "en.valid.raw").read_bytes())
+    (tmp / "bert-wiki-uncased").mkdir()
+    return Case([PY, "-m", "tokenization.tokenize_dataset", tmp, "en.train.raw", tmp / "bert-wiki-uncased"],
+                (f"tokenizer folder '{tmp / 'bert-wiki-uncased'}' is empty", "python -m tokenization.train_tokenizer"))
+
+
+@case
+def train_tokenizer_text_not_utf8(tmp, world):
+    text = tmp / "en.train.raw"
+    text.write_bytes(LATIN1)
+    return Case([PY, "-m", "tokenization.train_tokenizer", "--kind", "roberta", "--input", text, "--vocab_size", "1000",
+                 "--output_dir", tmp / "tokenizer"], (f"training text '{text}' is not UTF-8 text", "convert it to UTF-8"))
+
+
+@case
+def train_tokenizer_zero_vocab_size(tmp, world):
+    return Case([PY, "-m", "tokenization.train_tokenizer", "--kind", "bert-uncased", "--input",
+                 world.text_dir / "en.train.raw", "--vocab_size", "0", "--output_dir", tmp / "tokenizer"],
+                ("--vocab_size 0 is too small", "use >= 1000"))
+
+
+# ---------------------------------------------------------------- run_lm_distributed.py
+
+@case
+def lm_malformed_model_config(tmp, world):
+    config = tmp / "bert-small.json"
+    config.write_text(world.small_config.read_text()[:-30])  # cut short, as by a bad copy
+    return Case(lm(world, tmp, config=config), (f"model config '{config}' is not a valid JSON config", "fix it"))
+
+
+@case
+def lm_missing_model_config(tmp, world):
+    config = tmp / "bert-6L-512H.json"
+    return Case(lm(world, tmp, config=config), (f"model config '{config}' is neither a file", "pass a JSON file"))
+
+
+@case
+def lm_vocabulary_larger_than_config(tmp, world):
+    config = tiny_config(tmp / "bert-vocab-100.json", "bert", 100)
+    return Case(lm(world, tmp, config=config),
+                (f"has {world.vocab} tokens but config '{config}' has vocab_size 100", f"at least {world.vocab}"))
+
+
+@case
+def lm_block_size_above_positions(tmp, world):
+    return Case(lm(world, tmp, "--block_size", 600), ("--block_size 600 is above the model's limit of 62",
+                                                      "use at most 62"))
+
+
+@case
+def lm_negative_steps(tmp, world):
+    return Case(lm(world, tmp, "--max_steps", -5), ("--max_steps must be at least 1, got -5",))
+
+
+@case
+def lm_token_file_of_wrong_layout(tmp, world):
+    text = token_file(tmp, world, np.zeros((10, 10), np.float32))
+    return Case(lm(world, tmp, "--train_data_file", text), ("is float32 of shape (10, 10)", "tokenise again"))
+
+
+@case
+def lm_empty_token_file(tmp, world):
+    text = token_file(tmp, world, np.zeros(0, np.int32))
+    return Case(lm(world, tmp, "--train_data_file", text),
+                (f"'{text}.{world.tokenizer.name}.hdf5' holds no tokens", "tokenise"))
+
+
+@case
+def lm_token_file_of_another_tokenizer(tmp, world):
+    text = token_file(tmp, world, np.arange(world.vocab + 100, dtype=np.int32))
+    return Case(lm(world, tmp, "--train_data_file", text),
+                (f"holds token id {world.vocab + 99}", f"has only {world.vocab} tokens", "tokenise it again"))
+
+
+# ---------------------------------------------------------------- run_grow_distributed.py
+
+@case
+def operator_source_larger_than_target(tmp, world):
+    large = save_model(tmp / "bert-large", world.large_config, "bert")
+    return Case(operator(world, tmp, "--source_model_path", large, config=world.small_config),
+                (f"cannot grow '{large}' (bert 4L-128H) to '{world.small_config}' (bert 2L-64H)",
+                 "the target must be at least as large"))
+
+
+@case
+def operator_source_of_other_family(tmp, world):
+    roberta = save_model(tmp / "roberta-small", tiny_config(tmp / "roberta.json", "roberta", world.vocab), "roberta")
+    return Case(operator(world, tmp, "--source_model_path", roberta),
+                (f"model '{roberta}' is a roberta model but --model_type is bert", "pass a bert checkpoint"))
+
+
+@case
+def operator_zero_batch_size(tmp, world):
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--per_gpu_train_batch_size", 0),
+                ("--per_gpu_train_batch_size must be at least 1, got 0",))
+
+
+# ---------------------------------------------------------------- python -m ligo.grow
+
+@case
+def grow_with_operator_for_other_sizes(tmp, world):
+    save_operator_run(world, tmp / "ligo")  # 2L-64H -> 4L-128H
+    other = tiny_config(tmp / "bert-6L-128H.json", "bert", world.vocab, layers=6, hidden=128)
+    return Case(grow(world, tmp, "--grow_scheme", "ligo", "--pretrained_ligo_path", tmp / "ligo", config=other),
+                (f"the LiGO operator in '{tmp / 'ligo'}' was trained for other model sizes", "num_hidden_layers 4 vs 6",
+                 "train an operator for these models"))
+
+
+@case
+def grow_with_damaged_operator(tmp, world):
+    checkpoint = save_operator_run(world, tmp / "ligo")
+    settings = checkpoint / "ligo_operator.json"
+    settings.write_text(settings.read_text()[:100])
+    return Case(grow(world, tmp, "--grow_scheme", "ligo", "--pretrained_ligo_path", tmp / "ligo"),
+                (f"the LiGO operator in '{checkpoint}' cannot be read", "train it again"))
+
+
+@case
+def grow_with_missing_tokenizer(tmp, world):
+    save_operator_run(world, tmp / "ligo")
+    return Case(grow(world, tmp, "--grow_scheme", "ligo", "--pretrained_ligo_path", tmp / "ligo", "--tokenizer_name",
+                     tmp / "bert-wiki-uncased"),
+                (f"tokenizer '{tmp / 'bert-wiki-uncased'}' is not a local folder", "pass a tokenizer folder"))
+
+
+# ---------------------------------------------------------------- python -m ligo.report
+
+@case
+def report_output_dir_is_a_file(tmp, world):
+    notes = tmp / "savings.md"
+    notes.write_text("# my notes\n")
+    return Case(report(tmp, f"A={metrics_run(tmp / 'grown', SCRATCH_ROWS)}", output_dir=notes),
+                (f"--output_dir '{notes}' is a file", "pass a folder"))
+
+
+@case
+def report_empty_metrics(tmp, world):
+    grown = metrics_run(tmp / "grown", [])
+    return Case(report(tmp, f"LiGO={grown}"), (f"{grown / 'metrics.jsonl'} is empty", "pass it once it has logged"))
+
+
+@case
+def report_metrics_of_another_program(tmp, world):
+    grown = metrics_run(tmp / "grown", ['{"epoch": 1, "eval_loss": 3.2}'])
+    return Case(report(tmp, f"LiGO={grown}"), (f"{grown / 'metrics.jsonl'} line 1 has no numeric 'flops'",
+                                                "pass the --output_dir of a run_lm_distributed.py"))
+
+
+@case
+def report_missing_operator_run(tmp, world):
+    grown = metrics_run(tmp / "grown", SCRATCH_ROWS)
+    return Case(report(tmp, f"LiGO={grown}+{tmp / 'ligo-operator'}"),
+                (f"run directory {tmp / 'ligo-operator'} does not exist", "pass the --output_dir"))
+
+
+# ---------------------------------------------------------------- run_glue.py
+
+@case
+def glue_split_missing(tmp, world):
+    glue_dir = write_glue(tmp / "glue", train_rows=8, dev_rows=4)
+    (glue_dir / "MNLI" / "dev_mismatched.tsv").unlink()
+    return Case(glue(tmp, world.small_model, "--tasks", "mnli", glue_dir=glue_dir),
+                (f"'{glue_dir / 'MNLI' / 'dev_mismatched.tsv'}' is missing", "as the GLUE download lays them out"))
+
+
+@case
+def glue_model_folder_without_config(tmp, world):
+    model = tmp / "bert-small"
+    model.mkdir()
+    (model / "README.md").write_text("weights to come\n")
+    return Case(glue(tmp, model, "--tasks", "rte"),
+                (f"--model_name_or_path '{model}' holds no config.json", "pass a training run's --output_dir"))
+
+
+@case
+def glue_tokenizer_larger_than_model_vocabulary(tmp, world):
+    model = save_model(tmp / "bert-vocab-100", tiny_config(tmp / "bert.json", "bert", 100), "bert")
+    return Case(glue(tmp, model, "--tasks", "rte", "--tokenizer_name", world.tokenizer),
+                (f"tokenizer '{world.tokenizer}' ({world.vocab} tokens", "(vocab_size 100",
+                 "pass the tokenizer it was pretrained with"))
+
+
+# ---------------------------------------------------------------- running and checking
+
+def files_in(folder: Path) -> dict[Path, tuple[int, int]]:
+    return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def run_case(prepared: Case):
+    return run([str(arg) for arg in prepared.argv], env={**ENV, **prepared.env}, check=False)
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory) -> dict:
+    """Every selected case, prepared in its own folder and run: name -> (case, result, files it wrote)."""
+    world = build_world(tmp_path_factory.mktemp("world"))
+    selected = [item.callspec.params["name"] for item in request.session.items
+                if item.module is request.module and hasattr(item, "callspec")]
+    prepared = {}
+    for name in selected:
+        folder = tmp_path_factory.mktemp(name)
+        built = CASES[name](folder, world)
+        prepared[name] = (folder, built, files_in(folder))
+    with ThreadPoolExecutor(WORKERS) as pool:
+        results = dict(zip(prepared, pool.map(run_case, [built for _, built, _ in prepared.values()])))
+    return {name: (built, results[name], sorted(str(p) for p, stat in files_in(folder).items() if before.get(p) != stat))
+            for name, (folder, built, before) in prepared.items()}
+
+
+def test_the_matrix_is_wide():
+    tools = {name.split("_")[0] for name in CASES}
+    assert len(CASES) >= 24
+    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "glue"}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_refused_in_one_line(name, outcomes):
+    expected, result, written = outcomes[name]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == expected.code, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert lines and lines[-1].startswith("error: "), result.stderr
+    for text in expected.expect:
+        assert text in lines[-1], lines[-1]
+    assert written == [], f"a refused command wrote {written}"
