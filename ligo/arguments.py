@@ -104,6 +104,9 @@ def _batch_and_optimiser_flags(parser):
     group.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on biases, LayerNorm)")
     group.add_argument("--adam_epsilon", type=float, default=1e-6, help="AdamW epsilon")
     group.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm (0: no clipping)")
+    group.add_argument("--skip_nonfinite_steps", action="store_true",
+                       help="skip the update of a step whose loss or gradients are inf/NaN, and count it "
+                            "(skipped_steps in metrics.jsonl), instead of stopping the run")
     group.add_argument("--scheduler_type", default="linear", choices=["linear", "cosine", "poly"], help="LR schedule")
     group.add_argument("--scheduler_cosine_cycles", type=float, default=0.5, help="cycles of the cosine schedule")
     group.add_argument("--scheduler_poly_power", type=float, default=1.0, help="power of the polynomial schedule")

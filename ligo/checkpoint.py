@@ -3,19 +3,25 @@
 Each holds the model in the Hugging Face format (safetensors), the tokenizer, the
 optimiser, scheduler and loss-scaler states, every rank's RNG state, the data position and
 counters (``trainer_state.json``) and the arguments. It is written into a temporary folder
-and renamed into place, so a folder with a checkpoint's name is always complete. Nothing
+(``.partial-checkpoint-XXXXXXXX``) and renamed into place, so a folder with a checkpoint's
+name is always complete, whenever the process is killed; what a killed write leaves behind is
+never taken for a checkpoint and is removed on resume. A write that fails (a full disk, no
+permission) is reported in one line and leaves the checkpoints before it as they were. Nothing
 loaded from a checkpoint can run code: tensors come from safetensors, the rest from JSON or
 ``torch.load(weights_only=True)``.
 """
 
+import errno
 import json
 import re
 import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ligo import fault_injection
 from ligo.errors import UserError
 
 CHECKPOINTS = "checkpoints"
@@ -62,20 +68,66 @@ def save_checkpoint(output_dir, step: int, save_weights, tokenizer, training_obj
     ``training_objects`` maps a file stem to an object with ``state_dict()``."""
     final = checkpoint_dir(output_dir, step)
     partial = final.with_name(f".partial-{final.name}")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    save_weights(partial)
-    tokenizer.save_pretrained(str(partial))
-    for stem, obj in training_objects.items():
-        torch.save(obj.state_dict(), partial / f"{stem}.pt")
-    save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states) for key, t in state.items()},
-              str(partial / RNG_FILE))
-    (partial / ARGS_FILE).write_text(json.dumps(vars(args), indent=2, sort_keys=True, default=str))
-    (partial / STATE_FILE).write_text(json.dumps(trainer_state, indent=2))  # last: marks the folder complete
-    if final.exists():  # the same step saved again (a resumed run): the new one replaces it
-        shutil.rmtree(final)
-    partial.rename(final)
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        save_weights(partial)
+        fault_injection.at("checkpoint_write", step, 0, path=partial / "tokenizer.json")
+        tokenizer.save_pretrained(str(partial))
+        for stem, obj in training_objects.items():
+            torch.save(obj.state_dict(), partial / f"{stem}.pt")
+        save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states)
+                   for key, t in state.items()}, str(partial / RNG_FILE))
+        (partial / ARGS_FILE).write_text(json.dumps(vars(args), indent=2, sort_keys=True, default=str))
+        (partial / STATE_FILE).write_text(json.dumps(trainer_state, indent=2))  # last: marks the folder complete
+        fault_injection.at("checkpoint_rename", step, 0)
+        _publish(partial, final)
+    except BaseException as err:
+        shutil.rmtree(partial, ignore_errors=True)  # frees what it held, on a full disk
+        if not _is_disk_error(err):
+            raise
+        last = latest_checkpoint(output_dir)
+        kept = f"the last good checkpoint, '{last}', is untouched" if last else "no checkpoint was written before"
+        raise UserError(f"cannot write checkpoint '{final}': {_describe(err)}; {kept}: free disk space or fix the "
+                        "permissions, then run again with --should_continue") from None
     return final
+
+
+def _is_disk_error(err: BaseException) -> bool:
+    # safetensors reports the OS error of a failed write as its own exception type
+    return isinstance(err, OSError) or (isinstance(err, SafetensorError) and "IoError" in str(err))
+
+
+def _publish(partial: Path, final: Path):
+    """Rename ``partial`` to ``final``; a checkpoint of the same step is replaced without ever
+    leaving a half-deleted folder under a checkpoint's name."""
+    if final.exists():
+        stale = final.with_name(f".stale-{final.name}")
+        shutil.rmtree(stale, ignore_errors=True)
+        final.rename(stale)
+        partial.rename(final)
+        shutil.rmtree(stale)
+    else:
+        partial.rename(final)
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, OSError):
+        code = errno.errorcode.get(err.errno, str(err.errno))
+        where = f" at '{err.filename}'" if err.filename else ""
+        return f"{err.strerror or err} ({code}){where}"
+    return str(err)  # safetensors' I/O error names the OS error itself
+
+
+def remove_unfinished(output_dir) -> list[Path]:
+    """Remove what killed checkpoint writes left behind (never complete checkpoints)."""
+    folder = Path(output_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    leftovers = sorted(p for p in folder.iterdir() if p.name.startswith((".partial-", ".stale-")))
+    for path in leftovers:
+        shutil.rmtree(path)
+    return leftovers
 
 
 def load_training_objects(folder: Path, training_objects: dict):

@@ -1,9 +1,17 @@
 """Processes and devices: one process per GPU (NCCL), or one CPU process (gloo), started
-by us or by torchrun (several processes, several nodes)."""
+by us or by torchrun (several processes, several nodes).
+
+When a rank fails, the others must not wait for it: torchrun, and ``launch`` for the processes
+it starts, stop every rank when one fails and name it; a collective waits ``--ddp_timeout``
+seconds at most; and work only rank 0 does (``on_main``) tells the others whether it failed.
+"""
 
 import datetime
+import gc
 import os
 import socket
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -37,12 +45,30 @@ def launch(worker, args):
         worker(args)
         return
     gpus = torch.cuda.device_count()
-    port = _free_port()
     if gpus > 1:
-        mp.spawn(_spawned_worker, nprocs=gpus, args=(gpus, port, worker, args), join=True)
+        spawn(worker, args, gpus)
     else:
-        _set_single_node_env(rank=0, world_size=1, port=port)
+        _set_single_node_env(rank=0, world_size=1, port=_free_port())
         worker(args)
+
+
+def spawn(worker, args, processes: int):
+    """``worker(args)`` in ``processes`` local processes; if one fails, the others are stopped
+    and this process exits non-zero with a line naming the rank that failed."""
+    try:
+        mp.spawn(_spawned_worker, nprocs=processes, args=(processes, _free_port(), worker, args), join=True)
+    except mp.ProcessRaisedException as err:
+        print(err, file=sys.stderr)  # the rank's traceback
+        _exit_naming(err.error_index, processes, "raised the exception above", 1)
+    except mp.ProcessExitedException as err:
+        if err.signal_name:
+            _exit_naming(err.error_index, processes, f"was killed by {err.signal_name}", 1)
+        _exit_naming(err.error_index, processes, f"exited with code {err.exit_code}", err.exit_code)
+
+
+def _exit_naming(rank: int, processes: int, what: str, code: int):
+    print(f"error: rank {rank} of {processes} {what}; the other ranks were stopped", file=sys.stderr)
+    sys.exit(code)
 
 
 def _spawned_worker(rank, world_size, port, worker, args):
@@ -77,7 +103,12 @@ def init(timeout_seconds: int, local_rank_flag: int = -1) -> Context:
 
 
 def shutdown():
+    """Destroy the process group, once nothing else holds it (the DDP model does). Gloo's worker
+    threads release the tensors of finished collectives after those return, and need the GIL
+    for it; the group's destructor joins them. destroy_process_group lets go of the GIL for
+    that, but a DDP model freed last would run the destructor holding it: a deadlock."""
     if dist.is_initialized():
+        gc.collect()  # the DDP model, if only reference cycles still hold it
         dist.destroy_process_group()
 
 
@@ -86,6 +117,30 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
     return tensor.tolist()
+
+
+def all_reduce_min(value: float, device: torch.device) -> float:
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
+    return tensor.item()
+
+
+def on_main(ctx: Context, what: str, work: Callable):
+    """``work()`` on rank 0 only (its result there, None elsewhere); then every rank learns
+    whether it failed. Rank 0 raises its error; the others stop with a line naming rank 0,
+    rather than wait for it in their next collective until the timeout."""
+    result, error = None, None
+    if ctx.is_main:
+        try:
+            result = work()
+        except Exception as err:  # raised again below, once the others know
+            error = err
+    (failures,) = all_reduce_sum([float(error is not None)], ctx.device)
+    if error is not None:
+        raise error
+    if failures:
+        raise UserError(f"rank 0 failed while {what} (its error is above); rank {ctx.rank} stops too")
+    return result
 
 
 def gather_to_main(obj, ctx: Context) -> list | None:

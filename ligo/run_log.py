@@ -4,6 +4,7 @@ logged step)."""
 
 import datetime
 import json
+import os
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
@@ -25,12 +26,12 @@ class RunLog:
 
     def _keep_up_to(self, step: int):
         if self.metrics_path.is_file():
-            kept = [line for line in self.metrics_path.read_text().splitlines() if json.loads(line)["step"] <= step]
-            self.metrics_path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line in _whole_lines(self.metrics_path) if json.loads(line)["step"] <= step]
+            _replace(self.metrics_path, kept)
         if self.train_log_path.is_file():
-            kept = [line for line in self.train_log_path.read_text().splitlines()
+            kept = [line for line in _whole_lines(self.train_log_path)
                     if not line.startswith("train_step=") or int(line.split(",")[0].split("=")[1]) <= step]
-            self.train_log_path.write_text("".join(line + "\n" for line in kept))
+            _replace(self.train_log_path, kept)
 
     def note(self, text: str):
         with self.train_log_path.open("a") as f:
@@ -52,6 +53,20 @@ class RunLog:
 
     def close(self):
         self.writer.close()
+
+
+def _whole_lines(path: Path) -> list[str]:
+    """The file's lines, less a last one without its newline: a write cut short by a kill
+    (always after the checkpoint resumed from, so it is replayed)."""
+    lines = path.read_text().split("\n")
+    return lines[:-1]
+
+
+def _replace(path: Path, lines: list[str]):
+    """Rewrite ``path`` whole, by a rename: a kill now leaves the old file or the new one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text("".join(line + "\n" for line in lines))
+    os.replace(partial, path)
 
 
 def _short(value) -> str:

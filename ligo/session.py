@@ -2,6 +2,8 @@
 rank. The entry script decides only what is trained (``build_task``)."""
 
 import shutil
+import sys
+import traceback
 from pathlib import Path
 
 import torch
@@ -23,18 +25,26 @@ EVAL_MASK_SEED = 0
 
 
 def prepare_output_dir(args, ctx) -> Path | None:
-    """The checkpoint to resume from, if any; refuses to mix a new run into an old one."""
+    """The checkpoint to resume from, if any; refuses to mix a new run into an old one.
+
+    --should_continue resumes from the latest complete checkpoint, whenever the run was
+    stopped or killed; with none (killed before its first was written), it starts afresh."""
     output_dir = Path(args.output_dir)
     latest = checkpoint.latest_checkpoint(output_dir)
     if args.should_continue and latest is not None:
         check_resumable(args, latest)
+        distributed.on_main(ctx, "removing interrupted checkpoint writes",
+                            lambda: checkpoint.remove_unfinished(output_dir))
         return latest
     leftovers = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
-    if leftovers and not args.overwrite_output_dir:
+    if leftovers and not (args.overwrite_output_dir or args.should_continue):
         raise UserError(
             f"--output_dir '{output_dir}' already holds a run ({', '.join(leftovers)}); pass --should_continue to "
             "resume it, --overwrite_output_dir to start afresh, or choose another folder"
         )
+    if leftovers and args.should_continue and ctx.is_main:
+        print(f"--should_continue: '{output_dir}' holds no complete checkpoint (the run stopped before its first); "
+              f"starting afresh, replacing {', '.join(leftovers)}", flush=True)
     torch.distributed.barrier()  # every rank has looked before rank 0 clears anything
     if ctx.is_main:
         for name in leftovers:
@@ -68,30 +78,51 @@ def run_session(args, build_task):
     ctx = distributed.init(args.ddp_timeout, args.local_rank)
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
     try:
-        torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
-        resume_from = prepare_output_dir(args, ctx)
-        tokenizer = load_tokenizer(args.tokenizer_name)
-        config = load_config(args.model_type, args.config_name, args.cache_dir)
-        check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
-        args.block_size = resolve_block_size(args.block_size, config, args.model_type)
-        train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
-        task = build_task(args, config, resume_from)
-        task.module.to(ctx.device)
-        if ctx.is_main:
-            where = f"resuming from {resume_from}" if resume_from else "starting"
-            trained = sum(p.numel() for p in task.module.parameters() if p.requires_grad)
-            print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, {trained / 1e6:.2f}M "
-                  f"trained parameters, {ctx.world_size} process(es) on {ctx.device.type}, output in {args.output_dir}",
-                  flush=True)
-        collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
-        # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
-        eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
-        trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from)
-        if args.do_train:
-            trainer.train()
-        else:
-            metrics = trainer.evaluate_only()
-            if ctx.is_main:
-                print(f"evaluation: {metrics}")
+        _run(args, build_task, ctx)
+    except Exception as err:
+        if ctx.world_size > 1:
+            report_failure(ctx, err)
+        # What the failed frames hold (the DDP model) goes now, before the process group does:
+        # see distributed.shutdown. The traceback keeps its lines.
+        traceback.clear_frames(err.__traceback__)
+        raise
     finally:
         distributed.shutdown()
+
+
+def _run(args, build_task, ctx):
+    """Everything a rank does; what it holds (the DDP model) goes when it returns."""
+    torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
+    resume_from = prepare_output_dir(args, ctx)
+    tokenizer = load_tokenizer(args.tokenizer_name)
+    config = load_config(args.model_type, args.config_name, args.cache_dir)
+    check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
+    args.block_size = resolve_block_size(args.block_size, config, args.model_type)
+    train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
+    task = build_task(args, config, resume_from)
+    task.module.to(ctx.device)
+    if ctx.is_main:
+        where = f"resuming from {resume_from}" if resume_from else "starting"
+        trained = sum(p.numel() for p in task.module.parameters() if p.requires_grad)
+        print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, {trained / 1e6:.2f}M "
+              f"trained parameters, {ctx.world_size} process(es) on {ctx.device.type}, output in {args.output_dir}",
+              flush=True)
+    collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
+    # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
+    eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
+    trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from)
+    if args.do_train:
+        trainer.train()
+    else:
+        metrics = trainer.evaluate_only()
+        if ctx.is_main:
+            print(f"evaluation: {metrics}")
+
+
+def report_failure(ctx, err: Exception):
+    """A line naming this rank, before its traceback: every rank writes to the same terminal."""
+    if isinstance(err, UserError):
+        return  # one clear line already (the same on every rank, or naming the rank that failed)
+    first_line = str(err).splitlines()[0] if str(err) else ""
+    print(f"\nrank {ctx.rank} of {ctx.world_size} failed (traceback below): {type(err).__name__}: {first_line}",
+          file=sys.stderr, flush=True)

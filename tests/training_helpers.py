@@ -1,8 +1,16 @@
 """Building blocks for the tests that run the entry scripts: tiny model configs matched to
 the session's tokenizers, and commands as a user (or torchrun) would type them."""
 
+import contextlib
 import json
+import os
+import signal
 import sys
+
+import torch
+from safetensors.torch import load_file
+
+from ligo import distributed
 
 FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir")}
 
@@ -46,3 +54,70 @@ def lm_command(config_file, model_config, output_dir, *extra, processes=1):
 
 def read_metrics(output_dir):
     return [json.loads(line) for line in (output_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+# --- Crashes and faults, for the fault-tolerance tests ------------------------------------------
+
+WALL_CLOCK_FIELDS = ("train_seconds",)
+
+
+def process_tree(pid) -> list[int]:
+    """``pid`` and every process below it (torchrun starts its workers in sessions of their own,
+    so killing its process group would leave them running)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue  # ended meanwhile
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    return tree
+
+
+def crash(process):
+    """SIGKILL a run and every process it started, all at one moment, as a machine crash would:
+    each is stopped first, so none carries on while the others are killed."""
+    stopped = set()
+    while pending := [p for p in process_tree(process.pid) if p not in stopped]:
+        for pid in pending:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped.update(pending)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def comparable_metrics(output_dir):
+    """metrics.jsonl without wall-clock fields: what must not change when a run is interrupted."""
+    return [{k: v for k, v in m.items() if k not in WALL_CLOCK_FIELDS} for m in read_metrics(output_dir)]
+
+
+def tensors_equal(a_file, b_file) -> bool:
+    a, b = load_file(str(a_file)), load_file(str(b_file))
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def grow_command(config_file, model_config, output_dir, *extra, processes=1):
+    """run_grow_distributed.py, as lm_command runs run_lm_distributed.py."""
+    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes)
+    command[command.index("run_lm_distributed.py")] = "run_grow_distributed.py"
+    return command
+
+
+def failing_rank_worker(args):
+    """A worker for ligo.distributed.spawn: after one all-reduce, rank ``args.failing_rank``
+    raises (``args.how == "raise"``) or is killed; the others wait for it in a second one."""
+    ctx = distributed.init(timeout_seconds=args.ddp_timeout)
+    distributed.all_reduce_sum([1.0], ctx.device)
+    if ctx.rank == args.failing_rank:
+        if args.how == "raise":
+            raise RuntimeError("rank fails on purpose")
+        os.kill(os.getpid(), signal.SIGKILL)
+    distributed.all_reduce_sum([1.0], ctx.device)

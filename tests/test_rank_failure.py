@@ -1,0 +1,140 @@
+"""No hangs, clear failures: when one rank raises or dies, every rank stops within seconds
+(not --ddp_timeout) and the output names the rank that failed; a checkpoint that cannot be
+written (a full disk, no permission) is one line naming the path and the reason, and the
+checkpoint before it stays good."""
+
+import errno
+import os
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import REPO, run
+from training_helpers import config_text, crash, failing_rank_worker, lm_command, tiny_config
+from transformers import AutoTokenizer
+
+from ligo import checkpoint, distributed
+from ligo.errors import UserError
+from ligo.fault_injection import VARIABLE
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
+    root = tmp_path_factory.mktemp("failures")
+    vocab = len(AutoTokenizer.from_pretrained(str(bert_tokenizer_dir)))
+    model_config = tiny_config(root / "tiny.json", "bert", vocab)
+    config = config_text(root / "run.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=6, logging_steps=2,
+                         ckpt_steps=2, num_workers=0)
+    return SimpleNamespace(root=root, config=config, model_config=model_config)
+
+
+def run_until_failure(command, fault: str, marker: str, log) -> tuple[int, str, float]:
+    """Run with ``fault`` injected; returns the exit code, the output and the seconds from
+    ``marker`` (printed where the fault strikes) to the exit of the whole run."""
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, VARIABLE: fault})
+    seen = None
+    deadline = time.time() + 180
+    while process.poll() is None:
+        if seen is None and marker in log.read_text():
+            seen = time.time()
+        if time.time() > (deadline if seen is None else seen + 60):
+            crash(process)
+            pytest.fail(f"the run did not end within 60 s of its failure ({fault}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.05)
+    output = log.read_text()
+    assert marker in output, output[-3000:]
+    return process.returncode, output, time.time() - (seen or time.time())
+
+
+def test_an_exception_on_rank_1_mid_step_stops_both_ranks(setup):
+    out = setup.root / "raise-in-step"
+    # A timeout far longer than the test allows: the ranks must stop because they learn of the
+    # failure, not because a collective times out.
+    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2)
+    code, output, seconds = run_until_failure(command, "raise:train_step:3:1", "rank 1 of 2 failed",
+                                              out.with_suffix(".log"))
+    assert code != 0 and seconds < 30, (code, seconds)
+    assert "rank 1 of 2 failed (traceback below): RuntimeError: fault injected by LIGO_FAULT_INJECT at train_step, " \
+           "step 3, rank 1" in output
+    assert "rank      : 1 (local_rank: 1)" in output  # torchrun's report names it too
+
+
+def test_an_exception_on_rank_0_while_saving_reaches_rank_1(setup):
+    out = setup.root / "raise-in-save"
+    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2)
+    code, output, seconds = run_until_failure(command, "raise:checkpoint_write:4", "rank 0 of 2 failed",
+                                              out.with_suffix(".log"))
+    assert code != 0 and seconds < 30, (code, seconds)
+    assert "RuntimeError: fault injected by LIGO_FAULT_INJECT at checkpoint_write, step 4, rank 0" in output
+    # rank 1 does not wait for rank 0 in its next collective: it is told, and says so
+    assert "error: rank 0 failed while saving the checkpoint of step 4 (its error is above); rank 1 stops too" in output
+    assert [step for step, _ in checkpoint.list_checkpoints(out)] == [0, 2]
+    assert not list((out / "checkpoints").glob(".partial-*"))
+
+
+@pytest.mark.parametrize("how, says", [("raise", "raised the exception above"), ("kill", "was killed by SIGKILL")])
+def test_the_launcher_names_a_spawned_rank_that_fails(capfd, how, says):
+    # The path of one process per local GPU, on CPU processes: rank 1 fails, rank 0 waits for it.
+    started = time.time()
+    with pytest.raises(SystemExit) as stopped:
+        distributed.spawn(failing_rank_worker, SimpleNamespace(failing_rank=1, how=how, ddp_timeout=1800), 2)
+    assert stopped.value.code == 1 and time.time() - started < 60
+    err = capfd.readouterr().err
+    assert f"error: rank 1 of 2 {says}; the other ranks were stopped" in err, err[-3000:]
+    if how == "raise":
+        assert "RuntimeError: rank fails on purpose" in err
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_good_one_resumes(setup):
+    out = setup.root / "disk-full"
+    command = lm_command(setup.config, setup.model_config, out)
+    result = run(command, env={VARIABLE: "enospc:checkpoint_write:4"}, check=False)
+    final, partial = out / "checkpoints/checkpoint-00000004", out / "checkpoints/.partial-checkpoint-00000004"
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert (f"error: cannot write checkpoint '{final}': No space left on device (ENOSPC) at "
+            f"'{partial}/tokenizer.json'; the last good checkpoint, '{out}/checkpoints/checkpoint-00000002', is "
+            "untouched: free disk space or fix the permissions, then run again with --should_continue"
+            ) in result.stderr.splitlines()
+    assert [step for step, _ in checkpoint.list_checkpoints(out)] == [0, 2] and not partial.exists()
+    result = run(command + ["--should_continue"])
+    assert f"resuming from {out}/checkpoints/checkpoint-00000002" in result.stdout
+    assert [step for step, _ in checkpoint.list_checkpoints(out)] == [0, 2, 4, 6]
+
+
+class _Tokenizer:
+    def save_pretrained(self, folder):
+        Path(folder, "tokenizer.json").write_text("{}")
+
+
+def _save(output_dir, step, save_weights):
+    args = SimpleNamespace(seed=1)
+    return checkpoint.save_checkpoint(output_dir, step, save_weights, _Tokenizer(), {}, [checkpoint.rng_state(
+        torch.device("cpu"))], {"step": step}, args)
+
+
+def test_a_permission_error_keeps_the_previous_checkpoint(tmp_path):
+    good = _save(tmp_path, 1, lambda folder: (folder / "model.safetensors").write_bytes(b"weights"))
+
+    def refused(folder):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder / "model.safetensors"))
+
+    with pytest.raises(UserError) as err:
+        _save(tmp_path, 2, refused)
+    assert str(err.value).startswith(f"cannot write checkpoint '{tmp_path}/checkpoints/checkpoint-00000002': "
+                                     f"Permission denied (EACCES) at '{tmp_path}/checkpoints/.partial-checkpoint-"
+                                     f"00000002/model.safetensors'; the last good checkpoint, '{good}', is untouched")
+    assert checkpoint.list_checkpoints(tmp_path) == [(1, good)]
+    assert (good / "model.safetensors").read_bytes() == b"weights"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-00000001"]
+
+
+def test_a_checkpoint_saved_again_is_replaced_whole(tmp_path):
+    _save(tmp_path, 1, lambda folder: (folder / "model.safetensors").write_bytes(b"old"))
+    final = _save(tmp_path, 1, lambda folder: (folder / "model.safetensors").write_bytes(b"new"))
+    assert (final / "model.safetensors").read_bytes() == b"new"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-00000001"]
