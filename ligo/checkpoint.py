@@ -13,6 +13,7 @@ loaded from a checkpoint can run code: tensors come from safetensors, the rest f
 
 import errno
 import json
+import pickle
 import re
 import shutil
 from pathlib import Path
@@ -130,16 +131,31 @@ def remove_unfinished(output_dir) -> list[Path]:
     return leftovers
 
 
+def unreadable(path: Path, err: Exception) -> UserError:
+    """A checkpoint file that is damaged, or that torch.load(weights_only=True) refused to unpickle."""
+    detail = " ".join(str(err).split())[:200] or type(err).__name__
+    return UserError(f"checkpoint file '{path}' cannot be loaded safely ({type(err).__name__}: {detail}); it is damaged "
+                     f"or was not written by this program: delete '{path.parent}' to resume from the checkpoint "
+                     "before it, or start afresh with --overwrite_output_dir")
+
+
 def load_training_objects(folder: Path, training_objects: dict):
     for stem, obj in training_objects.items():
         path = folder / f"{stem}.pt"
         if not path.is_file():
             raise UserError(f"checkpoint '{folder}' has no {path.name}; it was not written by this program")
-        obj.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        try:  # weights_only: a planted pickle is refused, never run
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+            raise unreadable(path, err) from None
+        obj.load_state_dict(state)
 
 
 def load_rng_state(folder: Path, rank: int, world_size: int) -> dict[str, torch.Tensor]:
-    tensors = load_file(str(folder / RNG_FILE))
+    try:
+        tensors = load_file(str(folder / RNG_FILE))
+    except (SafetensorError, OSError) as err:
+        raise unreadable(folder / RNG_FILE, err) from None
     saved_ranks = {int(key.split(".")[0][4:]) for key in tensors}
     if len(saved_ranks) != world_size:
         raise UserError(
@@ -150,9 +166,16 @@ def load_rng_state(folder: Path, rank: int, world_size: int) -> dict[str, torch.
     return {key[len(prefix):]: t for key, t in tensors.items() if key.startswith(prefix)}
 
 
+def _load_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
+        raise unreadable(path, err) from None
+
+
 def load_trainer_state(folder: Path) -> dict:
-    return json.loads((folder / STATE_FILE).read_text())
+    return _load_json(folder / STATE_FILE)
 
 
 def load_saved_args(folder: Path) -> dict:
-    return json.loads((folder / ARGS_FILE).read_text())
+    return _load_json(folder / ARGS_FILE)

@@ -42,6 +42,12 @@ def prepare_output_dir(args, ctx) -> Path | None:
             f"--output_dir '{output_dir}' already holds a run ({', '.join(leftovers)}); pass --should_continue to "
             "resume it, --overwrite_output_dir to start afresh, or choose another folder"
         )
+    others = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() and not leftovers else []
+    if others and not (args.overwrite_output_dir or args.should_continue):
+        raise UserError(
+            f"--output_dir '{output_dir}' is not empty ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
+            "choose an empty or new folder, or pass --overwrite_output_dir (it removes only this program's outputs)"
+        )
     if leftovers and args.should_continue and ctx.is_main:
         print(f"--should_continue: '{output_dir}' holds no complete checkpoint (the run stopped before its first); "
               f"starting afresh, replacing {', '.join(leftovers)}", flush=True)

@@ -90,7 +90,6 @@ def test_should_continue_resumes_and_overwrite_starts_afresh(script, finished, t
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-00000000", "checkpoint-00000002"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs session.py fix: only a folder holding a run is refused, not any non-empty one")
 def test_a_new_run_refuses_a_non_empty_folder_that_holds_no_run(finished, tmp_path):
     world, _ = finished
     out = tmp_path / "thesis"

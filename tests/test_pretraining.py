@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import time
 
@@ -10,7 +9,7 @@ import pytest
 import torch
 from conftest import REPO, run
 from safetensors.torch import load_file
-from training_helpers import FAMILY_DATA, config_text, lm_command, read_metrics, tiny_config
+from training_helpers import FAMILY_DATA, config_text, crash, lm_command, read_metrics, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.checkpoint import list_checkpoints
@@ -54,7 +53,8 @@ def test_two_process_run_trains_logs_and_checkpoints(tmp_path, request, family):
 
 
 def _kill_after_checkpoint(command, out, step):
-    """Start a run and SIGKILL its whole process group once checkpoint `step` is complete."""
+    """Start a run and SIGKILL it and every process it started once checkpoint `step` is complete
+    (torchrun's workers run in sessions of their own: killing its process group would miss them)."""
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True, env={**os.environ})
     marker = out / f"checkpoints/checkpoint-{step:08d}/trainer_state.json"
@@ -63,8 +63,7 @@ def _kill_after_checkpoint(command, out, step):
         assert process.poll() is None, "the run ended before its checkpoint"
         assert time.time() < deadline, "no checkpoint within 2 minutes"
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    crash(process)
 
 
 def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request):
@@ -74,7 +73,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request):
     run(lm_command(config, model_config, whole, processes=2))
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2), resumed, 3)
     result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2))
-    assert "resuming from" in result.stdout
+    assert "resuming from" in result.stdout and "checkpoint-00000010" not in result.stdout
     keys = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
     expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
     assert [{k: m[k] for k in keys} for m in read_metrics(resumed)] == expected

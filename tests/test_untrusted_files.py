@@ -133,12 +133,7 @@ def _one_line_refusal(result, planted: Path):
     assert last.startswith("error: ") and (str(planted) in last or str(planted.parent) in last), last
 
 
-NEEDS_CHECKPOINT_FIX = pytest.mark.xfail(strict=True, reason="needs checkpoint.py fix: torch.load's refusal "
-                                                            "(UnpicklingError) is not turned into a UserError")
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=NEEDS_CHECKPOINT_FIX) if name.endswith("state") else name
-                                  for name in SCENARIOS])
+@pytest.mark.parametrize("name", SCENARIOS)
 def test_planted_pickle_is_refused_in_one_line(name, outcomes):
     result, planted, _ = outcomes[name]
     _one_line_refusal(result, planted)
