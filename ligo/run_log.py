@@ -4,10 +4,11 @@ logged step)."""
 
 import datetime
 import json
-import os
 from pathlib import Path
 
 from tensorboardX import SummaryWriter
+
+from ligo.atomic_write import write_text_atomic
 
 METRICS = "metrics.jsonl"
 TRAIN_LOG = "train_log.txt"
@@ -64,9 +65,7 @@ def _whole_lines(path: Path) -> list[str]:
 
 def _replace(path: Path, lines: list[str]):
     """Rewrite ``path`` whole, by a rename: a kill now leaves the old file or the new one."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text("".join(line + "\n" for line in lines))
-    os.replace(partial, path)
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def _short(value) -> str:
