@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import configargparse
+import torch
 
 from ligo.errors import UserError
 
@@ -45,6 +46,11 @@ def _data_flags(parser):
     group.add_argument("--block_size", type=int, default=-1,
                        help="tokens per block, special tokens excluded (-1: the model's longest input)")
     group.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes per rank")
+    group.add_argument("--prefetch_factor", type=int,
+                       help="batches each DataLoader worker loads ahead (torch's default: 2); needs --num_workers > 0")
+    group.add_argument("--pin_memory", default="auto", choices=["auto", "on", "off"],
+                       help="page-locked training batches, for faster, asynchronous copies to a GPU "
+                            "(auto: on with CUDA, off on CPU; on needs CUDA)")
 
 
 def _logging_flags(parser):
@@ -130,6 +136,11 @@ def _system_flags(parser):
     group.add_argument("--fp16_opt_level", default="O1",
                        help="the authors' apex level; torch.amp autocast is what apex called O1, the only level")
     group.add_argument("--bf16", action="store_true", help="bfloat16 autocast (torch.amp; CUDA or CPU)")
+    group.add_argument("--torch_compile", action="store_true",
+                       help="train a torch.compile'd model (evaluation and checkpoints use the plain one); the first "
+                            "steps compile")
+    group.add_argument("--torch_compile_backend", default="inductor",
+                       help="torch.compile backend for --torch_compile (inductor; aot_eager compiles fast, runs eager)")
     group.add_argument("--ddp_timeout", type=int, default=1800, help="seconds a collective may wait before failing")
 
 
@@ -169,6 +180,47 @@ def check_config_files(parser, argv):
                 raise UserError(f"config file '{path}': unknown key '{key}'{hint}; remove or correct it")
 
 
+def check_loader_args(args):
+    # Where CUDA is visible every rank trains on it (ligo.distributed.init). Without it, torch would
+    # only warn and not pin.
+    if args.pin_memory == "on" and not torch.cuda.is_available():
+        raise UserError("--pin_memory on needs a CUDA GPU (pinned memory speeds up copies to it) and none is "
+                        "visible; use --pin_memory auto or off")
+    if args.prefetch_factor is None:
+        return
+    if args.prefetch_factor < 1:
+        raise UserError(f"--prefetch_factor must be at least 1, got {args.prefetch_factor}")
+    if args.num_workers == 0:
+        # Without workers the main process loads each batch when it is needed: nothing prefetches.
+        raise UserError(f"--prefetch_factor {args.prefetch_factor} needs DataLoader workers; pass --num_workers 1 "
+                        "or more, or leave --prefetch_factor out")
+
+
+def check_compile_args(args):
+    if not args.torch_compile:
+        return
+    import torch._dynamo  # here: only --torch_compile pays for importing the compiler
+
+    backend = args.torch_compile_backend
+    if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        raise UserError(f"--torch_compile_backend {backend} is not a torch.compile backend; use inductor (the "
+                        "default), aot_eager or eager")
+    if backend == "inductor" and not torch.cuda.is_available() and not _cpp_compiler_found():
+        # Found out otherwise only at the first step, in a long traceback from deep inside inductor.
+        raise UserError("--torch_compile with the inductor backend on CPU needs a C++ compiler (g++, or the one "
+                        "$CXX names) and none was found; install g++ or pass --torch_compile_backend aot_eager")
+
+
+def _cpp_compiler_found() -> bool:
+    from torch._inductor import cpp_builder, exc
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler:
+        return False
+    return True
+
+
 def check_args(args):
     """Refuse values that cannot work, naming the flag and the fix."""
     positive = ["per_gpu_train_batch_size", "per_gpu_eval_batch_size", "gradient_accumulation_steps", "max_steps"]
@@ -178,6 +230,8 @@ def check_args(args):
     for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers"]:
         if getattr(args, name) < 0:
             raise UserError(f"--{name} must not be negative, got {getattr(args, name)}")
+    check_loader_args(args)
+    check_compile_args(args)
     if args.learning_rate <= 0:
         raise UserError(f"--learning_rate must be positive, got {args.learning_rate}")
     if not 0.0 <= args.warmup_ratio < 1.0:

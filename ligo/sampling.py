@@ -40,10 +40,21 @@ def check_enough_data(dataset, ctx: Context, batch_size: int, what: str):
         )
 
 
+def pin_memory_for(choice: str, device: torch.device) -> bool:
+    """--pin_memory: page-locked batches pay only for copies to a CUDA GPU, so auto pins exactly
+    then ("on" without CUDA is refused by ligo.arguments)."""
+    return device.type == "cuda" if choice == "auto" else choice == "on"
+
+
 def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: bool, seed: int, num_workers: int,
-                     start_epoch: int = 0, start_batch: int = 0):
-    """Yield ``(epoch, batches consumed in that epoch, batch)`` forever, from a position."""
+                     start_epoch: int = 0, start_batch: int = 0, pin_memory: bool | None = None,
+                     prefetch_factor: int | None = None):
+    """Yield ``(epoch, batches consumed in that epoch, batch)`` forever, from a position.
+
+    ``pin_memory`` None: on CUDA only; ``prefetch_factor`` None: torch's default (with workers)."""
     check_enough_data(dataset, ctx, batch_size, "the training data")
+    if pin_memory is None:
+        pin_memory = pin_memory_for("auto", ctx.device)
     epoch, skip_batches = start_epoch, start_batch
     while True:
         loader = DataLoader(
@@ -53,7 +64,8 @@ def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: b
             collate_fn=collate,
             drop_last=True,
             num_workers=num_workers,
-            pin_memory=ctx.device.type == "cuda",
+            pin_memory=pin_memory,
+            prefetch_factor=prefetch_factor,  # neither changes the data order, only when batches are ready
             # Its own generator: creating a loader must not draw from the global RNG, which
             # drives dropout and is restored exactly on resume.
             generator=torch.Generator(),

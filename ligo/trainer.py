@@ -4,9 +4,9 @@ training (run_grow_distributed.py).
 What is trained is a *task*: a module whose forward takes a masked-LM batch and returns an
 output with ``.loss``, its parameter groups, its FLOPs per sequence, the model evaluation
 runs, and how its weights are saved. The loop around it is the same for both: AdamW and a
-warm-up schedule, gradient accumulation, clipping, torch.amp, DDP, evaluation and logging
-every ``--logging_steps``, atomic checkpoints every ``--ckpt_steps`` (and at step 0 and at
-the end), exact resume.
+warm-up schedule, gradient accumulation, clipping, torch.amp, DDP, optionally torch.compile,
+evaluation and logging every ``--logging_steps``, atomic checkpoints every ``--ckpt_steps``
+(and at step 0 and at the end), exact resume.
 
 A non-finite loss stops the run (or, with ``--skip_nonfinite_steps``, its step is skipped);
 it is found without a host sync a step: on-device flags are read where the loop reduces its
@@ -34,7 +34,7 @@ from ligo.errors import UserError
 from ligo.evaluate import evaluate, perplexity
 from ligo.optim import build_optimizer, build_scheduler
 from ligo.run_log import RunLog
-from ligo.sampling import training_batches
+from ligo.sampling import pin_memory_for, training_batches
 
 
 class Task(Protocol):
@@ -105,6 +105,17 @@ def autocast_for(args, device: torch.device):
     return functools.partial(torch.autocast, device_type=device.type, dtype=dtype, enabled=args.fp16 or args.bf16)
 
 
+def compiled(model: nn.Module, args) -> nn.Module:
+    """The model a training step runs: with --torch_compile, a torch.compile wrapper around it.
+    The wrapper holds no weights of its own: the plain module keeps them, so what evaluation runs
+    and checkpoints save is unchanged (no ``_orig_mod.`` in any key)."""
+    if not args.torch_compile:
+        return model
+    # Around DDP, not inside it: dynamo then splits the graph at DDP's gradient buckets, so that
+    # their all-reduce still overlaps the backward pass.
+    return torch.compile(model, backend=args.torch_compile_backend)
+
+
 class Trainer:
     def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate, eval_collate,
                  resume_from: Path | None):
@@ -112,6 +123,7 @@ class Trainer:
         self.train_data, self.eval_data = train_data, eval_data
         self.collate, self.eval_collate = collate, eval_collate
         self.autocast = autocast_for(args, ctx.device)
+        self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
         self.scheduler = build_scheduler(self.optimizer, args)
         # fp16: loss scaling. --skip_nonfinite_steps without fp16: a constant scale of 1 (exact), for
@@ -119,10 +131,11 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(ctx.device.type, init_scale=2.0**16 if args.fp16 else 1.0,
                                            enabled=args.fp16 or args.skip_nonfinite_steps)
         self.guard = NumericsGuard(args.skip_nonfinite_steps, args.fp16, ctx.device)
-        self.model = task.module
+        self.ddp = None
         if ctx.world_size > 1:
             device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-            self.model = DistributedDataParallel(task.module, device_ids=device_ids)
+            self.ddp = DistributedDataParallel(task.module, device_ids=device_ids)
+        self.model = compiled(self.ddp if self.ddp is not None else task.module, args)
         self.state = TrainerState()
         self.resumed = resume_from is not None
         if self.resumed:
@@ -155,7 +168,7 @@ class Trainer:
 
     def _micro_step(self, batch: dict, sync: bool, step: int) -> torch.Tensor:
         batch = {name: t.to(self.ctx.device, non_blocking=True) for name, t in batch.items()}
-        no_sync = self.model.no_sync if isinstance(self.model, DistributedDataParallel) and not sync else contextlib.nullcontext
+        no_sync = self.ddp.no_sync if self.ddp is not None and not sync else contextlib.nullcontext
         with no_sync():
             with self.autocast():
                 loss = self.model(**batch).loss * self.args.mlm_ratio
@@ -191,7 +204,8 @@ class Trainer:
                 self._log(train_loss=None)
             self.save()
         batches = training_batches(self.train_data, self.collate, self.ctx, args.per_gpu_train_batch_size,
-                                   args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch)
+                                   args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch,
+                                   self.pin_memory, args.prefetch_factor)
         window_loss = torch.zeros((), device=self.ctx.device)  # this rank's, since the last reduction
         pending = [0, 0, 0]  # FLOPs, tokens and micro-batches on this rank since the last reduction
         # closed on an error too, so that the error's message starts a line of its own

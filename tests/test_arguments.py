@@ -3,6 +3,7 @@
 import shlex
 
 import pytest
+import torch
 
 from ligo.arguments import build_parser, parse_args
 from ligo.errors import UserError
@@ -78,6 +79,9 @@ BASE = "--config configs/bert_wiki.txt --config_name c.json --output_dir o "
         ("--fp16_opt_level O2", "apex is not used"),
         ("--layer_drop", "--layer_drop is not implemented yet"),
         ("--nodes 2", "launch each node with torchrun"),
+        ("--prefetch_factor 4 --num_workers 0", "--prefetch_factor 4 needs DataLoader workers; pass --num_workers 1"),
+        ("--prefetch_factor 0", "--prefetch_factor must be at least 1, got 0"),
+        ("--torch_compile --torch_compile_backend inductr", "--torch_compile_backend inductr is not a torch.compile"),
     ],
 )
 def test_bad_values_are_refused_with_the_flag_named(extra, message):
@@ -93,3 +97,28 @@ def test_missing_or_malformed_config_file(tmp_path):
     bad.write_text("model_type = bert\nlearning-rate: [unclosed\n")
     with pytest.raises(UserError, match="unknown key 'learning-rate'|is malformed"):
         parse_args(shlex.split(f"--config {bad} --config_name c.json --output_dir o"))
+
+
+def test_gpu_node_options_are_off_by_default():
+    args = parse_args(shlex.split(BASE))
+    assert (args.torch_compile, args.torch_compile_backend) == (False, "inductor")
+    assert (args.prefetch_factor, args.pin_memory) == (None, "auto")  # auto: pinned exactly on CUDA
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="--pin_memory on is allowed on a GPU")
+def test_pin_memory_on_without_a_gpu_is_refused():
+    with pytest.raises(UserError) as err:
+        parse_args(shlex.split(BASE + "--pin_memory on"))
+    assert str(err.value) == ("--pin_memory on needs a CUDA GPU (pinned memory speeds up copies to it) and none is "
+                              "visible; use --pin_memory auto or off")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="inductor compiles for the GPU there")
+def test_inductor_without_a_cpp_compiler_is_refused(monkeypatch):
+    from torch._inductor import config
+
+    monkeypatch.setattr(config.cpp, "cxx", ("no-such-c++-compiler",))
+    with pytest.raises(UserError, match="inductor backend on CPU needs a C[+][+] compiler .* pass "
+                                        "--torch_compile_backend aot_eager"):
+        parse_args(shlex.split(BASE + "--torch_compile"))
+    assert parse_args(shlex.split(BASE + "--torch_compile --torch_compile_backend aot_eager")).torch_compile

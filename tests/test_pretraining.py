@@ -9,19 +9,10 @@ import pytest
 import torch
 from conftest import REPO, run
 from safetensors.torch import load_file
-from training_helpers import FAMILY_DATA, config_text, crash, lm_command, read_metrics, tiny_config
+from training_helpers import crash, lm_command, read_metrics, setup_run, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.checkpoint import list_checkpoints
-
-
-def setup_run(tmp_path, request, family, **overrides):
-    text_dir = request.getfixturevalue(FAMILY_DATA[family][0])
-    tokenizer_dir = request.getfixturevalue(FAMILY_DATA[family][1])
-    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, vocab)
-    config = config_text(tmp_path / f"{family}.txt", family, text_dir, tokenizer_dir, **overrides)
-    return config, model_config
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])

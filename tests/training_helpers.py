@@ -9,6 +9,7 @@ import sys
 
 import torch
 from safetensors.torch import load_file
+from transformers import AutoTokenizer
 
 from ligo import distributed
 
@@ -43,6 +44,16 @@ def config_text(path, family, text_dir, tokenizer_dir, **overrides):
     values.update(overrides)
     path.write_text("".join(f"{key} = {value}\n" for key, value in values.items()))
     return path
+
+
+def setup_run(tmp_path, request, family, **overrides):
+    """A tiny model config and a --config file on the session's tokenised sample of ``family``."""
+    text_dir = request.getfixturevalue(FAMILY_DATA[family][0])
+    tokenizer_dir = request.getfixturevalue(FAMILY_DATA[family][1])
+    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, vocab)
+    config = config_text(tmp_path / f"{family}.txt", family, text_dir, tokenizer_dir, **overrides)
+    return config, model_config
 
 
 def lm_command(config_file, model_config, output_dir, *extra, processes=1):
