@@ -28,6 +28,7 @@ batch of BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels.
   parent's peak in it.
 """
 
+import argparse
 import ctypes
 import gc
 import json
@@ -69,12 +70,12 @@ def configs():
     return small, large
 
 
-def make_batch() -> dict:
+def make_batch(batch_size: int) -> dict:
     import torch
 
     generator = torch.Generator().manual_seed(SEED)
-    input_ids = torch.randint(5, VOCAB_SIZE, (BATCH_SIZE, SEQ_LEN), generator=generator)
-    masked = torch.rand(BATCH_SIZE, SEQ_LEN, generator=generator) < MLM_PROBABILITY
+    input_ids = torch.randint(5, VOCAB_SIZE, (batch_size, SEQ_LEN), generator=generator)
+    masked = torch.rand(batch_size, SEQ_LEN, generator=generator) < MLM_PROBABILITY
     return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
             "token_type_ids": torch.zeros_like(input_ids), "labels": torch.where(masked, input_ids, -100)}
 
@@ -132,13 +133,13 @@ def proc_status_kb(field: str) -> int:
 # --- The child processes ----------------------------------------------------------------
 
 
-def timing_child() -> dict:
+def timing_child(batch_size: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.manual_seed(SEED)
     small, large = configs()
-    batch = make_batch()
+    batch = make_batch(batch_size)
     variants = {"plain": build_plain(large), "operator": build_operator(small, large)}
     flops, phases = {}, {name: [] for name in variants}
     for warmup in range(WARMUP):
@@ -182,12 +183,12 @@ def release_freed_memory():
         pass
 
 
-def memory_child(variant: str) -> dict:
+def memory_child(variant: str, batch_size: int) -> dict:
     import torch
 
     torch.manual_seed(SEED)
     small, large = configs()
-    batch = make_batch()
+    batch = make_batch(batch_size)
     model, optimizer = build_plain(large) if variant == "plain" else build_operator(small, large)
     release_freed_memory()  # e.g. the small model, whose weights the operator copied
     before = proc_status_kb("VmRSS")
@@ -206,15 +207,15 @@ def in_fresh_process(*args) -> dict:
 # --- Measuring --------------------------------------------------------------------------
 
 
-def run() -> list[dict]:
+def run(batch_size: int = BATCH_SIZE) -> list[dict]:
     for path in (SMALL_CONFIG, LARGE_CONFIG):
         if not path.is_file():
             raise RuntimeError(f"the benchmark's model config '{path}' is missing")
     load_before = os.getloadavg()[0]
-    shape = f"{SMALL_CONFIG.stem} -> {LARGE_CONFIG.stem}, vocab {VOCAB_SIZE}, batch {BATCH_SIZE}x{SEQ_LEN}"
+    shape = f"{SMALL_CONFIG.stem} -> {LARGE_CONFIG.stem}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN}"
     print(f"LiGO operator overhead, {shape}:", flush=True)
-    timing = in_fresh_process("timing")
-    memory = {name: in_fresh_process("memory", name) for name in ("plain", "operator")}
+    timing = in_fresh_process("timing", str(batch_size))
+    memory = {name: in_fresh_process("memory", name, str(batch_size)) for name in ("plain", "operator")}
     load_after = os.getloadavg()[0]
 
     phases = timing["phases"]
@@ -238,11 +239,11 @@ def run() -> list[dict]:
     fixed = median["operator"] - fb  # the operator step less the model's forward and backward
 
     def ratio_at(sequences):
-        k = sequences / BATCH_SIZE
+        k = sequences / batch_size
         return (opt + fb * k) / (fixed + fb * k)
 
     def sequences_for(slowdown):
-        return BATCH_SIZE * (fixed - slowdown * opt) / (fb * (slowdown - 1))
+        return batch_size * (fixed - slowdown * opt) / (fb * (slowdown - 1))
 
     def timing_figures(name):
         p = phase[name]
@@ -285,7 +286,7 @@ def run() -> list[dict]:
         f"real large model: the small weights and width blocks live in the operator, the grown parameters exist "
         f"once per step. {shape}, as the time row"
     )
-    pair = "BERT 6L-512H -> 12L-768H"
+    pair = f"BERT 6L-512H -> 12L-768H, batch {batch_size}x{SEQ_LEN}"
     return [
         {"benchmark": f"LiGO operator step time ({pair})", "ratio": median["plain"] / median["operator"],
          "ours": timing_figures("operator"), "baseline": timing_figures("plain"), "notes": time_notes},
@@ -294,11 +295,22 @@ def run() -> list[dict]:
     ]
 
 
+def main():
+    parser = argparse.ArgumentParser(prog="python -m bench.operator_overhead", description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=BATCH_SIZE,
+                        help=f"sequences of {SEQ_LEN} a step (default {BATCH_SIZE}; the paper's is {PAPER_BATCH} per GPU)")
+    args = parser.parse_args()
+    if args.batch_size < 1:
+        raise SystemExit(f"--batch_size must be at least 1, got {args.batch_size}")
+    for row in run(args.batch_size):
+        print(row)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["timing"]:
-        print(json.dumps(timing_child()))
-    elif sys.argv[1:2] == ["memory"] and sys.argv[2:] in (["plain"], ["operator"]):
-        print(json.dumps(memory_child(sys.argv[2])))
+    # The children: `timing BATCH` and `memory VARIANT BATCH`, each a fresh process.
+    if sys.argv[1:2] == ["timing"] and len(sys.argv) == 3:
+        print(json.dumps(timing_child(int(sys.argv[2]))))
+    elif sys.argv[1:2] == ["memory"] and len(sys.argv) == 4 and sys.argv[2] in ("plain", "operator"):
+        print(json.dumps(memory_child(sys.argv[2], int(sys.argv[3]))))
     else:
-        for row in run():
-            print(row)
+        main()

@@ -135,20 +135,28 @@ def test_pin_memory_choice(choice, device, pinned):
     assert sampling.pin_memory_for(choice, torch.device(device)) is pinned
 
 
-def test_adamw_is_fused_exactly_on_cuda():
-    """torch 2.13 has fused AdamW kernels for CPU tensors too, so the optimiser asked for on CUDA is
-    built and stepped here for real, and must step as the unfused one does."""
+def test_adamw_is_fused_on_cuda_and_cpu_and_steps_as_the_unfused_one():
+    """The optimiser build_optimizer asks for on CUDA and on CPU uses the fused kernels; torch 2.13
+    has them for CPU tensors, so both are built and stepped here for real, against torch's default
+    (foreach) AdamW with the same settings."""
     config = load_config("bert", "configs/bert-mini-2L-128H.json")
     results = {}
-    for device in ("cpu", "cuda"):
+    for device in ("cpu", "cuda", None):
         model = new_model("bert", config, seed=0)
-        optimizer = build_optimizer(parameter_groups(model.named_parameters(), 0.01), 1e-3, 1e-6, torch.device(device))
-        assert optimizer.defaults["fused"] is (device == "cuda")
-        for p in model.parameters():
-            p.grad = torch.full_like(p, 0.01)
-        optimizer.step()
+        groups = parameter_groups(model.named_parameters(), 0.01)
+        if device is None:
+            optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=1e-3, eps=1e-6)
+            assert not optimizer.defaults["fused"]
+        else:
+            optimizer = build_optimizer(groups, 1e-3, 1e-6, torch.device(device))
+            assert optimizer.defaults["fused"]
+        for step in range(3):
+            for i, p in enumerate(model.parameters()):
+                p.grad = torch.full_like(p, 0.01 * (i % 5 - 2) + 0.003 * step)
+            optimizer.step()
         results[device] = model.state_dict()
-    for name, tensor in results["cpu"].items():
+    for name, tensor in results[None].items():
+        torch.testing.assert_close(results["cpu"][name], tensor, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(results["cuda"][name], tensor, rtol=1e-5, atol=1e-7)
 
 
