@@ -19,6 +19,10 @@ batch of BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels.
   then STEPS timed steps each; the median is compared. It also times each step's phases and,
   separately, the operator's own forward (``operator()``) and backward (from dense gradients
   on every grown tensor), to show where the extra time goes.
+- Both, as our training runs (ligo/session.py), keep freed host memory for the next step
+  (``ligo.host_memory.keep_freed_memory``): glibc's default would page-fault every large
+  tensor in again each step, which costs the operator step, whose grown weights are such
+  tensors, far more than the plain one.
 - Memory: each variant in its own fresh process, which builds only what its step needs (the
   operator process never builds a real large model: ``GrownModel`` keeps it on the meta
   device). CPU resident set size: ``VmRSS`` just before the first step (after ``gc.collect()``
@@ -38,6 +42,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ligo.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = REPO / "configs/bert-6L-512H.json"
@@ -137,6 +143,7 @@ def timing_child(batch_size: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    keep_freed_memory()  # as our training runs do (ligo/session.py), for both steps
     torch.manual_seed(SEED)
     small, large = configs()
     batch = make_batch(batch_size)
@@ -186,6 +193,7 @@ def release_freed_memory():
 def memory_child(variant: str, batch_size: int) -> dict:
     import torch
 
+    keep_freed_memory()  # as our training runs do (ligo/session.py), for both steps
     torch.manual_seed(SEED)
     small, large = configs()
     batch = make_batch(batch_size)

@@ -17,6 +17,7 @@ import torch
 import transformers
 from transformers import PreTrainedTokenizerBase
 
+from ligo import host_memory
 from ligo.atomic_write import write_json_atomic
 from ligo.errors import UserError
 from ligo.glue_data import read_task, tokenize
@@ -45,6 +46,7 @@ class CheckedRun:
 
 def run_glue(args):
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/host_memory.py)
     run = check_run(args)
     output_dir = clear_output_dir(args.output_dir, run.leftovers)
     results = {task.key: run_task(task, run.data.pop(task.key), run.model_path, run.tokenizer, args, run.device,

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from ligo import checkpoint, distributed
+from ligo import checkpoint, distributed, host_memory
 from ligo.dataset import BlockDataset
 from ligo.errors import UserError, exit_on_user_error
 from ligo.masking import SeededMLMCollator
@@ -98,6 +98,7 @@ def run_session(args, build_task):
 
 def _run(args, build_task, ctx):
     """Everything a rank does; what it holds (the DDP model) goes when it returns."""
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/host_memory.py)
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
     resume_from = prepare_output_dir(args, ctx)
     tokenizer = load_tokenizer(args.tokenizer_name)
