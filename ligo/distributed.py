@@ -11,6 +11,7 @@ import gc
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,7 +74,24 @@ def _exit_naming(rank: int, processes: int, what: str, code: int):
 
 def _spawned_worker(rank, world_size, port, worker, args):
     _set_single_node_env(rank, world_size, port)
-    worker(args)
+    try:
+        worker(args)
+    except Exception as err:
+        if lost_a_peer(err):
+            # This rank failed only because another one went away. The launcher names the first
+            # rank whose exit it sees; on a busy machine it may see both at once and take the lower
+            # rank. Waiting lets the rank that really failed be the one named.
+            time.sleep(PEER_LOSS_GRACE_SECONDS)
+        raise
+
+
+PEER_LOSS_GRACE_SECONDS = 3.0
+
+
+def lost_a_peer(err: Exception) -> bool:
+    """Whether a collective failed because another rank's process went away (gloo's words)."""
+    return isinstance(err, dist.DistNetworkError) or any(
+        words in str(err) for words in ("Connection closed by peer", "Connection reset by peer"))
 
 
 def _set_single_node_env(rank: int, world_size: int, port: int):
