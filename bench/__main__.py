@@ -8,6 +8,7 @@ import datetime
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 from bench import checkpoint_io, data_path, evaluation, operator_overhead, scaling, tokenize, train_throughput
@@ -77,7 +78,7 @@ def own_tables(rows: list[dict]) -> list[str]:
     return lines
 
 
-def markdown(rows: list[dict], load: float) -> str:
+def markdown(rows: list[dict], load: float, seconds: dict[str, float]) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -87,6 +88,8 @@ def markdown(rows: list[dict], load: float) -> str:
         "",
         f"- machine: {machine()}; load average before the run: {load:.2f}",
         f"- commit: {commit()}",
+        f"- run time: {sum(seconds.values()) / 60:.1f} min ("
+        + ", ".join(f"{name} {s:.0f} s" for name, s in seconds.items()) + ")",
         "",
     ]
     lines += table(list(COLUMNS), list(COLUMNS.values()), [row for row in rows if "table" not in row])
@@ -116,11 +119,14 @@ def main():
     modules = [module for module in BENCHMARKS if not args.only or short_name(module) in args.only]
     output = args.output or (None if args.only else RESULTS)  # a partial run must not replace the full table
     load = os.getloadavg()[0]  # other work on the machine skews the timings
-    rows = []
+    rows, seconds = [], {}
     for module in modules:
         print(f"== {module.__name__}", flush=True)
+        started = time.perf_counter()
         rows += module.run()
-    text = markdown(rows, load)
+        seconds[short_name(module)] = time.perf_counter() - started
+        print(f"   ({seconds[short_name(module)]:.0f} s)", flush=True)
+    text = markdown(rows, load, seconds)
     if output:
         output.write_text(text)
         print(f"wrote {output}\n")

@@ -37,7 +37,7 @@ SEQ_LEN = 64
 VOCAB_SIZE = 2000
 SEED = 0
 WARMUP = 1
-STEPS = 3
+STEPS = 2
 TABLE = "Scaling with work (bench/scaling.py): training step time against model and batch size"
 
 

@@ -34,7 +34,7 @@ CASES = [
     (REPO / "data/wiki-sample-cased-untokenized/en.train.raw", REPO / "data/tokenizers/roberta-sample"),
 ]
 COPIES = 4  # ~10 MB of text, for a steadier measurement
-REPEATS = 3  # the best of 3 runs is reported: the machine may be shared
+REPEATS = 2  # the best of 2 runs is reported: the machine may be shared
 
 
 # --- The baseline: the authors' procedure, one line at a time -----------------------------

@@ -53,7 +53,7 @@ LR_WARMUP_STEPS = 4  # of the learning-rate schedule
 WARMUP = 10
 STEPS = 30
 WINDOW = 5
-REPEATS = 3
+REPEATS = 2
 
 
 def check_data():
