@@ -4,7 +4,7 @@ glibc's malloc serves large blocks (activations, gradients, the LiGO operator's 
 tens of MB each) with a fresh ``mmap`` and unmaps them when they are freed, so every training
 step page-faults its working set in again and the kernel zeroes each page first. With mmap and
 trimming off, freed blocks stay in the heap and the next step reuses them. Measured on 2 CPU
-cores, each in its own process: a 2L-128H step at batch 32x128 8-13% faster; at BERT-Base
+cores, each in its own process: a 2L-128H step at batch 32x128 4-18% faster across runs; at BERT-Base
 shapes (vocab 2000, batch 32x128) a plain step 16.5 -> 14.3 s and a LiGO operator step
 17.9 -> 15.9 s, peak memory -0.5% and +2.2%. The heap then never shrinks, and can hold more
 free memory than a step uses (a lone 64 MB tensor reallocated each step settles at 339 MB).
