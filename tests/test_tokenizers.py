@@ -5,7 +5,7 @@ from transformers import AutoTokenizer, BertTokenizerFast
 
 from ligo.errors import UserError
 from ligo.tokenizer import load_tokenizer, tokenizer_tag
-from tokenization.train_tokenizer import train_tokenizer
+from tokenization.train_tokenizer import BERT_SPECIAL_TOKENS, train_tokenizer
 
 SENTENCE = "Anarchism is a political philosophy that advocates stateless societies"
 
@@ -64,3 +64,48 @@ def test_tokenizer_tag_is_the_folder_name_or_the_hub_id(bert_tokenizer_dir):
 def test_training_on_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="missing or empty"):
         train_tokenizer("roberta", [tmp_path / "nope.txt"], vocab_size=1000)
+
+
+@pytest.mark.parametrize("kind", ["bert-uncased", "roberta"])
+def test_training_twice_gives_byte_identical_files(kind, bert_text, roberta_text, tmp_path):
+    """The mini's tokenizer is retrained by every clean run: its files must not depend on the run
+    (the WordPiece trainer alone permuted ids between runs before canonical_wordpiece)."""
+    text = (bert_text if kind.startswith("bert") else roberta_text) / "en.train.raw"
+    for name in ("a", "b"):
+        train_tokenizer(kind, [text], vocab_size=2000).save_pretrained(str(tmp_path / name))
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "b").iterdir()) and "tokenizer.json" in files
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_wordpiece_vocabulary_is_the_library_trainers_up_to_ties(bert_text):
+    """Our deterministic WordPiece learner runs the library's algorithm: on the sample text the
+    two vocabularies differ only where the library broke a tie at random (9 of 2000 tokens seen)."""
+    from tokenizers import BertWordPieceTokenizer
+
+    text = bert_text / "en.train.raw"
+    trained = BertWordPieceTokenizer(lowercase=True, strip_accents=True, clean_text=True)
+    trained.train([str(text)], vocab_size=2000, min_frequency=2, special_tokens=BERT_SPECIAL_TOKENS,
+                  show_progress=False)
+    ours = train_tokenizer("bert-uncased", [text], vocab_size=2000)
+    assert len(ours) == 2000
+    assert [ours.convert_ids_to_tokens(i) for i in range(5)] == BERT_SPECIAL_TOKENS
+    assert len(set(ours.get_vocab()) & set(trained.get_vocab())) >= 1980
+    lines = (bert_text / "en.valid.raw").read_text(encoding="utf-8").splitlines()
+    theirs = sum(len(enc.ids) for enc in trained.encode_batch(lines))
+    assert abs(sum(len(ids) for ids in ours(lines, add_special_tokens=False)["input_ids"]) - theirs) <= 0.005 * theirs
+
+
+def test_wordpiece_merges_most_frequent_pair_first_ties_by_text():
+    from collections import Counter
+
+    from tokenization.wordpiece import learn_vocabulary
+
+    words = Counter({"hug": 10, "pug": 5, "pun": 12, "bun": 4, "hugs": 5})
+    vocab = learn_vocabulary(words, vocab_size=100, special_tokens=["[UNK]"], min_frequency=2)
+    assert vocab[:8] == ["[UNK]", "b", "g", "h", "n", "p", "s", "u"]
+    assert vocab[8:12] == ["##g", "##n", "##s", "##u"]
+    # ##u ##g (20) first; then ##u ##n (16) to ##un; then h ##ug (15) to hug; then p ##un (12);
+    # then p ##ug and hug ##s tie at 5: "hug" < "p", so hugs before pug; b ##un (4); nothing at 2.
+    assert vocab[12:] == ["##ug", "##un", "hug", "pun", "hugs", "pug", "bun"]

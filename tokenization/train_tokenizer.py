@@ -4,7 +4,8 @@
         --vocab_size 8000 --output_dir data/tokenizers/bert-wiki-uncased-8k
 
 Kinds: ``bert-uncased`` / ``bert-cased`` (WordPiece, as bert-base-[un]cased) and
-``roberta`` (byte-level BPE, as roberta-base). The folder loads with
+``roberta`` (byte-level BPE, as roberta-base). The same text gives the same files, byte for
+byte (WordPiece: see tokenization/wordpiece.py). The folder loads with
 ``AutoTokenizer.from_pretrained(dir)`` and can be passed wherever a tokenizer name is
 expected (``--tokenizer_name``, the tokenisation scripts).
 """
@@ -18,6 +19,7 @@ from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from transformers import BertTokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
 
 from ligo.errors import UserError, exit_on_user_error
+from tokenization.wordpiece import count_words, learn_vocabulary
 
 KINDS = ("bert-uncased", "bert-cased", "roberta")
 BERT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -44,9 +46,11 @@ def train_tokenizer(
     else:
         uncased = kind == "bert-uncased"
         # bert-base-uncased lower-cases and strips accents; bert-base-cased does neither.
-        backend = BertWordPieceTokenizer(lowercase=uncased, strip_accents=uncased, clean_text=True)
-        _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
-               special_tokens=BERT_SPECIAL_TOKENS)
+        normalizing = BertWordPieceTokenizer(lowercase=uncased, strip_accents=uncased, clean_text=True)._tokenizer
+        words = count_words(_lines(input_files), normalizing.normalizer, normalizing.pre_tokenizer)
+        vocab = learn_vocabulary(words, vocab_size, BERT_SPECIAL_TOKENS, min_frequency)
+        backend = BertWordPieceTokenizer({token: i for i, token in enumerate(vocab)}, lowercase=uncased,
+                                         strip_accents=uncased, clean_text=True)
         tokenizer = BertTokenizerFast(
             tokenizer_object=backend._tokenizer, do_lower_case=uncased, model_max_length=model_max_length
         )
@@ -62,6 +66,16 @@ def _train(backend, input_files: list[Path], **settings):
             raise
         raise UserError(f"training text '{bad}' is not UTF-8 text; convert it to UTF-8 (e.g. `iconv -t UTF-8`) "
                         "or pass the prepared .raw text") from None
+
+
+def _lines(input_files: list[Path]):
+    for path in input_files:
+        try:
+            with path.open(encoding="utf-8") as f:
+                yield from f
+        except UnicodeDecodeError:
+            raise UserError(f"training text '{path}' is not UTF-8 text; convert it to UTF-8 (e.g. `iconv -t UTF-8`) "
+                            "or pass the prepared .raw text") from None
 
 
 def _is_utf8(path: Path) -> bool:
