@@ -10,6 +10,12 @@ interpolated between the two logged evaluations around the crossing), plus the g
 operator's training cost when ``+OPERATOR_DIR`` is given, and the savings against the
 scratch run. The small model's pretraining cost is shown but, as in the paper, not counted.
 
+Measured wall time is only comparable between runs made at the same machine speed. Every
+run's median step time is therefore reported, a run with scratch's FLOPs per step (same
+shape and batch) whose median step time is more than 10% from scratch's is flagged, and a
+second wall-time saving counts the run's steps to target at scratch's median step time
+(the operator, of another shape, at its own measured time). See docs/reports.md.
+
 Writes ``savings.md``, ``savings.csv``, ``loss_vs_flops.png`` and ``loss_vs_time.png`` to
 ``--output_dir`` and prints the Markdown table.
 """
@@ -17,6 +23,7 @@ Writes ``savings.md``, ``savings.csv``, ``loss_vs_flops.png`` and ``loss_vs_time
 import argparse
 import csv
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,17 +32,41 @@ from ligo.run_log import METRICS
 
 SCRATCH = "Scratch"
 NOT_REACHED = "not reached"
+AT_SCRATCH_SPEED = "Wall time saved (scratch's step time)"
+SPEED_MARK = "†"
+# New columns go last, so that a reader indexing the older columns by position still works.
 COLUMNS = ["method", "flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct",
-           "final_eval_loss", "operator_flops", "operator_seconds", "small_flops", "small_seconds"]
+           "final_eval_loss", "operator_flops", "operator_seconds", "small_flops", "small_seconds",
+           "steps_to_target", "seconds_to_target_at_scratch_speed", "time_saved_at_scratch_speed_pct",
+           "median_step_seconds", "operator_median_step_seconds", "same_shape_as_scratch", "speed_changed"]
+# The columns that are "not reached" in the CSV when the run never reaches the target.
+REACH_COLUMNS = ["flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct", "steps_to_target",
+                 "seconds_to_target_at_scratch_speed", "time_saved_at_scratch_speed_pct"]
 MD_HEADER = ["Method", "FLOPs to target", "FLOPs saved", "Wall time to target", "Wall time saved",
-             "Final eval loss", "Operator cost", "Small-model cost"]
+             AT_SCRATCH_SPEED, "Final eval loss", "Operator cost", "Small-model cost"]
+
+# FLOPs are counted analytically from the batch shape, so runs of one model shape and batch
+# log the same FLOPs per step up to float rounding.
+SAME_SHAPE_RTOL = 1e-6
+# A same-shape run whose median step time is further than this from scratch's (relative to
+# scratch's) was timed on a machine running at another speed.
+SPEED_TOLERANCE = 0.10
+
+
+@dataclass
+class Pace:
+    """A run's median cost of one training step (see ``step_pace``)."""
+    flops_per_step: float
+    seconds_per_step: float
 
 
 @dataclass
 class Run:
     name: str
-    points: list  # (flops, seconds, eval_loss) of every evaluated row, in order
+    points: list  # (flops, seconds, step, eval_loss) of every evaluated row, in order
+    pace: Pace | None = None
     operator: tuple | None = None  # (flops, seconds) of the operator's training, if any
+    operator_pace: Pace | None = None
 
 
 # ---------------------------------------------------------------- parsing and loading
@@ -58,7 +89,7 @@ def load_rows(run_dir) -> list[dict]:
                             f"fix or delete that line") from None
         if not isinstance(row, dict):
             raise UserError(f"{path} line {number} is not a JSON object; fix or delete that line")
-        for key in ("flops", "train_seconds"):
+        for key in ("flops", "train_seconds", "step"):
             if not isinstance(row.get(key), (int, float)):
                 raise UserError(f"{path} line {number} has no numeric '{key}'; "
                                 "it was not written by this project's training scripts: pass the --output_dir of "
@@ -70,9 +101,11 @@ def load_rows(run_dir) -> list[dict]:
     return rows
 
 
-def eval_points(run_dir) -> list[tuple]:
-    """``(flops, seconds, eval_loss)`` of every row of the run that has an eval_loss."""
-    points = [(row["flops"], row["train_seconds"], row["eval_loss"]) for row in load_rows(run_dir)
+def eval_points(run_dir, rows=None) -> list[tuple]:
+    """``(flops, seconds, step, eval_loss)`` of every row of the run that has an eval_loss
+    (``rows``: the run's rows when already loaded)."""
+    rows = load_rows(run_dir) if rows is None else rows
+    points = [(row["flops"], row["train_seconds"], row["step"], row["eval_loss"]) for row in rows
               if isinstance(row.get("eval_loss"), (int, float))]
     if not points:
         raise UserError(f"{Path(run_dir) / METRICS} has no row with an eval_loss; "
@@ -80,10 +113,34 @@ def eval_points(run_dir) -> list[tuple]:
     return points
 
 
-def final_cost(run_dir) -> tuple:
+def final_cost(rows) -> tuple:
     """The cumulative ``(flops, seconds)`` of a run's last row: its whole training cost."""
-    last = load_rows(run_dir)[-1]
-    return last["flops"], last["train_seconds"]
+    return rows[-1]["flops"], rows[-1]["train_seconds"]
+
+
+def step_pace(rows) -> Pace | None:
+    """Medians of Δflops/Δstep and Δtrain_seconds/Δstep over consecutive logged rows with Δstep > 0.
+
+    The median rather than the total over steps: the first steps (allocation, warm-up) and a
+    burst of load from another job are outliers that would pull a mean. None when the run
+    logged fewer than two distinct steps.
+    """
+    flops, seconds = [], []
+    for before, after in zip(rows, rows[1:]):
+        steps = after["step"] - before["step"]
+        if steps > 0:
+            flops.append((after["flops"] - before["flops"]) / steps)
+            seconds.append((after["train_seconds"] - before["train_seconds"]) / steps)
+    if not flops:
+        return None
+    return Pace(statistics.median(flops), statistics.median(seconds))
+
+
+def load_run(name, run_dir, operator_dir=None) -> Run:
+    rows = load_rows(run_dir)
+    op_rows = load_rows(operator_dir) if operator_dir else None
+    return Run(name, eval_points(run_dir, rows), step_pace(rows),
+               final_cost(op_rows) if op_rows else None, step_pace(op_rows) if op_rows else None)
 
 
 def parse_run_spec(spec: str) -> tuple:
@@ -102,26 +159,35 @@ def parse_run_spec(spec: str) -> tuple:
     return name, parts[0], parts[1]
 
 
+def output_folder(path, contents: str) -> Path:
+    """``--output_dir`` as a Path; a UserError when it is an existing file (``contents``: what it receives)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir '{out}' is a file; pass a folder (it receives {contents})")
+    return out
+
+
 # ---------------------------------------------------------------- the crossing
 
 def cost_to_target(points, target: float):
-    """The ``(flops, seconds)`` at which a run's eval loss first reaches ``target``.
+    """The costs at which a run's eval loss first reaches ``target``.
 
-    ``points`` are ``(flops, seconds, eval_loss)`` in logged order. At the first point with
-    ``eval_loss <= target`` the cost is interpolated linearly, in FLOPs and in seconds
-    separately, between it and the point before (the loss goes from above the target to at
-    or below it in between). A run whose first point already is at or below the target
-    reaches it at that point's cost (0 when the step-0 evaluation is logged). Returns
+    ``points`` are tuples in logged order whose last item is the eval loss and whose other
+    items are cumulative costs, e.g. ``(flops, seconds, step, eval_loss)``; the result holds
+    those costs. At the first point with ``eval_loss <= target`` every cost is interpolated
+    linearly, separately, between it and the point before (the loss goes from above the
+    target to at or below it in between). A run whose first point already is at or below the
+    target reaches it at that point's costs (0 when the step-0 evaluation is logged). Returns
     ``None`` when no point reaches the target.
     """
-    for i, (flops, seconds, loss) in enumerate(points):
+    for i, point in enumerate(points):
+        loss = point[-1]
         if loss <= target:
             if i == 0:
-                return flops, seconds
-            prev_flops, prev_seconds, prev_loss = points[i - 1]
-            frac = (prev_loss - target) / (prev_loss - loss)
-            return (prev_flops + frac * (flops - prev_flops),
-                    prev_seconds + frac * (seconds - prev_seconds))
+                return tuple(point[:-1])
+            prev = points[i - 1]
+            frac = (prev[-1] - target) / (prev[-1] - loss)
+            return tuple(before + frac * (after - before) for before, after in zip(prev[:-1], point[:-1]))
     return None
 
 
@@ -132,15 +198,29 @@ def saved_pct(cost, scratch_cost):
     return 100.0 * (1.0 - cost / scratch_cost)
 
 
+def same_shape(pace: Pace | None, scratch_pace: Pace | None) -> bool:
+    """Whether a run has scratch's FLOPs per step, i.e. its model shape and batch."""
+    if pace is None or scratch_pace is None:
+        return False
+    return abs(pace.flops_per_step - scratch_pace.flops_per_step) <= SAME_SHAPE_RTOL * abs(scratch_pace.flops_per_step)
+
+
 def summarize(scratch: Run, runs: list[Run], small_cost) -> tuple:
     """The target loss and one dict per method (scratch first) with the COLUMNS' values."""
-    target = scratch.points[-1][2]
+    target = scratch.points[-1][-1]
     scratch_reach = cost_to_target(scratch.points, target)
+    scratch_step = scratch.pace.seconds_per_step if scratch.pace else None
+    # Scratch's own steps at its own median step time: the same estimate as the runs', so that
+    # a same-shape run's saving at scratch's step time equals its FLOPs saving.
+    scratch_at_speed = scratch_reach[2] * scratch_step if scratch_step is not None else None
     rows = []
     for run in [scratch, *runs]:
         reach = cost_to_target(run.points, target)
         op_flops, op_seconds = run.operator or (0, 0)
         flops, seconds = (reach[0] + op_flops, reach[1] + op_seconds) if reach else (None, None)
+        shaped = same_shape(run.pace, scratch.pace)
+        # The operator has another shape than scratch: its own measured seconds are all there is.
+        at_speed = reach[2] * scratch_step + op_seconds if reach and shaped else None
         is_grown = run is not scratch
         rows.append({
             "method": run.name,
@@ -148,11 +228,18 @@ def summarize(scratch: Run, runs: list[Run], small_cost) -> tuple:
             "flops_saved_pct": saved_pct(flops, scratch_reach[0]),
             "seconds_to_target": seconds,
             "time_saved_pct": saved_pct(seconds, scratch_reach[1]),
-            "final_eval_loss": run.points[-1][2],
+            "final_eval_loss": run.points[-1][-1],
             "operator_flops": run.operator[0] if run.operator else None,
             "operator_seconds": run.operator[1] if run.operator else None,
             "small_flops": small_cost[0] if small_cost and is_grown else None,
             "small_seconds": small_cost[1] if small_cost and is_grown else None,
+            "steps_to_target": reach[2] if reach else None,
+            "seconds_to_target_at_scratch_speed": at_speed,
+            "time_saved_at_scratch_speed_pct": saved_pct(at_speed, scratch_at_speed),
+            "median_step_seconds": run.pace.seconds_per_step if run.pace else None,
+            "operator_median_step_seconds": run.operator_pace.seconds_per_step if run.operator_pace else None,
+            "same_shape_as_scratch": shaped,
+            "speed_changed": shaped and abs(run.pace.seconds_per_step - scratch_step) > SPEED_TOLERANCE * scratch_step,
             "reached": reach is not None,
         })
     return target, rows
@@ -160,23 +247,27 @@ def summarize(scratch: Run, runs: list[Run], small_cost) -> tuple:
 
 # ---------------------------------------------------------------- formatting
 
-def _num(value, unit=""):
+def short_number(value, unit=""):
     return f"{value:.4g}{unit}"
 
 
+def pct(value):
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
 def _cost(flops, seconds):
-    return "—" if flops is None else f"{_num(flops)} FLOPs / {_num(seconds, ' s')}"
+    return "—" if flops is None else f"{short_number(flops)} FLOPs / {short_number(seconds, ' s')}"
 
 
 def markdown(target, rows, scratch_dir) -> str:
     def cells(row):
         if row["reached"]:
-            reach = [_num(row["flops_to_target"]),
-                     "n/a" if row["flops_saved_pct"] is None else f"{row['flops_saved_pct']:.1f}%",
-                     _num(row["seconds_to_target"], " s"),
-                     "n/a" if row["time_saved_pct"] is None else f"{row['time_saved_pct']:.1f}%"]
+            time_saved = pct(row["time_saved_pct"]) + (f" {SPEED_MARK}" if row["speed_changed"] else "")
+            reach = [short_number(row["flops_to_target"]), pct(row["flops_saved_pct"]),
+                     short_number(row["seconds_to_target"], " s"), time_saved,
+                     pct(row["time_saved_at_scratch_speed_pct"])]
         else:
-            reach = [NOT_REACHED] * 4
+            reach = [NOT_REACHED] * 5
         return [row["method"], *reach, f"{row['final_eval_loss']:.4f}",
                 _cost(row["operator_flops"], row["operator_seconds"]),
                 _cost(row["small_flops"], row["small_seconds"])]
@@ -185,7 +276,34 @@ def markdown(target, rows, scratch_dir) -> str:
              f"Operator cost is included in the cost to target; small-model cost is not.", "",
              "| " + " | ".join(MD_HEADER) + " |", "|" + "---|" * len(MD_HEADER)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    lines += ["", scratch_speed_note(rows)]
+    changed = speed_note(rows)
+    if changed:
+        lines += ["", changed]
     return "\n".join(lines) + "\n"
+
+
+def scratch_speed_note(rows) -> str:
+    scratch_step = rows[0]["median_step_seconds"]
+    if scratch_step is None:
+        return (f"{AT_SCRATCH_SPEED}: n/a throughout, the scratch run logged fewer than two distinct steps "
+                f"(no median step time).")
+    return (f"{AT_SCRATCH_SPEED}: the run's steps to target times scratch's median step time "
+            f"({short_number(scratch_step, ' s')}), plus the operator's own measured training time (an operator "
+            f"run has another shape than scratch, so scratch's step time does not apply to it); n/a for a run with other FLOPs per step than scratch.")
+
+
+def speed_note(rows) -> str:
+    """A sentence naming the same-shape runs timed at another machine speed than scratch, or ''."""
+    changed = [row for row in rows if row["speed_changed"]]
+    if not changed:
+        return ""
+    names = ", ".join(f"{row['method']} {short_number(row['median_step_seconds'], ' s')}" for row in changed)
+    return (f"{SPEED_MARK} The machine's speed changed between runs: at scratch's FLOPs per step, the median step "
+            f"time is {names}, against {short_number(rows[0]['median_step_seconds'], ' s')} for scratch (more "
+            f"than {SPEED_TOLERANCE:.0%} apart); the measured wall-time saving of "
+            f"{'this run' if len(changed) == 1 else 'these runs'} is not comparable: read the column "
+            f"\"{AT_SCRATCH_SPEED}\" instead.")
 
 
 def verdict(rows, focus: str) -> str:
@@ -202,9 +320,11 @@ def verdict(rows, focus: str) -> str:
             return f"{head}, nor did any other grown method."
         return (f"{head}; {best['method']} saves {best['flops_saved_pct']:.1f}% of the FLOPs: "
                 f"{focus} does not beat the baselines here.")
-    time_saved = "n/a" if mine["time_saved_pct"] is None else f"{mine['time_saved_pct']:.1f}%"
-    head = (f"{focus} saves {mine['flops_saved_pct']:.1f}% of the training FLOPs ({time_saved} of the wall time) "
-            f"against scratch")
+    time_saved = f"{pct(mine['time_saved_pct'])} of the wall time"
+    if mine["speed_changed"]:
+        time_saved += (f" as measured, not comparable as the machine's speed changed; "
+                       f"{pct(mine['time_saved_at_scratch_speed_pct'])} at scratch's step time")
+    head = f"{focus} saves {mine['flops_saved_pct']:.1f}% of the training FLOPs ({time_saved}) against scratch"
     if best is None:
         return f"{head}; no other grown method reached the target: {focus} beats the baselines here."
     beats = mine["flops_saved_pct"] > best["flops_saved_pct"]
@@ -212,14 +332,22 @@ def verdict(rows, focus: str) -> str:
             f"{focus} {'beats' if beats else 'does not beat'} the baselines here.")
 
 
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def write_csv(path, rows):
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
-            out = {key: ("" if row[key] is None else row[key]) for key in COLUMNS}
+            out = {key: csv_cell(row[key]) for key in COLUMNS}
             if not row["reached"]:
-                for key in ("flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct"):
+                for key in REACH_COLUMNS:
                     out[key] = NOT_REACHED
             writer.writerow(out)
 
@@ -236,7 +364,7 @@ def plot(path, runs: list[Run], target, axis: int, xlabel: str):
     fig, ax = plt.subplots(figsize=(6, 4))
     for run in runs:
         shift = run.operator[axis] if run.operator else 0
-        ax.plot([p[axis] + shift for p in run.points], [p[2] for p in run.points], marker=".", label=run.name)
+        ax.plot([p[axis] + shift for p in run.points], [p[-1] for p in run.points], marker=".", label=run.name)
     ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"target {target:.3f}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("eval loss")
@@ -263,11 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    out = Path(args.output_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--output_dir '{out}' is a file; pass a folder (it receives savings.md, savings.csv and "
-                        "the plots)")
-    scratch = Run(SCRATCH, eval_points(args.scratch))
+    out = output_folder(args.output_dir, "savings.md, savings.csv and the plots")
+    scratch = load_run(SCRATCH, args.scratch)
     runs, names = [], {SCRATCH}
     for spec in args.run:
         name, run_dir, op_dir = parse_run_spec(spec)
@@ -275,8 +400,8 @@ def main(argv=None):
             raise UserError(f"method name {name!r} is used twice (--run {spec!r}); give every --run its own name"
                             + (f" ({SCRATCH!r} is the scratch run's)" if name == SCRATCH else ""))
         names.add(name)
-        runs.append(Run(name, eval_points(run_dir), final_cost(op_dir) if op_dir else None))
-    small_cost = final_cost(args.small.rpartition("=")[2]) if args.small else None  # NAME= is optional
+        runs.append(load_run(name, run_dir, op_dir))
+    small_cost = final_cost(load_rows(args.small.rpartition("=")[2])) if args.small else None  # NAME= is optional
 
     target, rows = summarize(scratch, runs, small_cost)
     table = markdown(target, rows, args.scratch)

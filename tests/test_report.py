@@ -73,10 +73,12 @@ def test_exact_savings_in_csv(runs, tmp_path, capsys):
 def test_not_reached_is_never_a_number(runs, tmp_path):
     rows = make_report(runs, tmp_path / "out")
     never = rows["Never"]
-    for key in ("flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct"):
+    for key in ("flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct", "steps_to_target",
+                "seconds_to_target_at_scratch_speed", "time_saved_at_scratch_speed_pct"):
         assert never[key] == "not reached"
     md = (tmp_path / "out" / "savings.md").read_text()
-    assert "| Never | not reached | not reached | not reached | not reached | 4.2000 |" in md
+    # five reach columns: FLOPs, FLOPs saved, wall time, wall time saved, and saved at scratch's step time
+    assert "| Never | not reached | not reached | not reached | not reached | not reached | 4.2000 |" in md
 
 
 def test_run_starting_below_target_costs_only_its_operator(runs, tmp_path):
@@ -175,3 +177,123 @@ def test_command_line_end_to_end(runs, tmp_path):
                           "--run", f"LiGO={runs['grown']}", "--output_dir", str(out)],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "nowhere does not exist" in bad.stderr
+
+
+# ---------------------------------------------------------------- machine speed
+
+def write_paced_run(path: Path, flops_per_step, seconds_per_step, losses: dict, every=10, last=None) -> str:
+    """A run dir logging every ``every`` steps at a constant FLOPs and seconds per step, with an
+    eval_loss at the steps that are keys of ``losses``."""
+    path.mkdir(parents=True)
+    last = max(losses) if last is None else last
+    rows = [{"step": step, "flops": flops_per_step * step, "train_seconds": seconds_per_step * step,
+             **({"eval_loss": losses[step]} if step in losses else {})} for step in range(0, last + 1, every)]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+# Scratch: 10 FLOPs and 1 s per step, target 4 reached at step 40 (400 FLOPs, 40 s).
+SCRATCH_LOSSES = {0: 10, 10: 8, 20: 6, 30: 5, 40: 4}
+# Every other run crosses 4 halfway between step 20 (loss 5) and 30 (loss 3): at step 25.
+GROWN_LOSSES = {0: 9, 10: 6, 20: 5, 30: 3}
+
+
+@pytest.fixture
+def paced(tmp_path):
+    return {
+        "scratch": write_paced_run(tmp_path / "scratch", 10, 1.0, SCRATCH_LOSSES),
+        "slow": write_paced_run(tmp_path / "slow", 10, 2.0, GROWN_LOSSES),          # same shape, 2x slower steps
+        "close": write_paced_run(tmp_path / "close", 10, 1.05, GROWN_LOSSES),       # same shape, 5% slower
+        "wide": write_paced_run(tmp_path / "wide", 20, 1.5, GROWN_LOSSES),          # another shape
+        # the operator: 6 FLOPs and 0.3 s per step for 10 steps, logged every 5
+        "op": write_paced_run(tmp_path / "op", 6, 0.3, {}, every=5, last=10),
+    }
+
+
+def paced_report(paced, out, *extra):
+    report.main(["--scratch", paced["scratch"], "--run", f"Slow={paced['slow']}", "--run", f"Close={paced['close']}",
+                 "--run", f"Wide={paced['wide']}", "--run", f"SlowOp={paced['slow']}+{paced['op']}",
+                 "--output_dir", str(out), *extra])
+    with open(out / "savings.csv", newline="") as f:
+        return {row["method"]: row for row in csv.DictReader(f)}
+
+
+def test_step_pace_is_the_median_over_steps():
+    rows = [{"step": 0, "flops": 0, "train_seconds": 0},
+            {"step": 1, "flops": 10, "train_seconds": 10},    # a slow first step (warm-up)
+            {"step": 1, "flops": 10, "train_seconds": 10.5},  # the same step again: no interval, skipped
+            {"step": 2, "flops": 20, "train_seconds": 11.5},
+            {"step": 3, "flops": 30, "train_seconds": 12.5},
+            {"step": 5, "flops": 50, "train_seconds": 14.5}]  # 2 steps in 2 s
+    # seconds per step over the intervals: 10, 1, 1, 1
+    assert report.step_pace(rows) == report.Pace(10, 1)
+    assert report.step_pace(rows[:1]) is None
+
+
+def test_cost_to_target_interpolates_every_cost():
+    points = [(0, 0, 0, 9), (200, 40, 20, 5), (300, 60, 30, 3)]
+    assert report.cost_to_target(points, 4) == (250, 50, 25)
+
+
+def test_slower_machine_is_flagged_and_saving_at_scratch_speed_equals_flops_saving(paced, tmp_path):
+    rows = paced_report(paced, tmp_path / "out")
+    scratch, slow = rows["Scratch"], rows["Slow"]
+    assert float(scratch["median_step_seconds"]) == 1 and scratch["speed_changed"] == "false"
+    assert float(scratch["seconds_to_target_at_scratch_speed"]) == 40
+    assert float(scratch["time_saved_at_scratch_speed_pct"]) == 0
+    # crossing at step 25: 250 FLOPs (37.5% saved), 50 s measured (-25%: slower than scratch's 40 s)
+    assert float(slow["steps_to_target"]) == 25
+    assert float(slow["flops_saved_pct"]) == pytest.approx(37.5)
+    assert float(slow["seconds_to_target"]) == pytest.approx(50)
+    assert float(slow["time_saved_pct"]) == pytest.approx(-25)
+    assert float(slow["median_step_seconds"]) == 2
+    assert (slow["same_shape_as_scratch"], slow["speed_changed"]) == ("true", "true")
+    # 25 steps at scratch's 1 s: 25 s of scratch's 40, the FLOPs saving exactly
+    assert float(slow["seconds_to_target_at_scratch_speed"]) == pytest.approx(25)
+    assert float(slow["time_saved_at_scratch_speed_pct"]) == pytest.approx(float(slow["flops_saved_pct"]))
+    md = (tmp_path / "out" / "savings.md").read_text()
+    assert "| Slow | 250 | 37.5% | 50 s | -25.0% † | 37.5% |" in md
+    assert ("† The machine's speed changed between runs: at scratch's FLOPs per step, the median step time is "
+            "Slow 2 s, SlowOp 2 s, against 1 s for scratch (more than 10% apart); the measured wall-time saving of "
+            "these runs is not comparable") in md
+
+
+def test_run_within_ten_percent_is_not_flagged(paced, tmp_path):
+    close = paced_report(paced, tmp_path / "out")["Close"]
+    assert float(close["median_step_seconds"]) == pytest.approx(1.05)
+    assert (close["same_shape_as_scratch"], close["speed_changed"]) == ("true", "false")
+    # 25 steps x 1.05 s = 26.25 s measured (34.375% saved); 25 s at scratch's step time (37.5%)
+    assert float(close["time_saved_pct"]) == pytest.approx(34.375)
+    assert float(close["time_saved_at_scratch_speed_pct"]) == pytest.approx(37.5)
+    assert "| Close | 250 | 37.5% | 26.25 s | 34.4% | 37.5% |" in (tmp_path / "out" / "savings.md").read_text()
+
+
+def test_run_of_another_shape_gets_na_and_no_flag(paced, tmp_path):
+    wide = paced_report(paced, tmp_path / "out")["Wide"]
+    assert float(wide["median_step_seconds"]) == 1.5
+    assert (wide["same_shape_as_scratch"], wide["speed_changed"]) == ("false", "false")
+    assert wide["seconds_to_target_at_scratch_speed"] == "" and wide["time_saved_at_scratch_speed_pct"] == ""
+    # measured: 500 FLOPs (-25%), 37.5 s (6.25% saved), no marker
+    md = (tmp_path / "out" / "savings.md").read_text()
+    assert "| Wide | 500 | -25.0% | 37.5 s | 6.2% | n/a |" in md
+    assert "Wide 1.5 s" not in md
+
+
+def test_operator_counts_at_its_own_measured_time(paced, tmp_path):
+    slow_op = paced_report(paced, tmp_path / "out")["SlowOp"]
+    assert float(slow_op["operator_median_step_seconds"]) == pytest.approx(0.3)
+    # 25 steps at scratch's 1 s plus the operator's measured 3 s: 28 s of 40 (30% saved);
+    # FLOPs: 250 + 60 = 310 of 400 (22.5%)
+    assert float(slow_op["seconds_to_target_at_scratch_speed"]) == pytest.approx(28)
+    assert float(slow_op["time_saved_at_scratch_speed_pct"]) == pytest.approx(30)
+    assert float(slow_op["flops_saved_pct"]) == pytest.approx(22.5)
+    md = (tmp_path / "out" / "savings.md").read_text()
+    assert ("the run's steps to target times scratch's median step time (1 s), plus the operator's own measured "
+            "training time") in md
+
+
+def test_focus_verdict_on_a_flagged_run_stays_on_flops(paced, tmp_path):
+    paced_report(paced, tmp_path / "out", "--focus", "Slow")
+    assert ("Slow saves 37.5% of the training FLOPs (-25.0% of the wall time as measured, not comparable as the "
+            "machine's speed changed; 37.5% at scratch's step time) against scratch; the best other method, Close, "
+            "saves 37.5%: Slow does not beat the baselines here.") in (tmp_path / "out" / "savings.md").read_text()
