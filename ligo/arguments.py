@@ -94,7 +94,9 @@ def _growth_flags(parser):
     group.add_argument("--tune_residual_noise", type=float, default=0.01, help="init scale of that residual")
     group.add_argument("--learning_rate_res", type=float, help="learning rate of the residual (default: --learning_rate)")
     group.add_argument("--weight_decay_res", type=float, help="weight decay of the residual (default: --weight_decay)")
-    group.add_argument("--pretrained_ligo_path", help="output_dir of a run_grow_distributed.py run")
+    group.add_argument("--pretrained_ligo_path",
+                       help="output_dir of a run_grow_distributed.py run (its latest checkpoint), or one of its "
+                            "checkpoints/checkpoint-XXXXXXXX folders")
 
 
 def _batch_and_optimiser_flags(parser):

@@ -35,6 +35,9 @@ class MaskedLMTask:
 def latest_operator(args) -> LiGOOperator:
     if not args.pretrained_ligo_path:
         raise UserError("--grow_scheme ligo needs --pretrained_ligo_path: the output_dir of run_grow_distributed.py")
+    if checkpoint.NAME.match(Path(args.pretrained_ligo_path).name):
+        # One checkpoint of an operator run, e.g. checkpoint-00000000: its initialisation alone.
+        return LiGOOperator.load(Path(args.pretrained_ligo_path))
     folder = checkpoint.latest_checkpoint(args.pretrained_ligo_path)
     if folder is None:
         raise UserError(f"--pretrained_ligo_path '{args.pretrained_ligo_path}' holds no checkpoint; "

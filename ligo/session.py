@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from ligo import checkpoint, distributed, host_memory
+from ligo import checkpoint, distributed, host_memory, optim
 from ligo.dataset import BlockDataset
 from ligo.errors import UserError, exit_on_user_error
 from ligo.masking import SeededMLMCollator
@@ -114,6 +114,8 @@ def _run(args, build_task, ctx):
         print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, {trained / 1e6:.2f}M "
               f"trained parameters, {ctx.world_size} process(es) on {ctx.device.type}, output in {args.output_dir}",
               flush=True)
+        if (trap := warmup_trap(args)) is not None:
+            print(trap, flush=True)
     collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
     # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
     eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
@@ -124,6 +126,19 @@ def _run(args, build_task, ctx):
         metrics = trainer.evaluate_only()
         if ctx.is_main:
             print(f"evaluation: {metrics}")
+
+
+def warmup_trap(args) -> str | None:
+    """One line when the learning rate never leaves its warm-up (the authors' operator recipe:
+    ``--config configs/bert_wiki.txt --max_steps 100`` inherits ``warmup_steps = 10000``)."""
+    warmup = optim.warmup_steps(args)
+    if not args.do_train or warmup < args.max_steps:
+        return None
+    # The warm-up is linear from 0: the update of step k (from 1) uses lr * (k - 1) / warmup.
+    peak = args.learning_rate * (args.max_steps - 1) / warmup
+    return (f"warning: --warmup_steps {warmup} >= --max_steps {args.max_steps}: the learning rate never leaves "
+            f"warm-up and peaks at {peak:.3g} (not --learning_rate {args.learning_rate:g}); lower --warmup_steps "
+            "if that is not what you want")
 
 
 def report_failure(ctx, err: Exception):

@@ -1,0 +1,93 @@
+# Settings and helpers shared by the miniature Table 1 (mini_table1.sh), its seeds
+# (mini_seeds.sh) and its ablation (mini_ablation.sh); sourced, not run. Every setting is an
+# environment variable with the mini's default:
+#   MINI_CONFIG        recipe of every run                        (configs/bert_mini_table1.txt)
+#   MINI_SMALL_CONFIG  the small model                            (configs/bert-mini-2L-64H.json)
+#   MINI_LARGE_CONFIG  the large model                            (configs/bert-mini-4L-128H.json)
+#   SMALL_STEPS        small-model steps                          (1000)
+#   LARGE_STEPS        steps of every large-model run             (1000)
+#   OPERATOR_STEPS     LiGO operator steps                        (2.5% of LARGE_STEPS)
+#   SCRATCH_WARMUP     warm-up of scratch and of the small model  (2.5% of their steps)
+#   GROWN_WARMUP       warm-up of every grown run                 (0)
+#   MINI_SEED          seed of every large-model run              (17)
+#   MINI_OPERATOR_SEED seed of the operator                       (29)
+#   MINI_SMALL_RUN     the small model's run                      ($MINI_RUNS/small)
+#   MINI_FLAGS         extra flags for every run, e.g. "--bf16"   (none)
+#   MINI_RUNS          where runs go                              (runs/mini)
+#   PYTHON             interpreter                                (python)
+#
+# The proportions are the paper's: the operator trains 100 steps against 400K of the large
+# model (0.025%), and its Table 3 still saves 38.9% at 10,000 (2.5%), the most we allow;
+# scratch warms up 10K of 400K steps (2.5%); a grown BERT trains with no warm-up and the
+# same peak learning rate, decaying linearly (SPEC section 6).
+PYTHON=${PYTHON:-python}
+RUNS=${MINI_RUNS:-runs/mini}
+CONFIG=${MINI_CONFIG:-configs/bert_mini_table1.txt}
+SMALL=${MINI_SMALL_CONFIG:-configs/bert-mini-2L-64H.json}
+LARGE=${MINI_LARGE_CONFIG:-configs/bert-mini-4L-128H.json}
+SMALL_STEPS=${SMALL_STEPS:-1000}
+LARGE_STEPS=${LARGE_STEPS:-1000}
+OPERATOR_STEPS=${OPERATOR_STEPS:-$(( (LARGE_STEPS + 39) / 40 ))}
+SCRATCH_WARMUP=${SCRATCH_WARMUP:-$(( LARGE_STEPS / 40 ))}
+SMALL_WARMUP=${SMALL_WARMUP:-$(( SMALL_STEPS / 40 ))}
+GROWN_WARMUP=${GROWN_WARMUP:-0}
+# The small model uses the config's default seed; the others another one, so that they do not
+# replay the exact batches and masks the small model was trained on first (see the README).
+SEED=${MINI_SEED:-17}
+OPERATOR_SEED=${MINI_OPERATOR_SEED:-29}
+SMALL_RUN=${MINI_SMALL_RUN:-$RUNS/small}
+read -r -a EXTRA_FLAGS <<<"${MINI_FLAGS:-}"
+if (( OPERATOR_STEPS * 40 > LARGE_STEPS )) && [ -z "${MINI_ALLOW_LONG_OPERATOR:-}" ]; then
+  echo "OPERATOR_STEPS=$OPERATOR_STEPS is over 2.5% of LARGE_STEPS=$LARGE_STEPS (the paper's largest share, its" \
+    "Table 3); lower it, or set MINI_ALLOW_LONG_OPERATOR=1 for an ablation" >&2
+  exit 2
+fi
+timings=()
+
+finished() { [ -d "$1/checkpoints/checkpoint-$(printf %08d "$2")" ]; }
+
+# train OUTPUT_DIR STEPS ENTRY_SCRIPT [FLAGS...]: the recipe plus FLAGS; a finished run is
+# skipped, an interrupted one resumed.
+train() {
+  local out=$1 steps=$2 entry=$3
+  shift 3
+  if finished "$out" "$steps"; then
+    echo "[mini] $out is finished ($steps steps)"
+    timings+=("| \`$out\` | $steps | reused |")
+    return
+  fi
+  local t0; t0=$(date +%s)
+  "$PYTHON" "$entry" --config "$CONFIG" --output_dir "$out" --max_steps "$steps" --should_continue \
+    ${EXTRA_FLAGS[@]+"${EXTRA_FLAGS[@]}"} "$@"
+  echo "[mini] $out: $(( $(date +%s) - t0 )) s"
+  timings+=("| \`$out\` | $steps | $(( $(date +%s) - t0 )) s |")
+}
+
+# The runs every table shares, each with the same large-model settings.
+train_small() {
+  train "$SMALL_RUN" "$SMALL_STEPS" run_lm_distributed.py --config_name "$SMALL" --warmup_steps "$SMALL_WARMUP"
+}
+train_scratch() {  # train_scratch OUTPUT_DIR [FLAGS...]
+  local out=$1; shift
+  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" \
+    --warmup_steps "$SCRATCH_WARMUP" "$@"
+}
+train_operator() {  # train_operator OUTPUT_DIR STEPS [FLAGS...]
+  local out=$1 steps=$2; shift 2
+  train "$out" "$steps" run_grow_distributed.py --config_name "$LARGE" --source_model_path "$SMALL_RUN" \
+    --tune_width --tune_depth --seed "$OPERATOR_SEED" --warmup_steps $(( steps / 10 )) "$@"
+}
+train_grown() {  # train_grown OUTPUT_DIR GROW_SCHEME [FLAGS...]
+  local out=$1 scheme=$2; shift 2
+  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" --grow_scheme "$scheme" \
+    --source_model_path "$SMALL_RUN" --warmup_steps "$GROWN_WARMUP" "$@"
+}
+
+# The machine and the code, for a RUN.md.
+describe_machine() {
+  echo "- machine: $(nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")')"
+  echo "- load average when written: $(cut -d' ' -f1-3 /proc/loadavg)"
+  local commit; commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+  git diff --quiet HEAD -- . ':!results' 2>/dev/null || commit="$commit (with uncommitted changes)"
+  echo "- commit: $commit"
+}
