@@ -102,3 +102,29 @@ def test_roberta_operator_trains_and_grows(tmp_path, roberta_tokenized, roberta_
         read_metrics(tmp_path / "ligo")[-1]["eval_loss"], rel=1e-5)
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "grown/checkpoints/checkpoint-00000000"))
     assert type(model).__name__ == "RobertaForMaskedLM" and model.config.hidden_size == 96
+
+
+def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp_path):
+    """--pretrained_ligo_path may name checkpoint-XXXXXXXX itself: checkpoint 0 is the operator's
+    initialisation alone (the ablation's 0-step cell), not its latest, trained state."""
+    from safetensors.torch import load_file
+
+    from ligo.ligo_operator import LiGOOperator
+
+    first = pipeline / "ligo" / "checkpoints" / "checkpoint-00000000"
+    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+         "--grow_scheme", "ligo", "--pretrained_ligo_path", first, "--output_dir", tmp_path / "grown0"])
+    grown = load_file(str(tmp_path / "grown0" / "model.safetensors"))
+    initial = {k: v.detach() for k, v in LiGOOperator.load(first)().items()}
+    trained = {k: v.detach() for k, v in LiGOOperator.load(latest_checkpoint(pipeline / "ligo"))().items()}
+    name = "bert.encoder.layer.3.attention.self.query.weight"
+    assert torch.equal(grown[name], initial[name])
+    assert not torch.equal(grown[name], trained[name])
+
+
+def test_operator_movement_is_measured_from_its_first_checkpoint(pipeline):
+    from ligo.growth_diagnostics import movement
+
+    moved = movement(pipeline / "ligo")
+    assert moved["step"] == 6
+    assert 0 < moved["depth"] < 1 and 0 < moved["width"] < 1 and "residual" not in moved
