@@ -86,7 +86,7 @@ train_grown() {  # train_grown OUTPUT_DIR GROW_SCHEME [FLAGS...]
 
 # The machine and the code, for a RUN.md.
 describe_machine() {
-  echo "- machine: $(nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")')"
+  echo "- machine: $(env -u OMP_NUM_THREADS nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")')"
   echo "- load average when written: $(cut -d' ' -f1-3 /proc/loadavg)"
   local commit; commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   git diff --quiet HEAD -- . ':!results' 2>/dev/null || commit="$commit (with uncommitted changes)"

@@ -47,7 +47,7 @@ finished_at=$(date +%s)
 {
   echo "# How this report was made"
   echo
-  echo "- command: \`${MINI_COMMAND:-make mini}\` (set-up, scripts/run_mini.sh, then scripts/mini_table1.sh)"
+  echo "- command: \`${MINI_COMMAND:-make mini}\`$([ -z "${MINI_COMMAND:-}" ] && echo " (set-up, scripts/run_mini.sh, then scripts/mini_table1.sh)")"
   describe_machine
   echo "- finished: $(date -u +'%Y-%m-%d %H:%M UTC')"
   echo "- wall time: $(( finished_at - job_started )) s for the whole job$([ -n "${MINI_STARTED:-}" ] && echo ", set-up included"); $(( finished_at - started )) s for training and report"
