@@ -43,7 +43,12 @@ class GrownModel(nn.Module):
         return self
 
     def forward(self, **batch):
-        parameters = self.operator()  # grown once per forward, used by every layer
+        # Grown in float32 outside autocast, as a plain model's parameters are: autocast casts
+        # them per operation. Grown inside it, LayerNorm weights came out bfloat16 and CPU
+        # autocast's float32 layer_norm refused them (--bf16 operator runs failed on CPU).
+        device = next(self.operator.parameters()).device.type
+        with torch.autocast(device_type=device, enabled=False):
+            parameters = self.operator()  # grown once per forward, used by every layer
         buffers = {name: getattr(self, slot) for name, slot in self.buffer_names.items()}
         return functional_call(self.large, {**parameters, **buffers}, args=(), kwargs=batch)
 

@@ -128,3 +128,14 @@ def test_operator_movement_is_measured_from_its_first_checkpoint(pipeline):
     moved = movement(pipeline / "ligo")
     assert moved["step"] == 6
     assert 0 < moved["depth"] < 1 and 0 < moved["width"] < 1 and "residual" not in moved
+
+
+def test_operator_trains_under_bf16_autocast(pipeline, tmp_path, bert_tokenized, bert_tokenizer_dir):
+    """The grown weights are made in float32 outside autocast, as a plain model's parameters:
+    made inside it, CPU autocast's float32 LayerNorm refused their bfloat16 weights."""
+    operator = config_text(tmp_path / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=2,
+                           logging_steps=2, ckpt_steps=0)
+    run(grow_command(operator, pipeline / "large.json", tmp_path / "ligo", "--bf16", "--tune_width", "--tune_depth",
+                     "--source_model_path", pipeline / "small", "--seed", 7))
+    metrics = read_metrics(tmp_path / "ligo")
+    assert metrics[-1]["step"] == 2 and metrics[-1]["train_loss"] > 0 and metrics[-1]["eval_loss"] > 0
