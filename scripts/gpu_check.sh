@@ -145,7 +145,7 @@ for name, layers, hidden in (("small", 2, 32), ("large", 4, 64)):
               "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
               "intermediate_size": 4 * hidden, "max_position_embeddings": 130, "type_vocab_size": 2,
               "vocab_size": vocab, "initializer_range": 0.02,
-              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
     json.dump(config, open(f"{sys.argv[2]}/{name}.json", "w"), indent=2)
 PY
   else

@@ -18,7 +18,7 @@
 # Every stage is reused when its output is up to date, as in `make mini`.
 #
 # Sizes, and why they fit in 8 minutes. BERT 6L-512H -> 12L-768H (the paper's BERT-Small ->
-# BERT-Base; configs/bert-gpu-*.json, 8k vocabulary, no dropout as the CPU mini), 128 sequences
+# BERT-Base; configs/bert-gpu-*.json, 8k vocabulary, dropout 0.1 as the CPU mini), 128 sequences
 # of 128 tokens a step, small model 500 steps, every large run 1000 steps, LiGO operator 25 steps
 # (2.5%, automatic), warm-ups in the paper's proportions (automatic). The corpus is ~2.9M training
 # tokens, so each large run sees 16.4M tokens (~5.6 epochs, masks drawn anew each epoch).
@@ -161,7 +161,7 @@ for name, layers, hidden in (("small", 2, 32), ("large", 4, 64)):
               "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
               "intermediate_size": 4 * hidden, "max_position_embeddings": 130, "type_vocab_size": 2,
               "vocab_size": vocab, "initializer_range": 0.02,
-              "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
     json.dump(config, open(f"{runs}/tiny-{name}.json", "w"), indent=2)
 PY
   export MINI_SMALL_CONFIG=${MINI_SMALL_CONFIG:-$MINI_RUNS/tiny-small.json} MINI_LARGE_CONFIG=${MINI_LARGE_CONFIG:-$MINI_RUNS/tiny-large.json}
