@@ -136,18 +136,9 @@ prepare_data() {
 # The models: gpu_table1.sh's on a GPU; tiny ones matched to the tokenizer on the CPU.
 write_configs() {
   if [ "$tiny" = 1 ]; then
-    "$PYTHON" - "$TOKENIZER/tokenizer.json" "$RUNS" <<'PY' || return 1
-import json, sys
-tok = json.load(open(sys.argv[1]))
-vocab = len(set(tok["model"]["vocab"]) | {t["content"] for t in tok.get("added_tokens", [])})
-for name, layers, hidden in (("small", 2, 32), ("large", 4, 64)):
-    config = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_act": "gelu",
-              "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
-              "intermediate_size": 4 * hidden, "max_position_embeddings": 130, "type_vocab_size": 2,
-              "vocab_size": vocab, "initializer_range": 0.02,
-              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
-    json.dump(config, open(f"{sys.argv[2]}/{name}.json", "w"), indent=2)
-PY
+    local vocab
+    vocab=$("$PYTHON" -c 'import json, sys; tok = json.load(open(sys.argv[1])); print(len(set(tok["model"]["vocab"]) | {t["content"] for t in tok.get("added_tokens", [])}))' "$TOKENIZER/tokenizer.json") || return 1
+    gpu_tiny_configs "$vocab" "$RUNS" "" || return 1
   else
     cp configs/bert-gpu-6L-512H.json "$RUNS/small.json" && cp configs/bert-gpu-12L-768H.json "$RUNS/large.json"
   fi

@@ -54,3 +54,19 @@ print(n, torch.__version__, torch.version.cuda or 'none', torch.cuda.get_device_
 read -r GPU_COUNT GPU_TORCH GPU_CUDA GPU_NAME <<<"$gpu_info"
 GPU_NAME=${GPU_NAME:-}
 unset gpu_info
+
+# gpu_tiny_configs VOCAB_SIZE FOLDER PREFIX: FOLDER/PREFIX{small,large}.json, the tiny BERT pair
+# (2L-32H -> 4L-64H) the scripts train on a CPU.
+gpu_tiny_configs() {
+  "$PYTHON" - "$@" <<'PY'
+import json, sys
+vocab, folder, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for name, layers, hidden in (("small", 2, 32), ("large", 4, 64)):
+    config = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_act": "gelu",
+              "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
+              "intermediate_size": 4 * hidden, "max_position_embeddings": 130, "type_vocab_size": 2,
+              "vocab_size": vocab, "initializer_range": 0.02,
+              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
+    json.dump(config, open(f"{folder}/{prefix}{name}.json", "w"), indent=2)
+PY
+}

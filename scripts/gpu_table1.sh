@@ -153,17 +153,7 @@ echo "[gpu-table1] tokens: train $(split_tokens train), valid $(split_tokens val
 
 # The models and the recipe.
 if [ "$tiny" = 1 ]; then
-  "$PYTHON" - "$n_tokens" "$MINI_RUNS" <<'PY'
-import json, sys
-vocab, runs = int(sys.argv[1]), sys.argv[2]
-for name, layers, hidden in (("small", 2, 32), ("large", 4, 64)):
-    config = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "hidden_act": "gelu",
-              "hidden_size": hidden, "num_hidden_layers": layers, "num_attention_heads": hidden // 32,
-              "intermediate_size": 4 * hidden, "max_position_embeddings": 130, "type_vocab_size": 2,
-              "vocab_size": vocab, "initializer_range": 0.02,
-              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
-    json.dump(config, open(f"{runs}/tiny-{name}.json", "w"), indent=2)
-PY
+  gpu_tiny_configs "$n_tokens" "$MINI_RUNS" tiny-
   export MINI_SMALL_CONFIG=${MINI_SMALL_CONFIG:-$MINI_RUNS/tiny-small.json} MINI_LARGE_CONFIG=${MINI_LARGE_CONFIG:-$MINI_RUNS/tiny-large.json}
   export SMALL_STEPS=${SMALL_STEPS:-20} LARGE_STEPS=${LARGE_STEPS:-40}
   precision=""
