@@ -8,8 +8,8 @@ Runs on the first CUDA GPU, else on the CPU.
 """
 
 from ligo.errors import exit_on_user_error
-from ligo.glue_arguments import parse_glue_args
-from ligo.glue_run import run_glue
+from ligo.finetune.glue.arguments import parse_glue_args
+from ligo.finetune.glue.run import run_glue
 
 
 @exit_on_user_error

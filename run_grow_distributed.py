@@ -11,11 +11,11 @@ loop, logs and checkpoints as pretraining; then grow with
 
 import functools
 
-from ligo.arguments import parse_args
-from ligo.distributed import launch
 from ligo.errors import exit_on_user_error
-from ligo.operator_task import build_operator_task
-from ligo.session import run_session
+from ligo.tasks.operator import build_operator_task
+from ligo.training.arguments import parse_args
+from ligo.training.distributed import launch
+from ligo.training.session import run_session
 
 
 @exit_on_user_error

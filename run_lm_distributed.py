@@ -10,11 +10,11 @@ processes and nodes as torchrun starts.
 
 import functools
 
-from ligo.arguments import parse_args
-from ligo.distributed import launch
 from ligo.errors import exit_on_user_error
-from ligo.lm_task import build_lm_task
-from ligo.session import run_session
+from ligo.tasks.lm import build_lm_task
+from ligo.training.arguments import parse_args
+from ligo.training.distributed import launch
+from ligo.training.session import run_session
 
 
 @exit_on_user_error

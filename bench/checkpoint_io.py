@@ -1,6 +1,6 @@
 """Checkpoint save and load: ours against a plain ``save_pretrained`` + ``torch.save``.
 
-- ours, save: ``ligo.checkpoint.save_checkpoint`` as the trainer calls it: the model
+- ours, save: ``ligo.training.checkpoint.save_checkpoint`` as the trainer calls it: the model
   (``save_pretrained``, safetensors), the tokenizer, the AdamW and scheduler states, the RNG
   state, the arguments and the trainer state, into a temporary folder renamed into place.
 - ours, load: what a resumed run reads: ``latest_checkpoint``, the saved arguments,
@@ -9,7 +9,7 @@
 - baseline: ``model.save_pretrained(folder)`` and ``torch.save(optimizer.state_dict())``;
   loaded with ``from_pretrained`` and ``optimizer.load_state_dict(torch.load(...))``.
 
-Both loads build their optimizer the same way (ligo.optim, as the trainer), so only the I/O
+Both loads build their optimizer the same way (ligo.training.optim, as the trainer), so only the I/O
 differs. The state: a randomly initialised model and AdamW after one step (its two moments
 filled). Each size in one fresh process: one untimed save and load of each, then REPEATS of
 each, alternating, each into a fresh folder of a temporary directory (not fsynced, so a load
@@ -50,7 +50,7 @@ def new_optimizer(model):
     """AdamW and its schedule as the trainer builds them."""
     import torch
 
-    from ligo.optim import build_optimizer, build_scheduler, parameter_groups
+    from ligo.training.optim import build_optimizer, build_scheduler, parameter_groups
 
     optimizer = build_optimizer(parameter_groups(model.named_parameters(), ARGS.weight_decay), ARGS.learning_rate,
                                 ARGS.adam_epsilon, torch.device("cpu"))
@@ -61,7 +61,7 @@ def training_state(config_path: Path):
     """A model, and AdamW and its schedule after one step (gradients made up: no data needed)."""
     import torch
 
-    from ligo.models import load_config, new_model
+    from ligo.models.loading import load_config, new_model
 
     model = new_model("bert", load_config("bert", str(config_path)), SEED)
     optimizer, scheduler = new_optimizer(model)
@@ -81,8 +81,8 @@ def ours_save(folder: Path, model, optimizer, scheduler, tokenizer):
 
     import torch
 
-    from ligo import checkpoint
-    from ligo.trainer import TrainerState
+    from ligo.training import checkpoint
+    from ligo.training.trainer import TrainerState
 
     checkpoint.save_checkpoint(folder, 1, model.save_pretrained, tokenizer,
                                {"optimizer": optimizer, "scheduler": scheduler},
@@ -93,8 +93,8 @@ def ours_save(folder: Path, model, optimizer, scheduler, tokenizer):
 def ours_load(folder: Path):
     import torch
 
-    from ligo import checkpoint
-    from ligo.models import load_model
+    from ligo.models.loading import load_model
+    from ligo.training import checkpoint
 
     latest = checkpoint.latest_checkpoint(folder)
     checkpoint.load_saved_args(latest)
@@ -147,7 +147,7 @@ def folder_mb(folder: Path) -> float:
 def timing_child(config_path: Path) -> dict:
     import torch
 
-    from ligo.tokenizer import load_tokenizer
+    from ligo.data.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(str(TOKENIZER))
     model, optimizer, scheduler = training_state(config_path)
@@ -201,7 +201,7 @@ def row(config_path: Path, m: dict, load_before: float) -> dict:
     alone = {op: median["baseline"][op] / median["ours"][op] for op in ("save", "load")}
     notes = (
         f"ratio = baseline (save + load) time / ours; save alone {alone['save']:.2f}x, "
-        f"load alone {alone['load']:.2f}x. Ours: ligo.checkpoint.save_checkpoint "
+        f"load alone {alone['load']:.2f}x. Ours: ligo.training.checkpoint.save_checkpoint "
         f"(atomic; model, tokenizer, AdamW, scheduler, RNG, args, trainer state) and what a resume loads; baseline: "
         f"save_pretrained + torch.save(optimizer.state_dict()) and their loads. {config_path.stem}, "
         f"{m['parameters'] / 1e6:.1f}M parameters, fp32, AdamW after one step; both loads rebuild AdamW the same "

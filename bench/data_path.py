@@ -3,7 +3,7 @@ the training step consumes them, at the mini sizes; and block reads against raw 
 
 - ours: the real pipeline, built as the trainer builds it: ``BlockDataset`` over the HDF5
   token file, ``SeededMLMCollator`` (15% masking, seeded per example) and the DataLoader of
-  ``ligo.sampling.training_batches`` (shuffled keys, NUM_WORKERS worker process, as
+  ``ligo.training.sampling.training_batches`` (shuffled keys, NUM_WORKERS worker process, as
   configs/bert_mini*.txt). Measured alone: the main process only takes batches, so the figure
   is what the worker can deliver. LOADER_WARMUP batches (the worker's start-up included) are
   not timed, then LOADER_BATCHES are; the median of LOADER_REPEATS fresh loaders.
@@ -56,9 +56,9 @@ def check_data():
 
 
 def pipeline(block_size: int):
-    from ligo.dataset import BlockDataset
-    from ligo.masking import SeededMLMCollator
-    from ligo.tokenizer import load_tokenizer, tokenizer_tag
+    from ligo.data.dataset import BlockDataset
+    from ligo.data.masking import SeededMLMCollator
+    from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 
     tokenizer = load_tokenizer(str(TOKENIZER))
     dataset = BlockDataset(TRAIN_TEXT, tokenizer_tag(str(TOKENIZER)), tokenizer, block_size)
@@ -72,8 +72,8 @@ def loader_run(dataset, collate, batch_size: int) -> dict:
     """One fresh loader, as the trainer makes it: seconds to its first batch, then batches/s."""
     import torch
 
-    from ligo.distributed import Context
-    from ligo.sampling import training_batches
+    from ligo.training.distributed import Context
+    from ligo.training.sampling import training_batches
 
     ctx = Context(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
     start = time.perf_counter()
@@ -167,7 +167,7 @@ def rows_for(batch_size: int, block_size: int, recipe: str, m: dict) -> tuple[di
         "baseline": (f"{1 / step:.2f} steps/s, {1000 * step:.0f} ms/step (median of {TRAIN_STEPS}: "
                      f"{', '.join(f'{1000 * s:.0f}' for s in m['train'])} ms)"),
         "notes": (f"ratio = batches/s delivered / training steps/s consumed (target >= 5). Ours: BlockDataset + "
-                  f"SeededMLMCollator through ligo.sampling.training_batches' DataLoader, {NUM_WORKERS} worker, "
+                  f"SeededMLMCollator through ligo.training.sampling.training_batches' DataLoader, {NUM_WORKERS} worker, "
                   f"shuffled, measured alone ({LOADER_WARMUP} untimed batches, then {LOADER_BATCHES}); baseline: "
                   f"a plain training step of {MODEL_CONFIG.stem} on a pre-fetched batch (forward, backward, "
                   f"clipping, AdamW), {TRAIN_WARMUP} warm-up steps. On 2 cores the worker shares the cores with "

@@ -1,6 +1,6 @@
 """Evaluation: time of a full masked-LM evaluation pass, ours against a minimal hand-written loop.
 
-- ours: ``ligo.evaluate.evaluate`` as the trainer calls it (one process, a gloo process
+- ours: ``ligo.training.evaluate.evaluate`` as the trainer calls it (one process, a gloo process
   group, sharded keys, the DataLoader without workers, ``autocast`` disabled as without
   --fp16/--bf16, the loss summed in float64 and all-reduced).
 - baseline: ``baseline_evaluate`` below, a minimal ``torch.no_grad()`` loop over the same
@@ -70,13 +70,13 @@ def timing_child(_args):
     import torch
     from torch.utils.data import Subset
 
-    from ligo import distributed
-    from ligo.dataset import BlockDataset
-    from ligo.evaluate import evaluate
-    from ligo.masking import SeededMLMCollator
-    from ligo.models import load_config, new_model
-    from ligo.tokenizer import load_tokenizer, tokenizer_tag
-    from ligo.trainer import autocast_for
+    from ligo.data.dataset import BlockDataset
+    from ligo.data.masking import SeededMLMCollator
+    from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
+    from ligo.models.loading import load_config, new_model
+    from ligo.training import distributed
+    from ligo.training.evaluate import evaluate
+    from ligo.training.trainer import autocast_for
 
     ctx = distributed.init(timeout_seconds=60)
     tokenizer = load_tokenizer(str(TOKENIZER))
@@ -135,7 +135,7 @@ def run() -> list[dict]:
     for name in median:
         print(f"  {name}: {figures(name)}", flush=True)
     notes = (
-        f"ratio = baseline time / ours (target ~1). Ours: ligo.evaluate.evaluate, 1 process, gloo; baseline: a "
+        f"ratio = baseline time / ours (target ~1). Ours: ligo.training.evaluate.evaluate, 1 process, gloo; baseline: a "
         f"minimal torch.no_grad() loop over the same batches (bench/evaluation.py). {MODEL_CONFIG.stem}, "
         f"{EVAL_TEXT.name}: the first {m['blocks']} of its {m['of']} blocks of {BLOCK_SIZE} + 2, batch "
         f"{BATCH_SIZE}, eval mode, {m['threads']} torch threads, fp32 on CPU; one fresh process, 1 untimed pass "
@@ -148,7 +148,7 @@ def run() -> list[dict]:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["timing"]:
-        from ligo.distributed import launch
+        from ligo.training.distributed import launch
 
         launch(timing_child, None)
     else:

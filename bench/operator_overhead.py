@@ -19,8 +19,8 @@ batch of BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels.
   then STEPS timed steps each; the median is compared. It also times each step's phases and,
   separately, the operator's own forward (``operator()``) and backward (from dense gradients
   on every grown tensor), to show where the extra time goes.
-- Both, as our training runs (ligo/session.py), keep freed host memory for the next step
-  (``ligo.host_memory.keep_freed_memory``): glibc's default would page-fault every large
+- Both, as our training runs (ligo/training/session.py), keep freed host memory for the next step
+  (``ligo.training.host_memory.keep_freed_memory``): glibc's default would page-fault every large
   tensor in again each step, which costs the operator step, whose grown weights are such
   tensors, far more than the plain one.
 - Memory: each variant in its own fresh process, which builds only what its step needs (the
@@ -43,7 +43,7 @@ import sys
 import time
 from pathlib import Path
 
-from ligo.host_memory import keep_freed_memory
+from ligo.training.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_CONFIG = REPO / "configs/bert-6L-512H.json"
@@ -69,7 +69,7 @@ OPTIONS = dict(depth_scheme="stackbert_noisy", width_scheme="rand", tie=True, tu
 
 
 def configs():
-    from ligo.models import load_config
+    from ligo.models.loading import load_config
 
     small, large = load_config("bert", str(SMALL_CONFIG)), load_config("bert", str(LARGE_CONFIG))
     small.vocab_size = large.vocab_size = VOCAB_SIZE
@@ -90,7 +90,7 @@ def build_plain(large):
     """THE BASELINE: the large model itself and AdamW over all its parameters."""
     import torch
 
-    from ligo.models import new_model
+    from ligo.models.loading import new_model
 
     model = new_model("bert", large, SEED).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
@@ -101,9 +101,9 @@ def build_operator(small, large):
     """OURS: the LiGO operator, the large model as its function, AdamW over what it learns."""
     import torch
 
-    from ligo.grown_model import GrownModel
-    from ligo.ligo_operator import LiGOOperator, LiGOOptions
-    from ligo.models import new_model
+    from ligo.growth.grown_model import GrownModel
+    from ligo.growth.operator import LiGOOperator, LiGOOptions
+    from ligo.models.loading import new_model
 
     small_model = new_model("bert", small, SEED)
     operator = LiGOOperator(small_model.state_dict(), small, large, LiGOOptions(**OPTIONS), seed=SEED)
@@ -143,7 +143,7 @@ def timing_child(batch_size: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    keep_freed_memory()  # as our training runs do (ligo/session.py), for both steps
+    keep_freed_memory()  # as our training runs do (ligo/training/session.py), for both steps
     torch.manual_seed(SEED)
     small, large = configs()
     batch = make_batch(batch_size)
@@ -193,7 +193,7 @@ def release_freed_memory():
 def memory_child(variant: str, batch_size: int) -> dict:
     import torch
 
-    keep_freed_memory()  # as our training runs do (ligo/session.py), for both steps
+    keep_freed_memory()  # as our training runs do (ligo/training/session.py), for both steps
     torch.manual_seed(SEED)
     small, large = configs()
     batch = make_batch(batch_size)

@@ -10,7 +10,7 @@ labels): the two steps of bench/operator_overhead.py (the same code), at miniatu
 
 The models are BERT shapes (FFN 4x, 64-dim heads), vocabulary VOCAB_SIZE, randomly
 initialised, in train mode, with host memory kept between steps as in our runs
-(``ligo.host_memory``). All in one fresh process; for each growth and batch, WARMUP
+(``ligo.training.host_memory``). All in one fresh process; for each growth and batch, WARMUP
 untimed steps of each, then STEPS timed steps of each, alternating; medians.
 
 The operator's own work (growing the parameters and back-propagating through the growth)
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from ligo.errors import UserError
-from ligo.host_memory import keep_freed_memory
+from ligo.training.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs/bert-mini-4L-256H.json"  # the rest of each shape: dropout, positions
@@ -42,7 +42,7 @@ TABLE = "Scaling with work (bench/scaling.py): training step time against model 
 
 
 def shape(layers: int, hidden: int):
-    from ligo.models import load_config
+    from ligo.models.loading import load_config
 
     config = load_config("bert", str(BASE_CONFIG))
     config.num_hidden_layers, config.hidden_size = layers, hidden
@@ -73,7 +73,7 @@ def timing_child() -> dict:
 
     from bench.operator_overhead import build_operator, build_plain, train_step
 
-    keep_freed_memory()  # as our training runs do (ligo/session.py), for both steps
+    keep_freed_memory()  # as our training runs do (ligo/training/session.py), for both steps
     torch.manual_seed(SEED)
     results = []
     for small_shape, large_shape in GROWTHS:

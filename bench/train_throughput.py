@@ -1,6 +1,6 @@
 """Training throughput: tokens/s of our training loop against a minimal hand-written PyTorch loop.
 
-- ours: the real entry script, ``run_lm_distributed.py`` (``ligo.trainer.Trainer``,
+- ours: the real entry script, ``run_lm_distributed.py`` (``ligo.training.trainer.Trainer``,
   unmodified), run as a subprocess in a fresh output folder. Its speed is read from its
   ``metrics.jsonl``: ``train_seconds`` (wall time of the training steps; logging and
   checkpoints excluded) and ``tokens`` (non-padding tokens), cumulative, logged every WINDOW
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from ligo.errors import UserError
-from ligo.host_memory import keep_freed_memory
+from ligo.training.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"
@@ -70,14 +70,14 @@ def baseline_loop(keep_memory: bool) -> dict:
     """THE BASELINE. The same model, data, batch and collator as ours; AdamW, clipping and a
     linear schedule; no logging, no checkpoints, no token or FLOP accounting beyond the
     one count that the throughput needs. ``keep_memory``: with glibc's malloc set to keep
-    freed memory, as ours sets it (ligo/host_memory.py)."""
+    freed memory, as ours sets it (ligo/training/host_memory.py)."""
     import torch
     from torch.utils.data import DataLoader
     from transformers import BertConfig, BertForMaskedLM
 
-    from ligo.dataset import BlockDataset
-    from ligo.masking import SeededMLMCollator
-    from ligo.tokenizer import load_tokenizer, tokenizer_tag
+    from ligo.data.dataset import BlockDataset
+    from ligo.data.masking import SeededMLMCollator
+    from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 
     if keep_memory:
         keep_freed_memory()
@@ -205,7 +205,7 @@ def run() -> list[dict]:
     return [
         row("training throughput (run_lm_distributed.py) vs a minimal loop", "baseline",
             "a minimal hand-written PyTorch loop (bench/train_throughput.py), not the authors'; ours also keeps freed "
-            "host memory between steps (ligo/host_memory.py), the loop as users write it does not"),
+            "host memory between steps (ligo/training/host_memory.py), the loop as users write it does not"),
         row("training loop overhead (run_lm_distributed.py) vs the same loop, host memory kept", "baseline_kept",
             "the same minimal loop, with host memory kept as ours does: what remains is the cost of our loop itself "
             "(logging, checkpoints at start and end excluded, FLOP and token counts, the numerics guard, the "

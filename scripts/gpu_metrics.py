@@ -4,7 +4,7 @@
     python scripts/gpu_metrics.py --device "NVIDIA H200" --run small=runs/gpu-check/small \\
         --run operator=runs/gpu-check/operator --markdown table.md
 
-Each metrics.jsonl row holds cumulative counters: ``flops`` (analytic training FLOPs, ligo/flops.py),
+Each metrics.jsonl row holds cumulative counters: ``flops`` (analytic training FLOPs, ligo/models/flops.py),
 ``train_seconds`` (wall time of the training steps; evaluation and checkpoints excluded) and
 ``tokens`` (non-padding tokens trained on). For every run this prints and tabulates tokens/s and
 achieved FLOP/s over the whole run and over the steady part (from the first logged step on:
@@ -99,7 +99,7 @@ def main(argv=None):
     where = args.device or "no GPU (CPU)"
     peak_text = f"{peak:g} TFLOP/s bf16 dense peak of {where}" if peak else f"peak unknown for {where}"
     lines = [
-        f"MFU against the {peak_text}; FLOPs are the runs' analytic counts (ligo/flops.py, ELECTRA's convention),",
+        f"MFU against the {peak_text}; FLOPs are the runs' analytic counts (ligo/models/flops.py, ELECTRA's convention),",
         "time is training-step wall time (evaluation and checkpoints excluded); 'steady' leaves out the first",
         "logging window (CUDA and cuBLAS warm-up).",
         "",

@@ -22,7 +22,7 @@
 # of 128 tokens a step, small model 500 steps, every large run 1000 steps, LiGO operator 25 steps
 # (2.5%, automatic), warm-ups in the paper's proportions (automatic). The corpus is ~2.9M training
 # tokens, so each large run sees 16.4M tokens (~5.6 epochs, masks drawn anew each epoch).
-# Analytic training FLOPs (ligo/flops.py): 604 MFLOP a token for 12L-768H, 170 MFLOP for 6L-512H,
+# Analytic training FLOPs (ligo/models/flops.py): 604 MFLOP a token for 12L-768H, 170 MFLOP for 6L-512H,
 # so 9.9 TFLOP a large step and 2.8 TFLOP a small one. An H200 (989 TFLOP/s bf16 dense) at a
 # realistic 35-45% MFU does 346-445 TFLOP/s: 22-29 ms a large step, so the 6 large runs (scratch,
 # LiGO, StackBERT, interpolation, bert2BERT FPI and AKI: 6000 steps) take 133-172 s, the small

@@ -18,9 +18,9 @@
 # Settings: ABLATION_SEEDS ("17 18"), ABLATION_CELLS (all, in the order above), ABLATION_RUNS
 # (runs/ablation), ABLATION_RESULTS (results/ablation), ABLATION_RANK_STEP (100: the grown
 # matrices' ranks at growth and after this many steps), and scripts/mini_common.sh's.
-# Writes per seed a savings report of every cell (ligo.report), then seeds.md (mean ± sd
-# over the seeds, ligo.report_seeds), operator movement and grown-matrix ranks
-# (ligo.growth_diagnostics). Finished runs are reused, interrupted ones resumed.
+# Writes per seed a savings report of every cell (ligo.report.savings), then seeds.md (mean ± sd
+# over the seeds, ligo.report.seeds), operator movement and grown-matrix ranks
+# (ligo.growth.diagnostics). Finished runs are reused, interrupted ones resumed.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 PYTHON=${PYTHON:-python}
@@ -94,16 +94,16 @@ for seed in $SEEDS; do
 done
 
 echo "=== ablation: mean ± sd over seeds $SEEDS, operator movement, grown-matrix ranks"
-"$PYTHON" -m ligo.report_seeds "${reports[@]}" --output_dir "$RESULTS" --focus "LiGO (table: 2.5% operator)"
+"$PYTHON" -m ligo.report.seeds "${reports[@]}" --output_dir "$RESULTS" --focus "LiGO (table: 2.5% operator)"
 first=$(echo $SEEDS | cut -d' ' -f1)
 base=$(base_runs "$first")
 operators=("$base/ligo-operator")
 for cell in $CELLS; do
   [ -d "$ROOT/seed-$first/$cell-operator" ] && operators+=("$ROOT/seed-$first/$cell-operator")
 done
-"$PYTHON" -m ligo.growth_diagnostics movement --operator "${operators[@]}" --output "$RESULTS/operator_movement.md"
+"$PYTHON" -m ligo.growth.diagnostics movement --operator "${operators[@]}" --output "$RESULTS/operator_movement.md"
 # Query (attention) and FFN-in of the first and last large layers.
-"$PYTHON" -m ligo.growth_diagnostics rank --run "$base/ligo" "$base/stackbert_direct_copy" "$base/bert2bert_fpi" \
+"$PYTHON" -m ligo.growth.diagnostics rank --run "$base/ligo" "$base/stackbert_direct_copy" "$base/bert2bert_fpi" \
   --steps 0 "${ABLATION_RANK_STEP:-100}" --output "$RESULTS/grown_ranks.md" --tensors \
   bert.encoder.layer.0.attention.self.query.weight bert.encoder.layer.3.attention.self.query.weight \
   bert.encoder.layer.0.intermediate.dense.weight bert.encoder.layer.3.intermediate.dense.weight

@@ -7,7 +7,7 @@
 #   MINI_SEEDS_RUNS     where the other seeds' runs go           (runs/mini-seeds)
 #   MINI_SEEDS_RESULTS  the aggregated table                     (results/mini-seeds)
 #   and every setting of scripts/mini_common.sh (MINI_RUNS: the main job's runs, runs/mini).
-# Each seed's report goes to $MINI_SEEDS_RESULTS/seed-N/; python -m ligo.report_seeds aggregates them.
+# Each seed's report goes to $MINI_SEEDS_RESULTS/seed-N/; python -m ligo.report.seeds aggregates them.
 # The operator's seed is the large runs' seed + 12 (17 -> 29, the main job's).
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -27,7 +27,7 @@ for seed in $SEEDS; do
     MINI_RESULTS=$RESULTS/seed-$seed MINI_COMMAND="bash scripts/mini_seeds.sh" bash "$here/mini_table1.sh"
   reports+=(--report "seed-$seed=$RESULTS/seed-$seed")
 done
-"$PYTHON" -m ligo.report_seeds "${reports[@]}" --output_dir "$RESULTS" --focus LiGO
+"$PYTHON" -m ligo.report.seeds "${reports[@]}" --output_dir "$RESULTS" --focus LiGO
 source "$here/mini_common.sh"  # for describe_machine
 {
   echo "# How this table was made"

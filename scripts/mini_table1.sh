@@ -52,7 +52,7 @@ finished_at=$(date +%s)
   echo "- finished: $(date -u +'%Y-%m-%d %H:%M UTC')"
   echo "- wall time: $(( finished_at - job_started )) s for the whole job$([ -n "${MINI_STARTED:-}" ] && echo ", set-up included"); $(( finished_at - started )) s for training and report"
   echo "- settings: \`$CONFIG\`${MINI_FLAGS:+ plus \`$MINI_FLAGS\`}; small \`$SMALL\` $SMALL_STEPS steps (warm-up $SMALL_WARMUP, seed 95); large \`$LARGE\` $LARGE_STEPS steps, seed $SEED; scratch warm-up $SCRATCH_WARMUP steps, grown runs $GROWN_WARMUP; LiGO operator $OPERATOR_STEPS steps (seed $OPERATOR_SEED, warm-up $(( OPERATOR_STEPS / 10 )))"
-  "$PYTHON" -m ligo.unigram --config "$CONFIG" --scratch "$RUNS/scratch"
+  "$PYTHON" -m ligo.report.unigram --config "$CONFIG" --scratch "$RUNS/scratch"
   echo
   echo "| run | steps | wall time |"
   echo "|---|---|---|"

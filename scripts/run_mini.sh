@@ -55,8 +55,8 @@ done
 echo "== 5/6 summary"
 "$PYTHON" - "$bert_data" "$bert_tok" "$roberta_data" "$roberta_tok" <<'PY'
 import sys
-from ligo.dataset import BlockDataset
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.data.dataset import BlockDataset
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 args = sys.argv[1:]
 for data, tok in zip(args[::2], args[1::2]):
     tokenizer = load_tokenizer(tok)

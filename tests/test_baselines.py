@@ -10,10 +10,10 @@ import torch
 from torch.func import functional_call
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
-from ligo.baselines import BASELINES, grow_baseline, net2net_selections
 from ligo.errors import UserError
-from ligo.layout import layout_of
-from ligo.models import new_model
+from ligo.growth.baselines import BASELINES, grow_baseline, net2net_selections
+from ligo.models.families import layout_of
+from ligo.models.loading import new_model
 
 VOCAB, POSITIONS = 300, 70
 

@@ -1,4 +1,4 @@
-"""The HDF5 block dataset (ligo/dataset.py) on the real tokenised sample."""
+"""The HDF5 block dataset (ligo/data/dataset.py) on the real tokenised sample."""
 
 import pickle
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from ligo.dataset import BlockDataset, pack_units
+from ligo.data.dataset import BlockDataset, pack_units
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
 
 
 def dataset(text_dir, tokenizer_dir, block_size=126, split="valid", **kwargs):

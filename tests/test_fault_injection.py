@@ -18,8 +18,8 @@ from training_helpers import (comparable_metrics, config_text, crash, grow_comma
                               tiny_config)
 from transformers import AutoTokenizer
 
-from ligo.checkpoint import list_checkpoints
-from ligo.fault_injection import VARIABLE
+from ligo.training.checkpoint import list_checkpoints
+from ligo.training.fault_injection import VARIABLE
 
 
 @pytest.fixture(scope="module")

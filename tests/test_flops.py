@@ -1,4 +1,4 @@
-"""The analytical FLOPs counter (ligo/flops.py): by hand on a tiny config, and against
+"""The analytical FLOPs counter (ligo/models/flops.py): by hand on a tiny config, and against
 torch's FlopCounterMode on a real forward + backward of BERT and RoBERTa masked LMs."""
 
 import pytest
@@ -6,7 +6,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
-from ligo.flops import BACKWARD_TO_FORWARD, flops_breakdown, forward_flops, matmul_forward_flops, train_flops
+from ligo.models.families import flops_breakdown, forward_flops, matmul_forward_flops, train_flops
+from ligo.models.flops import BACKWARD_TO_FORWARD
 
 TINY = BertConfig(hidden_size=4, intermediate_size=8, num_hidden_layers=1, num_attention_heads=1, vocab_size=10)
 BATCH, SEQ = 4, 128
@@ -16,7 +17,7 @@ SMALL = dict(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attentio
 
 def test_tiny_config_by_hand():
     # h=4, i=8, layers=1, heads=1, vocab=10, s=3; the constants written out on purpose,
-    # so that a changed constant in ligo/flops.py is caught.
+    # so that a changed constant in ligo/models/flops.py is caught.
     h, i, v, s, heads = 4, 8, 10, 3, 1
     block = (3 * 2 * h * h + 3 * h                   # Q, K, V and their biases
              + 2 * h * s + 5 * s * heads             # scores, softmax

@@ -17,15 +17,15 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from glue_fixtures import corpus_lines, write_glue, write_tsv
-from ligo import glue_metrics
 from ligo.errors import UserError, exit_on_user_error
-from ligo.glue_arguments import parse_glue_args
-from ligo.glue_data import read_split, read_task
-from ligo.glue_finetune import total_steps
-from ligo.glue_model import load_classifier
-from ligo.glue_run import run_glue
-from ligo.glue_table import append_row, check_table, csv_path
-from ligo.glue_tasks import TABLE_COLUMNS, TASKS, get_tasks
+from ligo.finetune.glue import metrics as glue_metrics
+from ligo.finetune.glue.arguments import parse_glue_args
+from ligo.finetune.glue.data import read_split, read_task
+from ligo.finetune.glue.finetune import total_steps
+from ligo.finetune.glue.model import load_classifier
+from ligo.finetune.glue.run import run_glue
+from ligo.finetune.glue.table import append_row, check_table, csv_path
+from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
 from tokenization.train_tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]

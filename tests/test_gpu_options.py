@@ -11,19 +11,19 @@ from safetensors.torch import load_file
 from torch._dynamo.utils import counters
 from training_helpers import comparable_metrics, lm_command, read_metrics, setup_run, tiny_config
 
-from ligo import sampling
-from ligo.arguments import parse_args
-from ligo.dataset import BlockDataset
-from ligo.distributed import Context
-from ligo.glue_model import load_classifier
-from ligo.glue_tasks import TASKS
-from ligo.lm_task import build_lm_task
-from ligo.masking import SeededMLMCollator
-from ligo.models import load_config, load_model, new_model
-from ligo.operator_task import build_operator_task
-from ligo.optim import build_optimizer, parameter_groups
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.trainer import compiled
+from ligo.data.dataset import BlockDataset
+from ligo.data.masking import SeededMLMCollator
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.finetune.glue.model import load_classifier
+from ligo.finetune.glue.tasks import TASKS
+from ligo.models.loading import load_config, load_model, new_model
+from ligo.tasks.lm import build_lm_task
+from ligo.tasks.operator import build_operator_task
+from ligo.training import sampling
+from ligo.training.arguments import parse_args
+from ligo.training.distributed import Context
+from ligo.training.optim import build_optimizer, parameter_groups
+from ligo.training.trainer import compiled
 
 FINAL = "checkpoints/checkpoint-00000004"
 

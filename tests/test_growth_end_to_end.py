@@ -9,7 +9,7 @@ from conftest import run
 from training_helpers import config_text, lm_command, read_metrics, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from ligo.checkpoint import latest_checkpoint
+from ligo.training.checkpoint import latest_checkpoint
 
 
 def grow_command(config_file, model_config, output_dir, *extra, processes=1):
@@ -66,7 +66,7 @@ def test_grown_model_starts_where_the_operator_ended(pipeline):
 
 def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
     out = pipeline / "grown-hf"
-    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([sys.executable, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", pipeline / "ligo", "--tokenizer_name", bert_tokenizer_dir,
          "--output_dir", out])
     written = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
@@ -109,10 +109,10 @@ def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp
     initialisation alone (the ablation's 0-step cell), not its latest, trained state."""
     from safetensors.torch import load_file
 
-    from ligo.ligo_operator import LiGOOperator
+    from ligo.growth.operator import LiGOOperator
 
     first = pipeline / "ligo" / "checkpoints" / "checkpoint-00000000"
-    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([sys.executable, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", first, "--output_dir", tmp_path / "grown0"])
     grown = load_file(str(tmp_path / "grown0" / "model.safetensors"))
     initial = {k: v.detach() for k, v in LiGOOperator.load(first)().items()}
@@ -123,7 +123,7 @@ def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp
 
 
 def test_operator_movement_is_measured_from_its_first_checkpoint(pipeline):
-    from ligo.growth_diagnostics import movement
+    from ligo.growth.diagnostics import movement
 
     moved = movement(pipeline / "ligo")
     assert moved["step"] == 6

@@ -1,4 +1,4 @@
-"""Properties of the LiGO operator (ligo/ligo_operator.py), each of which fails if it is wrong."""
+"""Properties of the LiGO operator (ligo/growth/operator.py), each of which fails if it is wrong."""
 
 import types
 
@@ -7,10 +7,10 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from ligo.errors import UserError
-from ligo.expansion import init_depth, init_width
-from ligo.grown_model import GrownModel, OperatorTask, materialize
-from ligo.layout import LAYER_MODULES
-from ligo.ligo_operator import LiGOOperator, LiGOOptions
+from ligo.growth.expansion import init_depth, init_width
+from ligo.growth.grown_model import GrownModel, OperatorTask, materialize
+from ligo.growth.operator import LiGOOperator, LiGOOptions
+from ligo.models.layout import LAYER_MODULES
 
 CLASSES = {"bert": (BertConfig, BertForMaskedLM), "roberta": (RobertaConfig, RobertaForMaskedLM)}
 

@@ -1,11 +1,11 @@
-"""Seeded MLM masking (ligo/masking.py) on real blocks."""
+"""Seeded MLM masking (ligo/data/masking.py) on real blocks."""
 
 import pytest
 import torch
 
-from ligo.dataset import BlockDataset
-from ligo.masking import IGNORE_INDEX, SeededMLMCollator
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.data.dataset import BlockDataset
+from ligo.data.masking import IGNORE_INDEX, SeededMLMCollator
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from test_gpu_scripts import warm_python  # noqa: F401  (a fixture: ~10 s less f
 from training_helpers import config_text, tiny_config
 from transformers import AutoTokenizer
 
-from ligo.arguments import parse_args
-from ligo.growth_diagnostics import effective_rank
-from ligo.session import warmup_trap
-from ligo.unigram import unigram_entropy
+from ligo.growth.diagnostics import effective_rank
+from ligo.report.unigram import unigram_entropy
+from ligo.training.arguments import parse_args
+from ligo.training.session import warmup_trap
 
 TINY_CELLS = "ops-0 op-authors stackbert-ligo-width"  # one of each kind of cell: see mini_ablation.sh
 

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from training_helpers import crash, lm_command, read_metrics, setup_run, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-from ligo.checkpoint import list_checkpoints
+from ligo.training.checkpoint import list_checkpoints
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])

@@ -16,9 +16,11 @@ from conftest import REPO, run
 from training_helpers import config_text, crash, failing_rank_worker, lm_command, tiny_config
 from transformers import AutoTokenizer
 
-from ligo import checkpoint, distributed
+from ligo.training import checkpoint
+
 from ligo.errors import UserError
-from ligo.fault_injection import VARIABLE
+from ligo.training import distributed
+from ligo.training.fault_injection import VARIABLE
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Seeds aggregation on real per-seed reports: ligo.report run on synthetic metrics.jsonl files."""
+"""Seeds aggregation on real per-seed reports: ligo.report.savings run on synthetic metrics.jsonl files."""
 
 import csv
 import math
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ligo import report, report_seeds
+from ligo.report import savings as report
+
 from ligo.errors import UserError
+from ligo.report import seeds as report_seeds
 from test_report import SCRATCH_LOSSES, write_paced_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +25,7 @@ SLOW = ("seed-3", "B")  # timed at 2 s a step against scratch's 1 s: flagged, me
 
 
 def seed_report(folder: Path, crossings: dict, slow=()) -> str:
-    """ligo.report's output folder for one seed: scratch at 10 FLOPs and 1 s a step, every method
+    """ligo.report.savings's output folder for one seed: scratch at 10 FLOPs and 1 s a step, every method
     at scratch's FLOPs per step, its eval loss at exactly the target (4) at its crossing step."""
     scratch = write_paced_run(folder / "scratch", 10, 1.0, SCRATCH_LOSSES)
     args = ["--scratch", scratch]
@@ -147,7 +149,7 @@ def test_focus_must_name_a_method(reports, tmp_path, capsys):
 
 def test_command_line(reports, tmp_path):
     out = tmp_path / "cli"
-    result = subprocess.run([sys.executable, "-m", "ligo.report_seeds", *(a for seed, folder in reports.items()
+    result = subprocess.run([sys.executable, "-m", "ligo.report.seeds", *(a for seed, folder in reports.items()
                                                                           for a in ("--report", f"{seed}={folder}")),
                              "--output_dir", str(out), "--focus", "A"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

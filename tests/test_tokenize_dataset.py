@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import run
 
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from tokenization.tokenize_dataset import keep_line, tokenize_file
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from glue_fixtures import corpus_lines
 from training_helpers import config_text, tiny_config
 
-from ligo.checkpoint import STATE_FILE, checkpoint_dir
-from ligo.ligo_operator import LiGOOperator, LiGOOptions
-from ligo.models import load_config, new_model
+from ligo.growth.operator import LiGOOperator, LiGOOptions
+from ligo.models.loading import load_config, new_model
+from ligo.training.checkpoint import STATE_FILE, checkpoint_dir
 from tokenization.tokenize_dataset import tokenize_file
 from tokenization.train_tokenizer import train_tokenizer
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from ligo import distributed
+from ligo.training import distributed
 
 FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir")}
 
@@ -123,7 +123,7 @@ def grow_command(config_file, model_config, output_dir, *extra, processes=1):
 
 
 def failing_rank_worker(args):
-    """A worker for ligo.distributed.spawn: after one all-reduce, rank ``args.failing_rank``
+    """A worker for ligo.training.distributed.spawn: after one all-reduce, rank ``args.failing_rank``
     raises (``args.how == "raise"``) or is killed; the others wait for it in a second one."""
     ctx = distributed.init(timeout_seconds=args.ddp_timeout)
     distributed.all_reduce_sum([1.0], ctx.device)

@@ -27,9 +27,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from ligo.data.text_files import count_lines
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError, exit_on_user_error
-from ligo.text_files import count_lines
-from ligo.tokenizer import load_tokenizer, tokenizer_tag
 
 MIN_WORDS = 5
 CHUNK_LINES = 1000  # small enough that the last chunks spread over all workers

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ligo.text_files import count_lines
+from ligo.data.text_files import count_lines
 
 
 def main():

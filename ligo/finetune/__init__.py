@@ -1,0 +1,1 @@
+"""Fine-tuning pretrained models on downstream tasks (``glue``)."""

@@ -1,0 +1,150 @@
+"""What run_glue.py does: check everything, fine-tune every task with every seed, write the
+results, then append one row to the GLUE table.
+
+Whatever can be refused (arguments, model, tokenizer, every TSV file, the table, the
+output folder) is checked before the first training step, and the table row is appended
+only after every task has finished: a failed run leaves no row. Written to --output_dir:
+``seeds/<task>-seed<N>.json`` as each run finishes, then ``glue_results.json`` (mean, std
+and per-seed values of every metric, the arguments and the table path).
+"""
+
+import shutil
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import transformers
+from transformers import PreTrainedTokenizerBase
+
+from ligo.atomic_write import write_json_atomic
+from ligo.data.tokenizer import load_tokenizer
+from ligo.errors import UserError
+from ligo.finetune.glue.data import read_task, tokenize
+from ligo.finetune.glue.finetune import finetune
+from ligo.finetune.glue.model import check_max_seq_length, check_tokenizer_matches, load_classifier, resolve_model
+from ligo.finetune.glue.table import MD_HEADER, append_row, check_table
+from ligo.finetune.glue.tasks import GlueTask, get_tasks
+from ligo.training import host_memory
+
+SEEDS_DIR = "seeds"
+SUMMARY = "glue_results.json"
+RUN_OUTPUTS = (SEEDS_DIR, SUMMARY)  # what --overwrite_output_dir removes; the table stays
+
+
+@dataclass
+class CheckedRun:
+    """Everything a run needs, each part already checked."""
+    device: torch.device
+    tasks: list[GlueTask]
+    model_path: str
+    tokenizer: PreTrainedTokenizerBase
+    table: Path
+    leftovers: list[str]  # earlier results that --overwrite_output_dir removes
+    data: dict  # task key -> TaskData
+
+
+def run_glue(args):
+    transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
+    run = check_run(args)
+    output_dir = clear_output_dir(args.output_dir, run.leftovers)
+    results = {task.key: run_task(task, run.data.pop(task.key), run.model_path, run.tokenizer, args, run.device,
+                                  output_dir) for task in run.tasks}
+    finish(args, run, output_dir, results)
+
+
+def check_run(args) -> CheckedRun:
+    device = pick_device(args)
+    tasks = get_tasks(args.tasks)
+    model_path, config = resolve_model(args.model_name_or_path)
+    tokenizer_name = args.tokenizer_name or model_path
+    tokenizer = load_tokenizer(tokenizer_name)
+    check_tokenizer_matches(config, tokenizer, model_path, tokenizer_name)
+    check_max_seq_length(config, args.max_seq_length)
+    table = Path(args.results_table or Path(args.output_dir) / "glue_table.md")
+    check_table(table)
+    leftovers = check_output_dir(args)
+    load_classifier(model_path, tasks[0])  # a broken or foreign checkpoint is refused before anything is written
+    data = {task.key: read_task(task, args.glue_dir) for task in tasks}
+    return CheckedRun(device, tasks, model_path, tokenizer, table, leftovers, data)
+
+
+def finish(args, run: CheckedRun, output_dir: Path, results: dict[str, list[dict]]):
+    """The summary, then the table row: only once every task has finished."""
+    columns = summarise(run.tasks, results)
+    name = args.name or default_name(args.model_name_or_path)
+    scores = {label: column["metrics"][column["headline"]]["mean"] for label, column in columns.items()}
+    write_json_atomic(output_dir / SUMMARY, {"name": name, "model": run.model_path, "device": run.device.type,
+                                             "columns": columns, "table": str(run.table), "args": vars(args)})
+    row = append_row(run.table, name, scores)
+    print(f"{MD_HEADER}\n| {' | '.join(row)} |\nappended to {run.table}")
+
+
+def pick_device(args) -> torch.device:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    for flag in ("bf16", "fp16"):
+        if getattr(args, flag) and device.type != "cuda":
+            raise UserError(f"--{flag} needs a CUDA GPU and none is visible; leave --{flag} out to train in float32")
+    return device
+
+
+def check_output_dir(args) -> list[str]:
+    """The earlier GLUE results that --overwrite_output_dir will remove."""
+    output_dir = Path(args.output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output_dir '{output_dir}' is a file; pass a folder")
+    leftovers = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+    if leftovers and not args.overwrite_output_dir:
+        raise UserError(f"--output_dir '{output_dir}' already holds GLUE results ({', '.join(leftovers)}); pass "
+                        "--overwrite_output_dir to replace them, or choose another folder")
+    return leftovers
+
+
+def clear_output_dir(output_dir, leftovers: list[str]) -> Path:
+    output_dir = Path(output_dir)
+    for name in leftovers:
+        path = output_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return output_dir
+
+
+def run_task(task: GlueTask, data, model_path: str, tokenizer, args, device, output_dir: Path) -> list[dict]:
+    """Every seed of one task; each run's record is saved as soon as it finishes."""
+    if data.skipped_rows:
+        print(f"{task.folder}: skipped {data.skipped_rows} rows with missing columns (known in GLUE's QQP files)")
+    train = tokenize(data.train, tokenizer, args.max_seq_length)
+    evals = {label: tokenize(examples, tokenizer, args.max_seq_length) for label, examples in data.evals.items()}
+    runs = []
+    for seed in args.seeds:
+        run = finetune(task, seed, model_path, tokenizer, train, evals, args, device)
+        if not runs:
+            print(f"{task.key}: newly initialised (expected when fine-tuning): {', '.join(run['new_weights'])}")
+        write_json_atomic(output_dir / SEEDS_DIR / f"{task.key}-seed{seed}.json", run)
+        scores = ", ".join(f"{label} {name} {value:.4f}" for label, metrics in run["eval"].items()
+                           for name, value in metrics.items() if name != "examples")
+        print(f"{task.key} seed {seed}: {scores} ({run['steps']} steps, {run['train_seconds']:.1f} s)")
+        runs.append(run)
+    return runs
+
+
+def _stats(values: list[float]) -> dict:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0  # sample std over seeds
+    return {"mean": statistics.fmean(values), "std": std, "per_seed": values}
+
+
+def summarise(tasks: list[GlueTask], results: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per table column: its headline metric and mean/std/per-seed values of every metric."""
+    columns = {}
+    for task in tasks:
+        runs = results[task.key]
+        for column in task.columns:
+            metrics = {name: _stats([run["eval"][column.label][name] for run in runs]) for name in task.metrics}
+            columns[column.label] = {"task": task.key, "headline": column.headline, "seeds": [r["seed"] for r in runs],
+                                     "metrics": metrics}
+    return columns
+
+
+def default_name(model_name_or_path: str) -> str:
+    path = Path(model_name_or_path)
+    return path.resolve().name if path.exists() else model_name_or_path

@@ -1,0 +1,193 @@
+"""The growth baselines of the paper as fixed (not learned) maps, through the shared growth map.
+
+- ``stackbert``: depth only, large layer j copies small layer ``j mod L1``.
+- ``interpolation``: depth only, large layer j copies small layer ``floor(j * L1 / L2)``.
+- ``net2net``: width only, function preserving (Net2Net, bert2BERT's FPI). Each widened space
+  gets a *selection* ``g``: new unit k < old keeps unit k, a new unit k >= old copies old unit
+  ``g(k)``. Rows, biases, LayerNorms and embedding tables copy (``P[k, g(k)] = 1``); the columns
+  that read a copied unit are divided by its number of copies (``P`` with column s divided by
+  ``count(s)``), so the next layer sees the same sum. Query, key and value of a layer share one
+  selection that copies whole heads, so a copied head attends exactly as its original.
+- ``bert2bert_fpi``: ``net2net`` width, then StackBERT depth.
+- ``bert2bert_aki``: as FPI, but the new output units of small layer i come from small layer
+  i + 1 (the top layer from itself): bert2BERT's advanced knowledge initialisation.
+- ``stackbert_direct_copy`` / ``interpolation_direct_copy``: StackBERT / interpolation depth,
+  then each small tensor fills the top-left block of the large one; the rest keeps a randomly
+  initialised large model's values. This is how a depth-only method meets a target that is
+  also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
+
+The MLM head reuses the residual stream's selection: its decoder is the word embedding (tied,
+or a copy of it when the small model ties them), whose columns copy; so the head's LayerNorm
+carries the division instead (its weight and bias of a copied unit divided by the copies),
+and the logits stay the same. Function preservation is exact when every hidden unit has the
+same number of copies (new hidden a multiple of old); otherwise LayerNorm statistics over
+the residual stream change and the function only approximately survives.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from transformers import PretrainedConfig
+
+from ligo.errors import UserError
+from ligo.growth.expansion import MatrixExpansion, init_depth
+from ligo.growth.growth_map import SmallWeights, grow_parameters, widen
+from ligo.models.families import check_growable, layout_of
+from ligo.models.layout import TensorSpec, ties_output_embeddings
+from ligo.models.loading import new_model
+
+BASELINES = ("stackbert", "interpolation", "net2net", "bert2bert_fpi", "bert2bert_aki", "stackbert_direct_copy",
+             "interpolation_direct_copy")
+DEPTH_ONLY = {"stackbert": "stackbert", "interpolation": "interlace"}
+DIRECT_COPY = {"stackbert_direct_copy": "stackbert", "interpolation_direct_copy": "interlace"}
+WIDENING = ("net2net", "bert2bert_fpi", "bert2bert_aki")
+
+
+def selection(new: int, old: int, generator: torch.Generator) -> Tensor:
+    """``g`` (``[new]``): the old unit each new unit copies. The first ``old`` keep their place;
+    the added ones copy distinct old units (a random permutation) until each old unit has been
+    copied once, then random picks, so ``new == 2 * old`` copies every old unit exactly once."""
+    picks, added = [], new - old
+    while added > 0:
+        take = min(added, old)
+        picks.append(torch.randperm(old, generator=generator)[:take])
+        added -= take
+    return torch.cat([torch.arange(old), *picks])
+
+
+def head_selection(new_heads: int, old_heads: int, head_size: int, generator: torch.Generator) -> Tensor:
+    """A unit selection that copies whole heads, offsets inside a head kept."""
+    heads = selection(new_heads, old_heads, generator)
+    return (heads[:, None] * head_size + torch.arange(head_size)).reshape(-1)
+
+
+@dataclass
+class Selections:
+    """The unit selections of a Net2Net widening; per-layer ones are stacked over small layers."""
+
+    hidden: Tensor  # [new hidden]; the residual stream, embeddings and MLM head
+    attention: Tensor  # [small layers, new hidden]; query, key and value (whole heads)
+    ffn: Tensor  # [small layers, new ffn]
+
+
+def net2net_selections(small_config: PretrainedConfig, large_config: PretrainedConfig, seed: int) -> Selections:
+    generator = torch.Generator().manual_seed(seed)
+    old, new = small_config.hidden_size, large_config.hidden_size
+    head_size = old // small_config.num_attention_heads
+    hidden = selection(new, old, generator)
+    attention, ffn = [], []
+    for _ in range(small_config.num_hidden_layers):
+        attention.append(head_selection(large_config.num_attention_heads, small_config.num_attention_heads,
+                                        head_size, generator))
+        ffn.append(selection(large_config.intermediate_size, small_config.intermediate_size, generator))
+    return Selections(hidden, torch.stack(attention), torch.stack(ffn))
+
+
+def _copy_matrix(g: Tensor, old: int, dtype: torch.dtype) -> Tensor:
+    """``P`` (``[..., new, old]``) with ``P[k, g(k)] = 1``."""
+    return torch.nn.functional.one_hot(g, old).to(dtype)
+
+
+def _divided(p: Tensor) -> Tensor:
+    """``P`` with each column divided by the number of new units that copy it."""
+    return p / p.sum(dim=-2, keepdim=True)
+
+
+def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: PretrainedConfig,
+                  large_config: PretrainedConfig, seed: int) -> dict[str, Tensor]:
+    """Every parameter of the large model by its Hugging Face name (as ``grow_parameters``: the
+    decoder weight and bias only where the large config unties them), grown by ``scheme``."""
+    if scheme not in BASELINES:
+        raise UserError(f"growth baseline '{scheme}' is not one of {', '.join(BASELINES)}")
+    try:
+        check_growable(small_config, large_config, "small model", "large config")
+    except UserError as err:
+        raise UserError(f"{scheme}: {err}") from None
+    sizes = (f"{small_config.num_hidden_layers}L-{small_config.hidden_size}H-{small_config.intermediate_size}F to "
+             f"{large_config.num_hidden_layers}L-{large_config.hidden_size}H-{large_config.intermediate_size}F")
+    same_width = all(getattr(small_config, f) == getattr(large_config, f)
+                     for f in ("hidden_size", "intermediate_size", "num_attention_heads"))
+    if scheme in DEPTH_ONLY and not same_width:
+        raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use {scheme}_direct_copy "
+                        "(new units random), bert2bert_fpi (Net2Net width with StackBERT depth) or keep the hidden, "
+                        "FFN and head counts")
+    if scheme == "net2net" and small_config.num_hidden_layers != large_config.num_hidden_layers:
+        raise UserError(f"net2net grows width only but {sizes} changes the depth; use bert2bert_fpi "
+                        "(Net2Net width with StackBERT depth) or keep the number of layers")
+
+    layout = layout_of(small_config.model_type)
+    small = SmallWeights.from_state_dict(layout, small_state, small_config.num_hidden_layers)
+    depth_scheme = {**DEPTH_ONLY, **DIRECT_COPY}.get(scheme, "stackbert")
+    coefficients = init_depth(large_config.num_hidden_layers, small_config.num_hidden_layers, depth_scheme, 0.0,
+                              torch.Generator().manual_seed(seed))
+    depth = lambda spec: coefficients.to(small.layers[spec.name].dtype)  # noqa: E731
+
+    if scheme in WIDENING:
+        return _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki")
+    grown = grow_parameters(layout, small, large_config, depth, lambda spec, side: None)
+    if scheme in DIRECT_COPY:
+        return _direct_copy(layout, grown, small_config, large_config, seed)
+    return grown
+
+
+def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool):
+    chosen = net2net_selections(small_config, large_config, seed)
+    dtype = small.others[layout.word_embeddings].dtype
+    hidden = _copy_matrix(chosen.hidden, small_config.hidden_size, dtype)
+    per_space = {
+        "hidden": hidden,
+        "query": _copy_matrix(chosen.attention, small_config.hidden_size, dtype),
+        "ffn": _copy_matrix(chosen.ffn, small_config.intermediate_size, dtype),
+    }
+    per_space["key"] = per_space["value"] = per_space["query"]
+    expansions = {space: MatrixExpansion(p, _divided(p)) for space, p in per_space.items()}
+    # The MLM head: the hidden selection; its LayerNorm divides, its decoder (the word embedding) copies.
+    linear_modules = {spec.module_path for spec in layout.head if spec.in_space is not None}
+    head_norm = {spec.name for spec in layout.head if spec.out_space == "head" and spec.module_path not in linear_modules}
+
+    def expansion(spec: TensorSpec, side: str):
+        space = spec.out_space if side == "out" else spec.in_space
+        if space == "head":
+            if spec.name in head_norm:
+                return MatrixExpansion(_divided(hidden), _divided(hidden))
+            if spec.name == layout.decoder.name:
+                return MatrixExpansion(hidden, hidden)
+            return expansions["hidden"]
+        return expansions.get(space)
+
+    # Encoder layers: widened at the small depth (each small layer with its own selections),
+    # so the depth map then stacks layers together with their selections.
+    layers = {}
+    for spec in layout.layer:
+        tensor = small.layers[spec.name]
+        wide = widen(spec, tensor, expansion)
+        if aki and spec.out_space is not None:
+            following = torch.cat([tensor[1:], tensor[-1:]])  # layer i + 1; the top layer its own
+            wide_following = widen(spec, following, expansion)
+            # Columns widen the same for both, so the new rows (or vector entries) come from the next layer.
+            old = tensor.shape[-2] if spec.in_space is not None else tensor.shape[-1]
+            if spec.in_space is not None:
+                wide = torch.cat([wide[..., :old, :], wide_following[..., old:, :]], dim=-2)
+            else:
+                wide = torch.cat([wide[..., :old], wide_following[..., old:]], dim=-1)
+        layers[spec.name] = wide
+    wide_small = SmallWeights(layers, small.others, small.decoder)
+
+    def outside_layers(spec: TensorSpec, side: str):
+        return None if spec.layer_module is not None else expansion(spec, side)
+
+    return grow_parameters(layout, wide_small, large_config, depth, outside_layers)
+
+
+def _direct_copy(layout, grown: dict[str, Tensor], small_config, large_config, seed: int) -> dict[str, Tensor]:
+    random_state = new_model(large_config.model_type, large_config, seed).state_dict()
+    result = {}
+    for name, tensor in grown.items():
+        target = random_state[name].detach().clone().to(tensor.dtype)
+        target[tuple(slice(0, size) for size in tensor.shape)] = tensor
+        result[name] = target
+    if layout.decoder.name in result and ties_output_embeddings(small_config):
+        # The small model ties its output embedding to the word embedding: keep them equal.
+        result[layout.decoder.name] = result[layout.word_embeddings].clone()
+    return result

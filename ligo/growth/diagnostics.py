@@ -1,0 +1,125 @@
+"""Two measurements behind the ablation of the miniature Table 1 (scripts/mini_ablation.sh).
+
+    python -m ligo.growth.diagnostics movement --operator runs/ablation/op-authors ...
+    python -m ligo.growth.diagnostics rank --run runs/mini/ligo --steps 0 100 --tensors NAME ...
+
+``movement``: how far each operator run's learned parts moved from their initialisation
+(checkpoint 0) by its last checkpoint: ||theta - theta_0|| / ||theta_0|| for the depth
+coefficients, the width blocks and the residuals. An operator whose learning rate never
+left warm-up barely moves: the grown model is then its initialisation.
+
+``rank``: the effective rank of grown weight matrices at given checkpoints of a run: the
+exponential of the entropy of the normalised singular values (Roy and Vetterli, 2007), and
+the number of singular values above 1e-3 of the largest. New units that are combinations of
+old ones (LiGO's ``[I; S]``, bert2BERT's copies) give a grown matrix of rank at most the
+small model's width; StackBERT's random new units give a full-rank one.
+
+Each prints a Markdown table (``--output FILE`` also writes it there).
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ligo.errors import UserError, exit_on_user_error
+from ligo.growth.operator import WEIGHTS_FILE
+from ligo.training import checkpoint
+
+MODEL_WEIGHTS = "model.safetensors"
+OPERATOR_PARTS = ("depth", "width", "residual")
+
+
+def _checkpoints(run_dir) -> list[tuple[int, Path]]:
+    found = checkpoint.list_checkpoints(run_dir)
+    if not found:
+        raise UserError(f"'{run_dir}' holds no checkpoint; pass the --output_dir of a finished run")
+    return found
+
+
+def _load(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    path = folder / name
+    if not path.is_file():
+        raise UserError(f"'{folder}' has no {name}; pass a run of the right kind (operator: run_grow_distributed.py, "
+                        "model: run_lm_distributed.py)")
+    return load_file(str(path))
+
+
+def movement(run_dir) -> dict[str, float | int]:
+    """Relative distance of each learned part from its initialisation, and the last step."""
+    found = _checkpoints(run_dir)
+    (_, first), (last_step, last) = found[0], found[-1]
+    start, end = _load(first, WEIGHTS_FILE), _load(last, WEIGHTS_FILE)
+    moved = {"step": last_step}
+    for part in OPERATOR_PARTS:
+        keys = [k for k in start if k == part or k.startswith(part + ".")]
+        if not keys:
+            continue
+        delta = sum(float((end[k].float() - start[k].float()).pow(2).sum()) for k in keys) ** 0.5
+        norm = sum(float(start[k].float().pow(2).sum()) for k in keys) ** 0.5
+        moved[part] = delta / norm if norm else float("nan")
+    return moved
+
+
+def effective_rank(matrix: torch.Tensor) -> tuple[float, int]:
+    s = torch.linalg.svdvals(matrix.double())
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum())), int((s > 1e-3 * s[0]).sum())
+
+
+def ranks(run_dir, steps: list[int], names: list[str]) -> list[dict]:
+    by_step = dict(_checkpoints(run_dir))
+    rows = []
+    for step in steps:
+        if step not in by_step:
+            raise UserError(f"'{run_dir}' has no checkpoint of step {step} (it has {sorted(by_step)}); "
+                            "pass steps it saved (--ckpt_steps)")
+        weights = _load(by_step[step], MODEL_WEIGHTS)
+        for name in names:
+            if name not in weights or weights[name].ndim != 2:
+                raise UserError(f"'{by_step[step]}' has no weight matrix '{name}'; pass a 2-D weight's name "
+                                f"(e.g. {next(k for k, v in weights.items() if v.ndim == 2)})")
+            erank, numerical = effective_rank(weights[name])
+            rows.append({"run": str(run_dir), "step": step, "tensor": name, "shape": "x".join(map(str, weights[name].shape)),
+                         "effective_rank": erank, "rank": numerical})
+    return rows
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]) + "\n"
+
+
+@exit_on_user_error
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m ligo.growth.diagnostics", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    move = sub.add_parser("movement", help="how far operators moved from their initialisation")
+    move.add_argument("--operator", nargs="+", required=True, metavar="RUN_DIR", help="run_grow_distributed.py runs")
+    rank = sub.add_parser("rank", help="effective rank of grown weight matrices")
+    rank.add_argument("--run", nargs="+", required=True, metavar="RUN_DIR", help="run_lm_distributed.py runs")
+    rank.add_argument("--steps", nargs="+", type=int, required=True, help="checkpoint steps (0: the grown model)")
+    rank.add_argument("--tensors", nargs="+", required=True, metavar="NAME", help="weight names in model.safetensors")
+    for command in (move, rank):
+        command.add_argument("--output", type=Path, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    if args.command == "movement":
+        found = [(run, movement(run)) for run in args.operator]
+        table = _table(["operator run", "steps", *(f"{part} moved" for part in OPERATOR_PARTS)],
+                       [[f"`{run}`", m["step"], *(f"{m[part]:.3g}" if part in m else "—" for part in OPERATOR_PARTS)]
+                        for run, m in found])
+    else:
+        found = [row for run in args.run for row in ranks(run, args.steps, args.tensors)]
+        table = _table(["run", "step", "tensor", "shape", "effective rank", "rank (σ > 1e-3 σ_max)"],
+                       [[f"`{r['run']}`", r["step"], r["tensor"], r["shape"], f"{r['effective_rank']:.1f}", r["rank"]]
+                        for r in found])
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(table, encoding="utf-8")
+    print(table, end="")
+
+
+if __name__ == "__main__":
+    main()

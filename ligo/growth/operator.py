@@ -1,0 +1,220 @@
+"""LiGO, the learned linear growth operator: an nn.Module whose forward returns the large
+model's parameter dict, computed from the small model's weights.
+
+Learned (when tuned): the width blocks ``S`` of every expansion ``[I; S]`` and the depth
+coefficients, one ``[large_layers, small_layers]`` matrix per module type for weights and
+one for biases; optionally an additive residual on every grown tensor. With tying (the
+default) the expansions are shared as the architecture forces (SPEC 1): one for the
+residual stream, per large layer one each for Q, K, V and the FFN, one for the MLM head.
+"""
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+from transformers import PretrainedConfig
+
+from ligo.errors import UserError
+from ligo.growth.expansion import DEPTH_SCHEMES, WIDTH_SCHEMES, IdentityPlus, init_depth, init_width
+from ligo.growth.growth_map import SmallWeights, grow_parameters
+from ligo.models.families import check_growable, family_of, layout_of, space_sizes
+from ligo.models.layout import LAYER_MODULES, TensorSpec
+
+PER_LAYER_SPACES = ("query", "key", "value", "ffn")
+WEIGHTS_FILE = "ligo_operator.safetensors"
+SETTINGS_FILE = "ligo_operator.json"
+
+
+@dataclass(frozen=True)
+class LiGOOptions:
+    depth_scheme: str = "stackbert_noisy"
+    width_scheme: str = "rand"
+    depth_noise: float = 0.03
+    width_noise: float = 0.03
+    tie: bool = True
+    tune_depth: bool = True
+    tune_width: bool = True
+    tune_small_model: bool = False
+    tune_residual: bool = False
+    residual_noise: float = 0.01
+
+    @classmethod
+    def from_args(cls, args) -> "LiGOOptions":
+        schemes, noises = args.fuse_init_scheme, args.fuse_init_noise
+        if len(schemes) > 2 or len(noises) > 2:
+            raise UserError("--fuse_init_scheme and --fuse_init_noise take one value (both) or two (DEPTH WIDTH)")
+        depth, width = schemes[0], schemes[-1]
+        if depth not in DEPTH_SCHEMES:
+            raise UserError(f"--fuse_init_scheme: depth scheme '{depth}' is not one of {', '.join(DEPTH_SCHEMES)}")
+        if width not in WIDTH_SCHEMES:
+            raise UserError(f"--fuse_init_scheme: width scheme '{width}' is not one of {', '.join(WIDTH_SCHEMES)}; "
+                            "give two values, e.g. `stackbert_noisy rand`")
+        return cls(depth_scheme=depth, width_scheme=width, depth_noise=noises[0], width_noise=noises[-1],
+                   tie=args.fuse_tie_param, tune_depth=args.tune_depth, tune_width=args.tune_width,
+                   tune_small_model=args.tune_small_model, tune_residual=args.tune_residual,
+                   residual_noise=args.tune_residual_noise)
+
+
+def parameter_slot(name: str) -> str:
+    """A parameter or buffer name as a module attribute / ParameterDict key (no dots)."""
+    return name.replace("{i}", "L").replace(".", "__")
+
+
+class LiGOOperator(nn.Module):
+    def __init__(self, small_state: dict[str, Tensor], small_config: PretrainedConfig, large_config: PretrainedConfig,
+                 options: LiGOOptions, seed: int = 0):
+        super().__init__()
+        check_growable(small_config, large_config, "source model", "target config")
+        self.small_config, self.large_config, self.options = small_config, large_config, options
+        self.layout = layout_of(small_config.model_type)
+        self.small_layers, self.large_layers = small_config.num_hidden_layers, large_config.num_hidden_layers
+        generator = torch.Generator().manual_seed(seed)  # the same operator on every rank and rerun
+
+        small = SmallWeights.from_state_dict(self.layout, small_state, self.small_layers)
+        self.small_layer_weights = self._frozen_or_tuned({k: v for k, v in small.layers.items()})
+        self.small_other_weights = self._frozen_or_tuned(small.others)
+        self.small_decoder = nn.Parameter(small.decoder.detach().clone(), requires_grad=options.tune_small_model)
+
+        self.depth = nn.Parameter(self._init_depth(generator), requires_grad=options.tune_depth)
+        self.width = nn.ParameterDict({
+            slot: nn.Parameter(tensor, requires_grad=options.tune_width)
+            for slot, tensor in self._init_width(generator).items()
+        })
+        self.residual = nn.ParameterDict()
+        if options.tune_residual:
+            with torch.no_grad():
+                shapes = {name: t.shape for name, t in self._grow(with_residual=False).items()}
+            for name, shape in self._residual_shapes(shapes).items():
+                noise = options.residual_noise
+                self.residual[parameter_slot(name)] = nn.Parameter(torch.empty(shape).uniform_(-noise, noise, generator=generator))
+
+    # -- construction --------------------------------------------------------------------------
+
+    def _frozen_or_tuned(self, tensors: dict[str, Tensor]) -> nn.ParameterDict:
+        return nn.ParameterDict({
+            parameter_slot(name): nn.Parameter(t.detach().clone().float(), requires_grad=self.options.tune_small_model)
+            for name, t in tensors.items()
+        })
+
+    def _init_depth(self, generator) -> Tensor:
+        """[module type, weight/bias, large layer, small layer]; each module its own coefficients."""
+        o = self.options
+        return torch.stack([
+            torch.stack([init_depth(self.large_layers, self.small_layers, o.depth_scheme, o.depth_noise, generator)
+                         for _ in ("weight", "bias")])
+            for _ in LAYER_MODULES
+        ])
+
+    def expansion_key(self, spec: TensorSpec, side: str) -> tuple[str, str, bool]:
+        """(key, space, one per large layer?) of the expansion on a tensor's side ('out' or 'in')."""
+        space = spec.out_space if side == "out" else spec.in_space
+        if self.options.tie:
+            return space, space, space in PER_LAYER_SPACES
+        return f"{spec.module_path}.{side}", space, spec.layer_module is not None
+
+    def _expansion_sites(self):
+        specs = list(self.layout.all_specs()) + [self.layout.decoder]
+        for spec in specs:
+            for side in ("out", "in"):
+                space = spec.out_space if side == "out" else spec.in_space
+                if space is not None:
+                    yield spec, side
+
+    def _init_width(self, generator) -> dict[str, Tensor]:
+        small, large = space_sizes(self.small_config), space_sizes(self.large_config)
+        blocks = {}
+        for spec, side in self._expansion_sites():
+            key, space, per_layer = self.expansion_key(spec, side)
+            added = large[space] - small[space]
+            if added == 0 or parameter_slot(key) in blocks:
+                continue
+            o = self.options
+            count = self.large_layers if per_layer else 1
+            stacked = torch.stack([init_width(added, small[space], o.width_scheme, o.width_noise, generator)
+                                   for _ in range(count)])
+            blocks[parameter_slot(key)] = stacked if per_layer else stacked[0]
+        return blocks
+
+    def _residual_shapes(self, grown_shapes: dict[str, torch.Size]) -> dict[str, tuple]:
+        # One residual per grown tensor; encoder-layer tensors are stacked over large layers.
+        shapes = {spec.name: grown_shapes[spec.key()] for spec in self.layout.embeddings + self.layout.head}
+        for spec in self.layout.layer:
+            shapes[spec.name] = (self.large_layers, *grown_shapes[spec.key(0)])
+        if self.layout.decoder.name in grown_shapes:
+            shapes[self.layout.decoder.name] = grown_shapes[self.layout.decoder.name]
+        return shapes
+
+    # -- the map -------------------------------------------------------------------------------
+
+    def _depth_of(self, spec: TensorSpec) -> Tensor:
+        return self.depth[LAYER_MODULES.index(spec.layer_module), 0 if spec.param == "weight" else 1]
+
+    def _expansion_of(self, spec: TensorSpec, side: str):
+        key, _, _ = self.expansion_key(spec, side)
+        slot = parameter_slot(key)
+        return IdentityPlus(self.width[slot]) if slot in self.width else None
+
+    def _small_weights(self) -> SmallWeights:
+        layers = {spec.name: self.small_layer_weights[parameter_slot(spec.name)] for spec in self.layout.layer}
+        others = {spec.name: self.small_other_weights[parameter_slot(spec.name)]
+                  for spec in self.layout.embeddings + self.layout.head}
+        return SmallWeights(layers, others, self.small_decoder)
+
+    def _grow(self, with_residual: bool) -> dict[str, Tensor]:
+        residual = None
+        if with_residual and len(self.residual):
+            residual = lambda name, tensor: tensor + self.residual[parameter_slot(name)]  # noqa: E731
+        return grow_parameters(self.layout, self._small_weights(), self.large_config, self._depth_of,
+                               self._expansion_of, residual)
+
+    def forward(self) -> dict[str, Tensor]:
+        """The large model's parameters (grown once per call; use them for a whole step)."""
+        return self._grow(with_residual=True)
+
+    # -- saving ------------------------------------------------------------------------------
+
+    def save(self, folder: Path):
+        save_file({name: t.detach().contiguous().cpu() for name, t in self.state_dict().items()},
+                  str(Path(folder) / WEIGHTS_FILE))
+        settings = {"options": asdict(self.options), "small_config": self.small_config.to_dict(),
+                    "large_config": self.large_config.to_dict()}
+        (Path(folder) / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> "LiGOOperator":
+        folder = Path(folder)
+        if not (folder / WEIGHTS_FILE).is_file() or not (folder / SETTINGS_FILE).is_file():
+            raise UserError(f"'{folder}' holds no LiGO operator ({WEIGHTS_FILE}, {SETTINGS_FILE}); "
+                            "pass the output_dir of a run_grow_distributed.py run")
+        try:
+            return cls._read(folder)
+        except (ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:  # what a bad file raises
+            raise UserError(f"the LiGO operator in '{folder}' cannot be read ({type(err).__name__}: "
+                            f"{' '.join(str(err).split())[:300]}); it is damaged or was not written by this program: "
+                            "train it again with run_grow_distributed.py") from None
+
+    @classmethod
+    def _read(cls, folder: Path) -> "LiGOOperator":
+        settings = json.loads((folder / SETTINGS_FILE).read_text())
+        configs = {}
+        for which in ("small_config", "large_config"):
+            config_dict = dict(settings[which])
+            config_class = family_of(config_dict["model_type"]).config_class
+            configs[which] = config_class.from_dict(config_dict)
+        state = load_file(str(folder / WEIGHTS_FILE))
+        prefix = "small_layer_weights."
+        small_state = {}
+        layout = layout_of(configs["small_config"].model_type)
+        for spec in layout.layer:
+            stacked = state[prefix + parameter_slot(spec.name)]
+            small_state.update({spec.key(i): stacked[i] for i in range(stacked.shape[0])})
+        for spec in layout.embeddings + layout.head:
+            small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
+        small_state[layout.decoder.name] = state["small_decoder"]
+        operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
+        operator.load_state_dict(state)  # strict: every tensor of the file, no other
+        return operator

@@ -1,0 +1,81 @@
+"""The registry of model families by ``model_type``, and what the family-agnostic code asks of
+a config's family: its layout and spaces, whether a pair can grow, its FLOPs. A new family is
+a module in ligo/models/ (see ligo/models/family.py) added to ``FAMILIES``."""
+
+from transformers import PretrainedConfig
+
+from ligo.errors import UserError
+from ligo.models import bert, roberta
+from ligo.models.family import Family
+from ligo.models.flops import BACKWARD_TO_FORWARD
+from ligo.models.layout import Layout
+
+FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY)}
+MODEL_TYPES = tuple(FAMILIES)
+
+
+def family_of(model_type: str) -> Family:
+    try:
+        return FAMILIES[model_type]
+    except KeyError:
+        raise UserError(f"model_type '{model_type}' is not a family this project trains or grows; use one of "
+                        f"{', '.join(MODEL_TYPES)} (a new family is one module in ligo/models/)") from None
+
+
+def layout_of(model_type: str) -> Layout:
+    return family_of(model_type).layout()
+
+
+def space_sizes(config: PretrainedConfig) -> dict[str, int]:
+    return family_of(config.model_type).space_sizes(config)
+
+
+def position_offset(model_type: str) -> int:
+    """Position slots before the first token's; 0 for a model type not registered here (GLUE
+    fine-tunes any Hugging Face model, and only ours number positions from an offset)."""
+    return FAMILIES[model_type].position_offset if model_type in FAMILIES else 0
+
+
+def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name: str, large_name: str):
+    """Refuse pairs no growth operator can map, naming both models."""
+    pair = f"'{small_name}' ({small.model_type} {small.num_hidden_layers}L-{small.hidden_size}H) to " \
+           f"'{large_name}' ({large.model_type} {large.num_hidden_layers}L-{large.hidden_size}H)"
+    if small.model_type != large.model_type:
+        raise UserError(f"cannot grow {pair}: the families differ; grow a model into one of its own family")
+    family = family_of(small.model_type)
+    for field, what in family.growable_fields:
+        if getattr(large, field) < getattr(small, field):
+            raise UserError(f"cannot grow {pair}: the target has fewer {what} ({getattr(large, field)} < "
+                            f"{getattr(small, field)}); the target must be at least as large in every dimension")
+    for field in family.shared_fields:
+        if getattr(large, field) != getattr(small, field):
+            raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs {getattr(large, field)}); "
+                            "both models must share the tokenizer and positions")
+    for config, name in [(small, small_name), (large, large_name)]:
+        if config.hidden_size % config.num_attention_heads:
+            raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "
+                            f"{config.num_attention_heads} heads")
+    if small.hidden_size // small.num_attention_heads != large.hidden_size // large.num_attention_heads:
+        raise UserError(f"cannot grow {pair}: the attention head size differs; widening adds heads of the same size")
+
+
+def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> dict[str, int]:
+    """Forward FLOPs of one sequence, per term (the family's formula)."""
+    return family_of(config.model_type).flops_breakdown(config, seq_len, head_fraction)
+
+
+def forward_flops(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> int:
+    """Forward FLOPs of one sequence."""
+    return sum(flops_breakdown(config, seq_len, head_fraction).values())
+
+
+def train_flops(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> int:
+    """Training FLOPs (forward + backward) of one sequence."""
+    return (1 + BACKWARD_TO_FORWARD) * forward_flops(config, seq_len, head_fraction)
+
+
+def matmul_forward_flops(config: PretrainedConfig, seq_len: int) -> int:
+    """Forward FLOPs of one sequence in the terms torch runs as matmuls, with the head on
+    every position as Hugging Face runs it: what ``FlopCounterMode`` can check."""
+    terms = flops_breakdown(config, seq_len)
+    return sum(terms[name] for name in family_of(config.model_type).matmul_terms)

@@ -1,0 +1,29 @@
+"""What a model family file provides (ligo/models/bert.py, roberta.py): everything the
+family-agnostic code (growth, training, reports) needs to know of a family. Adding a family is
+one new module that builds a ``Family`` and one line in ``ligo/models/families.py``."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from transformers import PretrainedConfig, PreTrainedModel
+
+from ligo.models.layout import Layout
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str  # Hugging Face's config.model_type
+    config_class: type[PretrainedConfig]
+    pretraining_class: type[PreTrainedModel]  # the unmodified Hugging Face model pretraining trains
+    objective: str  # the pretraining loss: "mlm" (masked LM)
+    layout: Callable[[], Layout]  # where every parameter lives and which space each dimension is in
+    space_sizes: Callable[[PretrainedConfig], dict[str, int]]  # the size of each space of a config
+    # Forward FLOPs of one sequence, per term, and the terms torch runs as matmuls (ligo/models/flops.py).
+    flops_breakdown: Callable[[PretrainedConfig, int, float], dict[str, int]]
+    matmul_terms: tuple[str, ...]
+    # Config fields a larger model may grow (field, what it counts), and fields both must share.
+    growable_fields: tuple[tuple[str, str], ...]
+    shared_fields: tuple[str, ...]
+    position_offset: int = 0  # position slots before the first token's (RoBERTa: padding_idx + 1)
+    special_tokens_per_block: int = 2  # tokens the data wraps around each block ([CLS] ... [SEP])
+    example_config: str = ""  # a config JSON of this family, for error messages

@@ -1,0 +1,26 @@
+"""Training FLOPs counted the way the paper does: ELECTRA's ``flops_computation.py`` (which
+the LiGO authors also ship). Each family file gives its forward breakdown from these
+conventions (ligo/models/bert.py); ``ligo.models.families`` turns it into training FLOPs.
+
+A ``[tokens x in] @ [in x out]`` matmul counts ``2 * tokens * in * out``; elementwise ops
+count the small ELECTRA constants below per element.
+"""
+
+# random number, >=, multiply by the mask, multiply by 1 / (1 - rate)
+DROPOUT_FLOPS = 4
+# mean (sum), variance (square and sum), bias (add), scale (multiply)
+LAYER_NORM_FLOPS = 5
+# GELU: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))
+ACTIVATION_FLOPS = 8
+# max/subtract (for stability), exp, sum, divide
+SOFTMAX_FLOPS = 5
+# Backward = gradients w.r.t. inputs + w.r.t. weights, each about one forward. ELECTRA
+# assumed 1; savings ratios between runs hardly depend on it.
+BACKWARD_TO_FORWARD = 2
+
+
+def check_arguments(seq_len: int, head_fraction: float):
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be >= 1, got {seq_len}")
+    if not 0.0 <= head_fraction <= 1.0:
+        raise ValueError(f"head_fraction must be in [0, 1], got {head_fraction}")

@@ -1,0 +1,436 @@
+"""The savings report of the paper's Table 1 and Figure 2, from the runs' ``metrics.jsonl``.
+
+    python -m ligo.report --scratch runs/scratch \\
+        --run StackBERT=runs/stackbert --run LiGO=runs/ligo-grown+runs/ligo-op \\
+        --small runs/small --output_dir runs/report
+
+The target is the scratch run's final eval loss. For every run it reports the cumulative
+training FLOPs and wall-clock seconds needed to first reach the target (linearly
+interpolated between the two logged evaluations around the crossing), plus the growth
+operator's training cost when ``+OPERATOR_DIR`` is given, and the savings against the
+scratch run. The small model's pretraining cost is shown but, as in the paper, not counted.
+
+Measured wall time is only comparable between runs made at the same machine speed. Every
+run's median step time is therefore reported, a run with scratch's FLOPs per step (same
+shape and batch) whose median step time is more than 10% from scratch's is flagged, and a
+second wall-time saving counts the run's steps to target at scratch's median step time
+(the operator, of another shape, at its own measured time). See docs/reports.md.
+
+Writes ``savings.md``, ``savings.csv``, ``loss_vs_flops.png`` and ``loss_vs_time.png`` to
+``--output_dir`` and prints the Markdown table.
+"""
+
+import argparse
+import csv
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from ligo.errors import UserError, exit_on_user_error
+from ligo.training.run_log import METRICS
+
+SCRATCH = "Scratch"
+NOT_REACHED = "not reached"
+AT_SCRATCH_SPEED = "Wall time saved (scratch's step time)"
+SPEED_MARK = "†"
+# New columns go last, so that a reader indexing the older columns by position still works.
+COLUMNS = ["method", "flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct",
+           "final_eval_loss", "operator_flops", "operator_seconds", "small_flops", "small_seconds",
+           "steps_to_target", "seconds_to_target_at_scratch_speed", "time_saved_at_scratch_speed_pct",
+           "median_step_seconds", "operator_median_step_seconds", "same_shape_as_scratch", "speed_changed",
+           "mean_step_seconds"]
+# The columns that are "not reached" in the CSV when the run never reaches the target.
+REACH_COLUMNS = ["flops_to_target", "flops_saved_pct", "seconds_to_target", "time_saved_pct", "steps_to_target",
+                 "seconds_to_target_at_scratch_speed", "time_saved_at_scratch_speed_pct"]
+MD_HEADER = ["Method", "FLOPs to target", "FLOPs saved", "Wall time to target", "Wall time saved",
+             AT_SCRATCH_SPEED, "Final eval loss", "Operator cost", "Small-model cost"]
+
+# FLOPs are counted analytically from the batch shape, so runs of one model shape and batch
+# log the same FLOPs per step up to float rounding.
+SAME_SHAPE_RTOL = 1e-6
+# A same-shape run whose median step time is further than this from scratch's (relative to
+# scratch's) was timed on a machine running at another speed.
+SPEED_TOLERANCE = 0.10
+
+
+@dataclass
+class Pace:
+    """A run's median cost of one training step (see ``step_pace``), and its mean step time."""
+    flops_per_step: float
+    seconds_per_step: float
+    mean_seconds_per_step: float
+
+
+@dataclass
+class Run:
+    name: str
+    points: list  # (flops, seconds, step, eval_loss) of every evaluated row, in order
+    pace: Pace | None = None
+    operator: tuple | None = None  # (flops, seconds) of the operator's training, if any
+    operator_pace: Pace | None = None
+
+
+# ---------------------------------------------------------------- parsing and loading
+
+def load_rows(run_dir) -> list[dict]:
+    """All rows of ``run_dir/metrics.jsonl``; a UserError names a missing or malformed file."""
+    path = Path(run_dir) / METRICS
+    if not Path(run_dir).is_dir():
+        raise UserError(f"run directory {run_dir} does not exist; pass the --output_dir of a finished run")
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; pass the --output_dir of a run that logged metrics")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UserError(f"{path} line {number} is not valid JSON ({err.msg}); "
+                            f"fix or delete that line") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path} line {number} is not a JSON object; fix or delete that line")
+        for key in ("flops", "train_seconds", "step"):
+            if not isinstance(row.get(key), (int, float)):
+                raise UserError(f"{path} line {number} has no numeric '{key}'; "
+                                "it was not written by this project's training scripts: pass the --output_dir of "
+                                "a run_lm_distributed.py or run_grow_distributed.py run")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{path} is empty: the run has logged no step yet; pass it once it has logged one, or "
+                        "another run")
+    return rows
+
+
+def eval_points(run_dir, rows=None) -> list[tuple]:
+    """``(flops, seconds, step, eval_loss)`` of every row of the run that has an eval_loss
+    (``rows``: the run's rows when already loaded)."""
+    rows = load_rows(run_dir) if rows is None else rows
+    points = [(row["flops"], row["train_seconds"], row["step"], row["eval_loss"]) for row in rows
+              if isinstance(row.get("eval_loss"), (int, float))]
+    if not points:
+        raise UserError(f"{Path(run_dir) / METRICS} has no row with an eval_loss; "
+                        f"train it with evaluation enabled")
+    return points
+
+
+def final_cost(rows) -> tuple:
+    """The cumulative ``(flops, seconds)`` of a run's last row: its whole training cost."""
+    return rows[-1]["flops"], rows[-1]["train_seconds"]
+
+
+def step_pace(rows) -> Pace | None:
+    """Medians of Δflops/Δstep and Δtrain_seconds/Δstep over consecutive logged rows with Δstep > 0.
+
+    The median rather than the total over steps: the first steps (allocation, warm-up) and a
+    burst of load from another job are outliers that would pull a mean. The mean is kept too:
+    a burst inside scratch's run (seen: 100 steps in 136 s against 15 s alone, next to another
+    job) leaves the medians equal and the measured totals 10x apart. None when the run logged
+    fewer than two distinct steps.
+    """
+    flops, seconds = [], []
+    for before, after in zip(rows, rows[1:]):
+        steps = after["step"] - before["step"]
+        if steps > 0:
+            flops.append((after["flops"] - before["flops"]) / steps)
+            seconds.append((after["train_seconds"] - before["train_seconds"]) / steps)
+    if not flops:
+        return None
+    steps = rows[-1]["step"] - rows[0]["step"]
+    mean = (rows[-1]["train_seconds"] - rows[0]["train_seconds"]) / steps
+    return Pace(statistics.median(flops), statistics.median(seconds), mean)
+
+
+def load_run(name, run_dir, operator_dir=None) -> Run:
+    rows = load_rows(run_dir)
+    op_rows = load_rows(operator_dir) if operator_dir else None
+    return Run(name, eval_points(run_dir, rows), step_pace(rows),
+               final_cost(op_rows) if op_rows else None, step_pace(op_rows) if op_rows else None)
+
+
+def parse_run_spec(spec: str) -> tuple:
+    """``NAME=RUN_DIR[+OPERATOR_DIR]`` -> ``(name, run_dir, operator_dir or None)``."""
+    name, sep, dirs = spec.partition("=")
+    name, dirs = name.strip(), dirs.strip()
+    if not sep or not name or not dirs:
+        raise UserError(f"--run {spec!r} is not NAME=RUN_DIR[+OPERATOR_DIR]; "
+                        f"e.g. --run LiGO=runs/ligo-grown+runs/ligo-op")
+    if "+" not in dirs or Path(dirs).is_dir():  # a directory whose name has a '+' is kept whole
+        return name, dirs, None
+    parts = dirs.split("+")
+    if len(parts) != 2 or not all(parts):
+        raise UserError(f"--run {spec!r} is not NAME=RUN_DIR[+OPERATOR_DIR]: give one run "
+                        f"directory and at most one operator directory, joined by a single '+'")
+    return name, parts[0], parts[1]
+
+
+def output_folder(path, contents: str) -> Path:
+    """``--output_dir`` as a Path; a UserError when it is an existing file (``contents``: what it receives)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output_dir '{out}' is a file; pass a folder (it receives {contents})")
+    return out
+
+
+# ---------------------------------------------------------------- the crossing
+
+def cost_to_target(points, target: float):
+    """The costs at which a run's eval loss first reaches ``target``.
+
+    ``points`` are tuples in logged order whose last item is the eval loss and whose other
+    items are cumulative costs, e.g. ``(flops, seconds, step, eval_loss)``; the result holds
+    those costs. At the first point with ``eval_loss <= target`` every cost is interpolated
+    linearly, separately, between it and the point before (the loss goes from above the
+    target to at or below it in between). A run whose first point already is at or below the
+    target reaches it at that point's costs (0 when the step-0 evaluation is logged). Returns
+    ``None`` when no point reaches the target.
+    """
+    for i, point in enumerate(points):
+        loss = point[-1]
+        if loss <= target:
+            if i == 0:
+                return tuple(point[:-1])
+            prev = points[i - 1]
+            frac = (prev[-1] - target) / (prev[-1] - loss)
+            return tuple(before + frac * (after - before) for before, after in zip(prev[:-1], point[:-1]))
+    return None
+
+
+def saved_pct(cost, scratch_cost):
+    """Percent saved against the scratch run; None when undefined (not reached, zero cost)."""
+    if cost is None or not scratch_cost:
+        return None
+    return 100.0 * (1.0 - cost / scratch_cost)
+
+
+def same_shape(pace: Pace | None, scratch_pace: Pace | None) -> bool:
+    """Whether a run has scratch's FLOPs per step, i.e. its model shape and batch."""
+    if pace is None or scratch_pace is None:
+        return False
+    return abs(pace.flops_per_step - scratch_pace.flops_per_step) <= SAME_SHAPE_RTOL * abs(scratch_pace.flops_per_step)
+
+
+def speed_changed(pace: Pace, scratch_pace: Pace) -> bool:
+    """Whether a same-shape run's median or mean step time is more than SPEED_TOLERANCE from scratch's."""
+    return any(abs(mine - theirs) > SPEED_TOLERANCE * theirs for mine, theirs in
+               [(pace.seconds_per_step, scratch_pace.seconds_per_step),
+                (pace.mean_seconds_per_step, scratch_pace.mean_seconds_per_step)])
+
+
+def summarize(scratch: Run, runs: list[Run], small_cost) -> tuple:
+    """The target loss and one dict per method (scratch first) with the COLUMNS' values."""
+    target = scratch.points[-1][-1]
+    scratch_reach = cost_to_target(scratch.points, target)
+    scratch_step = scratch.pace.seconds_per_step if scratch.pace else None
+    # Scratch's own steps at its own median step time: the same estimate as the runs', so that
+    # a same-shape run's saving at scratch's step time equals its FLOPs saving.
+    scratch_at_speed = scratch_reach[2] * scratch_step if scratch_step is not None else None
+    rows = []
+    for run in [scratch, *runs]:
+        reach = cost_to_target(run.points, target)
+        op_flops, op_seconds = run.operator or (0, 0)
+        flops, seconds = (reach[0] + op_flops, reach[1] + op_seconds) if reach else (None, None)
+        shaped = same_shape(run.pace, scratch.pace)
+        # The operator has another shape than scratch: its own measured seconds are all there is.
+        at_speed = reach[2] * scratch_step + op_seconds if reach and shaped else None
+        is_grown = run is not scratch
+        rows.append({
+            "method": run.name,
+            "flops_to_target": flops,
+            "flops_saved_pct": saved_pct(flops, scratch_reach[0]),
+            "seconds_to_target": seconds,
+            "time_saved_pct": saved_pct(seconds, scratch_reach[1]),
+            "final_eval_loss": run.points[-1][-1],
+            "operator_flops": run.operator[0] if run.operator else None,
+            "operator_seconds": run.operator[1] if run.operator else None,
+            "small_flops": small_cost[0] if small_cost and is_grown else None,
+            "small_seconds": small_cost[1] if small_cost and is_grown else None,
+            "steps_to_target": reach[2] if reach else None,
+            "seconds_to_target_at_scratch_speed": at_speed,
+            "time_saved_at_scratch_speed_pct": saved_pct(at_speed, scratch_at_speed),
+            "median_step_seconds": run.pace.seconds_per_step if run.pace else None,
+            "operator_median_step_seconds": run.operator_pace.seconds_per_step if run.operator_pace else None,
+            "same_shape_as_scratch": shaped,
+            "mean_step_seconds": run.pace.mean_seconds_per_step if run.pace else None,
+            "speed_changed": shaped and speed_changed(run.pace, scratch.pace),
+            "reached": reach is not None,
+        })
+    return target, rows
+
+
+# ---------------------------------------------------------------- formatting
+
+def short_number(value, unit=""):
+    return f"{value:.4g}{unit}"
+
+
+def pct(value):
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def _cost(flops, seconds):
+    return "—" if flops is None else f"{short_number(flops)} FLOPs / {short_number(seconds, ' s')}"
+
+
+def markdown(target, rows, scratch_dir) -> str:
+    def cells(row):
+        if row["reached"]:
+            time_saved = pct(row["time_saved_pct"]) + (f" {SPEED_MARK}" if row["speed_changed"] else "")
+            reach = [short_number(row["flops_to_target"]), pct(row["flops_saved_pct"]),
+                     short_number(row["seconds_to_target"], " s"), time_saved,
+                     pct(row["time_saved_at_scratch_speed_pct"])]
+        else:
+            reach = [NOT_REACHED] * 5
+        return [row["method"], *reach, f"{row['final_eval_loss']:.4f}",
+                _cost(row["operator_flops"], row["operator_seconds"]),
+                _cost(row["small_flops"], row["small_seconds"])]
+
+    lines = [f"Target: eval loss {target:.4f}, the final eval loss of the scratch run {scratch_dir}. "
+             f"Operator cost is included in the cost to target; small-model cost is not.", "",
+             "| " + " | ".join(MD_HEADER) + " |", "|" + "---|" * len(MD_HEADER)]
+    lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]
+    lines += ["", scratch_speed_note(rows)]
+    changed = speed_note(rows)
+    if changed:
+        lines += ["", changed]
+    return "\n".join(lines) + "\n"
+
+
+def scratch_speed_note(rows) -> str:
+    scratch_step = rows[0]["median_step_seconds"]
+    if scratch_step is None:
+        return (f"{AT_SCRATCH_SPEED}: n/a throughout, the scratch run logged fewer than two distinct steps "
+                f"(no median step time).")
+    return (f"{AT_SCRATCH_SPEED}: the run's steps to target times scratch's median step time "
+            f"({short_number(scratch_step, ' s')}), plus the operator's own measured training time (an operator "
+            f"run has another shape than scratch, so scratch's step time does not apply to it); n/a for a run with other FLOPs per step than scratch.")
+
+
+def speed_note(rows) -> str:
+    """A sentence naming the same-shape runs timed at another machine speed than scratch, or ''."""
+    changed = [row for row in rows if row["speed_changed"]]
+    if not changed:
+        return ""
+    def pace(row):
+        return f"{short_number(row['median_step_seconds'], ' s')} ({short_number(row['mean_step_seconds'], ' s')})"
+
+    names = ", ".join(f"{row['method']} {pace(row)}" for row in changed)
+    return (f"{SPEED_MARK} The machine's speed changed between runs: at scratch's FLOPs per step, the median (mean) "
+            f"step time is {names}, against {pace(rows[0])} for scratch (one of them more "
+            f"than {SPEED_TOLERANCE:.0%} apart); the measured wall-time saving of "
+            f"{'this run' if len(changed) == 1 else 'these runs'} is not comparable: read the column "
+            f"\"{AT_SCRATCH_SPEED}\" instead.")
+
+
+def verdict(rows, focus: str) -> str:
+    """One sentence: does ``focus`` save more training FLOPs than every other grown method?"""
+    by_name = {row["method"]: row for row in rows}
+    if focus not in by_name or focus == SCRATCH:
+        raise UserError(f"--focus {focus!r} is not one of the --run names ({', '.join(list(by_name)[1:])})")
+    mine = by_name[focus]
+    others = [row for row in rows[1:] if row["method"] != focus and row["flops_saved_pct"] is not None]
+    best = max(others, key=lambda row: row["flops_saved_pct"], default=None)
+    if mine["flops_saved_pct"] is None:
+        head = f"{focus} never reached the target"
+        if best is None:
+            return f"{head}, nor did any other grown method."
+        return (f"{head}; {best['method']} saves {best['flops_saved_pct']:.1f}% of the FLOPs: "
+                f"{focus} does not beat the baselines here.")
+    time_saved = f"{pct(mine['time_saved_pct'])} of the wall time"
+    if mine["speed_changed"]:
+        time_saved += (f" as measured, not comparable as the machine's speed changed; "
+                       f"{pct(mine['time_saved_at_scratch_speed_pct'])} at scratch's step time")
+    head = f"{focus} saves {mine['flops_saved_pct']:.1f}% of the training FLOPs ({time_saved}) against scratch"
+    if best is None:
+        return f"{head}; no other grown method reached the target: {focus} beats the baselines here."
+    beats = mine["flops_saved_pct"] > best["flops_saved_pct"]
+    return (f"{head}; the best other method, {best['method']}, saves {best['flops_saved_pct']:.1f}%: "
+            f"{focus} {'beats' if beats else 'does not beat'} the baselines here.")
+
+
+def csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            out = {key: csv_cell(row[key]) for key in COLUMNS}
+            if not row["reached"]:
+                for key in REACH_COLUMNS:
+                    out[key] = NOT_REACHED
+            writer.writerow(out)
+
+
+# ---------------------------------------------------------------- plotting
+
+def plot(path, runs: list[Run], target, axis: int, xlabel: str):
+    """Eval loss against cumulative cost (axis 0: FLOPs, 1: seconds), grown runs shifted by
+    their operator's cost, with the target as a horizontal line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        shift = run.operator[axis] if run.operator else 0
+        ax.plot([p[axis] + shift for p in run.points], [p[-1] for p in run.points], marker=".", label=run.name)
+    ax.axhline(target, color="gray", linestyle="--", linewidth=1, label=f"target {target:.3f}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("eval loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ligo.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scratch", required=True, metavar="RUN_DIR", help="the run trained from scratch")
+    parser.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR[+OPERATOR_DIR]",
+                        help="a grown run, with the growth operator's run if its cost counts; repeatable")
+    parser.add_argument("--small", metavar="[NAME=]DIR", help="the small model's pretraining run (reported, not counted)")
+    parser.add_argument("--output_dir", required=True, help="where the table and the plots are written")
+    parser.add_argument("--focus", metavar="NAME", help="a --run name: add a sentence saying whether it saves more "
+                                                        "FLOPs than every other grown run")
+    return parser
+
+
+@exit_on_user_error
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    out = output_folder(args.output_dir, "savings.md, savings.csv and the plots")
+    scratch = load_run(SCRATCH, args.scratch)
+    runs, names = [], {SCRATCH}
+    for spec in args.run:
+        name, run_dir, op_dir = parse_run_spec(spec)
+        if name in names:
+            raise UserError(f"method name {name!r} is used twice (--run {spec!r}); give every --run its own name"
+                            + (f" ({SCRATCH!r} is the scratch run's)" if name == SCRATCH else ""))
+        names.add(name)
+        runs.append(load_run(name, run_dir, op_dir))
+    small_cost = final_cost(load_rows(args.small.rpartition("=")[2])) if args.small else None  # NAME= is optional
+
+    target, rows = summarize(scratch, runs, small_cost)
+    table = markdown(target, rows, args.scratch)
+    if args.focus:
+        table += "\n" + verdict(rows, args.focus) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "savings.md").write_text(table, encoding="utf-8")
+    write_csv(out / "savings.csv", rows)
+    plot(out / "loss_vs_flops.png", [scratch, *runs], target, 0, "training FLOPs")
+    plot(out / "loss_vs_time.png", [scratch, *runs], target, 1, "wall-clock training seconds")
+    print(table, end="")
+
+
+if __name__ == "__main__":
+    main()

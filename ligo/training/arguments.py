@@ -1,0 +1,269 @@
+"""The command line of both entry scripts: the authors' flags (SPEC section 4) plus ours.
+
+``--config FILE`` reads ``name = value`` lines; flags on the command line override them.
+A key in a config file that is not a flag is an error naming the file and the key.
+"""
+
+import difflib
+import os
+import sys
+from pathlib import Path
+
+import configargparse
+import torch
+
+from ligo.errors import UserError
+from ligo.models.families import MODEL_TYPES, family_of
+
+INIT_SCHEMES = ["rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy", "sel",
+                "sel_noisy"]
+GROW_SCHEMES = ["none", "ligo", "stackbert", "interpolation", "bert2bert_fpi", "bert2bert_aki", "net2net",
+                "stackbert_direct_copy", "interpolation_direct_copy"]
+
+
+def build_parser() -> configargparse.ArgParser:
+    parser = configargparse.ArgParser(description="Pretrain a transformer language model, or train a LiGO growth operator.")
+    parser.add_argument("--config", is_config_file=True, help="config file of `name = value` lines")
+    _data_flags(parser)
+    _logging_flags(parser)
+    _model_flags(parser)
+    _growth_flags(parser)
+    _batch_and_optimiser_flags(parser)
+    _system_flags(parser)
+    return parser
+
+
+def _data_flags(parser):
+    group = parser.add_argument_group("data")
+    group.add_argument("--train_data_file", help="text file whose <file>.<tokenizer>.hdf5 holds the training tokens")
+    group.add_argument("--eval_data_file", help="text file whose <file>.<tokenizer>.hdf5 holds the evaluation tokens")
+    group.add_argument("--do_train", action="store_true", help="train")
+    group.add_argument("--do_eval", action="store_true", help="evaluate every --logging_steps (and once if not training)")
+    group.add_argument("--col_data", action="store_true",
+                       help="the authors' switch for their HDF5 dataset; ours always reads the HDF5 block dataset")
+    group.add_argument("--split_sent", action="store_true",
+                       help="pack whole sentences (.sent index) or lines (.line) into blocks instead of cutting")
+    group.add_argument("--shuffle", action="store_true", help="shuffle the training blocks, anew every epoch")
+    group.add_argument("--block_size", type=int, default=-1,
+                       help="tokens per block, special tokens excluded (-1: the model's longest input)")
+    group.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes per rank")
+    group.add_argument("--prefetch_factor", type=int,
+                       help="batches each DataLoader worker loads ahead (torch's default: 2); needs --num_workers > 0")
+    group.add_argument("--pin_memory", default="auto", choices=["auto", "on", "off"],
+                       help="page-locked training batches, for faster, asynchronous copies to a GPU "
+                            "(auto: on with CUDA, off on CPU; on needs CUDA)")
+
+
+def _logging_flags(parser):
+    group = parser.add_argument_group("logging and checkpoints")
+    group.add_argument("--logging_steps", type=int, default=500, help="log (and evaluate) every N optimiser steps")
+    group.add_argument("--ckpt_steps", type=int, default=1000, help="checkpoint every N optimiser steps")
+    group.add_argument("--output_dir", required=True, help="where checkpoints, logs and metrics go")
+    group.add_argument("--overwrite_output_dir", action="store_true", help="start afresh in a non-empty --output_dir")
+
+
+def _model_flags(parser):
+    group = parser.add_argument_group("model")
+    group.add_argument("--model_type", choices=MODEL_TYPES, help="the model family (ligo/models/)")
+    group.add_argument("--should_continue", action="store_true", help="resume from the latest checkpoint in --output_dir")
+    group.add_argument("--model_name_or_path", help="initial weights: a Hugging Face checkpoint folder or hub id")
+    group.add_argument("--config_name", required=True, help="model config JSON (configs/*.json)")
+    group.add_argument("--tokenizer_name", help="tokenizer: hub id or local folder (python -m tokenization.train_tokenizer)")
+    group.add_argument("--cache_dir", help="Hugging Face cache folder for hub downloads")
+    group.add_argument("--overwrite_cache", action="store_true",
+                       help="the authors' flag for their feature cache; ours keeps no such cache, so it does nothing")
+    group.add_argument("--mlm", action="store_true", help="masked-LM loss (the objective of the masked-LM families)")
+    group.add_argument("--mlm_probability", type=float, default=0.15, help="share of tokens masked")
+    group.add_argument("--mlm_ratio", type=float, default=1.0, help="weight of the MLM loss in the total loss")
+
+
+def _growth_flags(parser):
+    group = parser.add_argument_group("growth (LiGO and baselines)")
+    group.add_argument("--source_model_path", nargs="*", help="the small pretrained model(s) to grow from")
+    group.add_argument("--grow_scheme", default="none", choices=GROW_SCHEMES, help="how to initialise the large model")
+    group.add_argument("--tune_depth", action="store_true", help="learn the depth coefficients")
+    group.add_argument("--tune_width", action="store_true", help="learn the width expansions")
+    group.add_argument("--fuse_init_scheme", nargs="+", default=["rand"], choices=INIT_SCHEMES,
+                       help="init of the operator: DEPTH [WIDTH] (one value: both)")
+    group.add_argument("--fuse_init_noise", nargs="+", type=float, default=[0.03], help="noise: DEPTH [WIDTH]")
+    group.add_argument("--fuse_tie_param", dest="fuse_tie_param", action="store_true", default=True,
+                       help="tie the expansions the architecture shares (the default)")
+    group.add_argument("--no_fuse_tie_param", dest="fuse_tie_param", action="store_false",
+                       help="give every module independent expansions")
+    group.add_argument("--tune_small_model", action="store_true", help="train the small model's weights too")
+    group.add_argument("--tune_residual", action="store_true", help="learn an additive residual on every grown tensor")
+    group.add_argument("--tune_residual_noise", type=float, default=0.01, help="init scale of that residual")
+    group.add_argument("--learning_rate_res", type=float, help="learning rate of the residual (default: --learning_rate)")
+    group.add_argument("--weight_decay_res", type=float, help="weight decay of the residual (default: --weight_decay)")
+    group.add_argument("--pretrained_ligo_path",
+                       help="output_dir of a run_grow_distributed.py run (its latest checkpoint), or one of its "
+                            "checkpoints/checkpoint-XXXXXXXX folders")
+
+
+def _batch_and_optimiser_flags(parser):
+    group = parser.add_argument_group("batch, steps and optimiser")
+    group.add_argument("--seed", type=int, default=95, help="seed of initialisation, data order and masks")
+    group.add_argument("--per_gpu_train_batch_size", type=int, default=4, help="sequences per process per micro-step")
+    group.add_argument("--per_gpu_eval_batch_size", type=int, default=4, help="sequences per process in evaluation")
+    group.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-steps per optimiser step")
+    group.add_argument("--max_steps", type=int, default=100000, help="optimiser steps in all")
+    group.add_argument("--warmup_steps", type=int, default=0, help="linear warm-up steps")
+    group.add_argument("--warmup_ratio", type=float, default=0.0, help="warm-up as a share of --max_steps")
+    group.add_argument("--learning_rate", type=float, default=5e-5, help="peak learning rate of AdamW")
+    group.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on biases, LayerNorm)")
+    group.add_argument("--adam_epsilon", type=float, default=1e-6, help="AdamW epsilon")
+    group.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm (0: no clipping)")
+    group.add_argument("--skip_nonfinite_steps", action="store_true",
+                       help="skip the update of a step whose loss or gradients are inf/NaN, and count it "
+                            "(skipped_steps in metrics.jsonl), instead of stopping the run")
+    group.add_argument("--scheduler_type", default="linear", choices=["linear", "cosine", "poly"], help="LR schedule")
+    group.add_argument("--scheduler_cosine_cycles", type=float, default=0.5, help="cycles of the cosine schedule")
+    group.add_argument("--scheduler_poly_power", type=float, default=1.0, help="power of the polynomial schedule")
+    group.add_argument("--layer_drop", action="store_true", help="(not implemented yet) progressive layer dropping")
+    group.add_argument("--layer_drop_rate", type=float, default=0.0, help="(not implemented yet)")
+    group.add_argument("--layer_drop_lin_decay", action="store_true", help="(not implemented yet)")
+    group.add_argument("--token_drop", action="store_true", help="(not implemented yet) token dropping")
+    group.add_argument("--token_drop_rate", type=float, default=0.0, help="(not implemented yet)")
+    group.add_argument("--token_drop_start", type=int, default=2, help="(not implemented yet)")
+    group.add_argument("--token_drop_end", type=int, default=-1, help="(not implemented yet)")
+
+
+def _system_flags(parser):
+    group = parser.add_argument_group("devices and precision")
+    group.add_argument("--local_rank", "--local-rank", type=int, default=-1,
+                       help="set by torch.distributed.launch; torchrun sets LOCAL_RANK instead")
+    group.add_argument("--nodes", type=int, default=1,
+                       help="the authors' node count; for several nodes launch with torchrun --nnodes")
+    group.add_argument("--nr", type=int, default=0, help="the authors' node rank; with torchrun: --node_rank")
+    group.add_argument("--fp16", action="store_true", help="float16 autocast with loss scaling (torch.amp, CUDA)")
+    group.add_argument("--fp16_opt_level", default="O1",
+                       help="the authors' apex level; torch.amp autocast is what apex called O1, the only level")
+    group.add_argument("--bf16", action="store_true", help="bfloat16 autocast (torch.amp; CUDA or CPU)")
+    group.add_argument("--torch_compile", action="store_true",
+                       help="train a torch.compile'd model (evaluation and checkpoints use the plain one); the first "
+                            "steps compile")
+    group.add_argument("--torch_compile_backend", default="inductor",
+                       help="torch.compile backend for --torch_compile (inductor; aot_eager compiles fast, runs eager)")
+    group.add_argument("--ddp_timeout", type=int, default=1800, help="seconds a collective may wait before failing")
+
+
+def parse_args(argv=None, parser=None):
+    parser = parser or build_parser()
+    check_config_files(parser, argv)
+    args = parser.parse_args(argv)
+    check_args(args)
+    return args
+
+
+def _config_paths(argv):
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    paths = []
+    for i, token in enumerate(argv):
+        if token == "--config" and i + 1 < len(argv):
+            paths.append(argv[i + 1])
+        elif token.startswith("--config="):
+            paths.append(token.split("=", 1)[1])
+    return paths
+
+
+def check_config_files(parser, argv):
+    """Unknown or misspelled keys in a config file name the file, the key and a guess."""
+    known = {option.lstrip("-") for action in parser._actions for option in action.option_strings}
+    for path in _config_paths(argv):
+        if not Path(path).is_file():
+            raise UserError(f"config file '{path}' does not exist")
+        try:
+            items = configargparse.DefaultConfigFileParser().parse(Path(path).open(encoding="utf-8"))
+        except configargparse.ConfigFileParserException as err:
+            raise UserError(f"config file '{path}' is malformed: {err}") from None
+        for key in items:
+            if key not in known:
+                guess = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                raise UserError(f"config file '{path}': unknown key '{key}'{hint}; remove or correct it")
+
+
+def check_loader_args(args):
+    # Where CUDA is visible every rank trains on it (ligo.training.distributed.init). Without it, torch would
+    # only warn and not pin.
+    if args.pin_memory == "on" and not torch.cuda.is_available():
+        raise UserError("--pin_memory on needs a CUDA GPU (pinned memory speeds up copies to it) and none is "
+                        "visible; use --pin_memory auto or off")
+    if args.prefetch_factor is None:
+        return
+    if args.prefetch_factor < 1:
+        raise UserError(f"--prefetch_factor must be at least 1, got {args.prefetch_factor}")
+    if args.num_workers == 0:
+        # Without workers the main process loads each batch when it is needed: nothing prefetches.
+        raise UserError(f"--prefetch_factor {args.prefetch_factor} needs DataLoader workers; pass --num_workers 1 "
+                        "or more, or leave --prefetch_factor out")
+
+
+def check_compile_args(args):
+    if not args.torch_compile:
+        return
+    import torch._dynamo  # here: only --torch_compile pays for importing the compiler
+
+    backend = args.torch_compile_backend
+    if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        raise UserError(f"--torch_compile_backend {backend} is not a torch.compile backend; use inductor (the "
+                        "default), aot_eager or eager")
+    if backend == "inductor" and not torch.cuda.is_available() and not _cpp_compiler_found():
+        # Found out otherwise only at the first step, in a long traceback from deep inside inductor.
+        raise UserError("--torch_compile with the inductor backend on CPU needs a C++ compiler (g++, or the one "
+                        "$CXX names) and none was found; install g++ or pass --torch_compile_backend aot_eager")
+
+
+def _cpp_compiler_found() -> bool:
+    from torch._inductor import cpp_builder, exc
+
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler:
+        return False
+    return True
+
+
+def check_args(args):
+    """Refuse values that cannot work, naming the flag and the fix."""
+    positive = ["per_gpu_train_batch_size", "per_gpu_eval_batch_size", "gradient_accumulation_steps", "max_steps"]
+    for name in positive:
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers"]:
+        if getattr(args, name) < 0:
+            raise UserError(f"--{name} must not be negative, got {getattr(args, name)}")
+    check_loader_args(args)
+    check_compile_args(args)
+    if args.learning_rate <= 0:
+        raise UserError(f"--learning_rate must be positive, got {args.learning_rate}")
+    if not 0.0 <= args.warmup_ratio < 1.0:
+        raise UserError(f"--warmup_ratio must be in [0, 1), got {args.warmup_ratio}")
+    if args.warmup_ratio > 0 and args.warmup_steps > 0:
+        raise UserError("give --warmup_steps or --warmup_ratio, not both")
+    if not 0.0 < args.mlm_probability < 1.0:
+        raise UserError(f"--mlm_probability must be in (0, 1), got {args.mlm_probability}")
+    if args.model_type is None:
+        raise UserError(f"--model_type is required: one of {', '.join(MODEL_TYPES)}")
+    if family_of(args.model_type).objective == "mlm" and not args.mlm:
+        raise UserError(f"{args.model_type} is trained with the masked-LM loss: pass --mlm (or mlm = true in --config)")
+    if args.fp16 and args.bf16:
+        raise UserError("give --fp16 or --bf16, not both")
+    if args.fp16_opt_level != "O1":
+        raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the only level")
+    for flag in ["layer_drop", "token_drop"]:
+        if getattr(args, flag):
+            raise UserError(f"--{flag} is not implemented yet; remove it")
+    if args.nodes > 1 and "WORLD_SIZE" not in os.environ:
+        raise UserError(
+            f"--nodes {args.nodes}: launch each node with torchrun instead, e.g. `torchrun --nnodes {args.nodes} "
+            "--node_rank R --nproc_per_node GPUS --rdzv_backend c10d --rdzv_endpoint HOST:PORT run_lm_distributed.py ...`"
+        )
+    if not args.do_train and not args.do_eval:
+        raise UserError("nothing to do: pass --do_train and/or --do_eval")
+    for flag, path in [("train_data_file", args.train_data_file if args.do_train else "-"),
+                       ("eval_data_file", args.eval_data_file if args.do_eval else "-")]:
+        if path is None:
+            raise UserError(f"--{flag} is required with --do_{'train' if flag.startswith('train') else 'eval'}")
+    if args.tokenizer_name is None:
+        raise UserError("--tokenizer_name is required: a hub id or a tokenizer folder")

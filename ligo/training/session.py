@@ -1,0 +1,156 @@
+"""One training or evaluation run in one process: what both entry scripts run on every
+rank. The entry script decides only what is trained (``build_task``)."""
+
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+import torch
+import transformers
+
+from ligo.training import checkpoint
+
+from ligo.training import distributed
+
+from ligo.training import host_memory
+
+from ligo.data.dataset import BlockDataset
+from ligo.data.masking import SeededMLMCollator
+from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.errors import UserError, exit_on_user_error
+from ligo.models.loading import check_tokenizer_fits, load_config, resolve_block_size
+from ligo.training import optim
+from ligo.training.trainer import Trainer
+
+# What our runs write into --output_dir; --overwrite_output_dir removes exactly these.
+RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt")
+# Arguments a resumed run must share with the checkpoint it resumes.
+MUST_MATCH_ON_RESUME = ("model_type", "config_name", "grow_scheme", "tokenizer_name", "block_size")
+EVAL_MASK_SEED = 0
+
+
+def prepare_output_dir(args, ctx) -> Path | None:
+    """The checkpoint to resume from, if any; refuses to mix a new run into an old one.
+
+    --should_continue resumes from the latest complete checkpoint, whenever the run was
+    stopped or killed; with none (killed before its first was written), it starts afresh."""
+    output_dir = Path(args.output_dir)
+    latest = checkpoint.latest_checkpoint(output_dir)
+    if args.should_continue and latest is not None:
+        check_resumable(args, latest)
+        distributed.on_main(ctx, "removing interrupted checkpoint writes",
+                            lambda: checkpoint.remove_unfinished(output_dir))
+        return latest
+    leftovers = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
+    if leftovers and not (args.overwrite_output_dir or args.should_continue):
+        raise UserError(
+            f"--output_dir '{output_dir}' already holds a run ({', '.join(leftovers)}); pass --should_continue to "
+            "resume it, --overwrite_output_dir to start afresh, or choose another folder"
+        )
+    others = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() and not leftovers else []
+    if others and not (args.overwrite_output_dir or args.should_continue):
+        raise UserError(
+            f"--output_dir '{output_dir}' is not empty ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
+            "choose an empty or new folder, or pass --overwrite_output_dir (it removes only this program's outputs)"
+        )
+    if leftovers and args.should_continue and ctx.is_main:
+        print(f"--should_continue: '{output_dir}' holds no complete checkpoint (the run stopped before its first); "
+              f"starting afresh, replacing {', '.join(leftovers)}", flush=True)
+    torch.distributed.barrier()  # every rank has looked before rank 0 clears anything
+    if ctx.is_main:
+        for name in leftovers:
+            path = output_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        output_dir.mkdir(parents=True, exist_ok=True)
+    torch.distributed.barrier()
+    return None
+
+
+def check_resumable(args, folder: Path):
+    saved = checkpoint.load_saved_args(folder)
+    for name in MUST_MATCH_ON_RESUME:
+        if str(saved.get(name)) != str(getattr(args, name)):
+            raise UserError(
+                f"--should_continue: checkpoint '{folder}' was made with --{name} {saved.get(name)}, this run has "
+                f"--{name} {getattr(args, name)}; use the same value or another --output_dir"
+            )
+
+
+def build_datasets(args, tokenizer, block_size: int):
+    tag = tokenizer_tag(args.tokenizer_name)
+    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, args.split_sent) if args.do_train else None
+    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, args.split_sent) if args.do_eval else None
+    return train, evaluation
+
+
+@exit_on_user_error
+def run_session(args, build_task):
+    """``build_task(args, config, resume_from)`` returns the task to train (on the CPU)."""
+    ctx = distributed.init(args.ddp_timeout, args.local_rank)
+    transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
+    try:
+        _run(args, build_task, ctx)
+    except Exception as err:
+        if ctx.world_size > 1:
+            report_failure(ctx, err)
+        # What the failed frames hold (the DDP model) goes now, before the process group does:
+        # see distributed.shutdown. The traceback keeps its lines.
+        traceback.clear_frames(err.__traceback__)
+        raise
+    finally:
+        distributed.shutdown()
+
+
+def _run(args, build_task, ctx):
+    """Everything a rank does; what it holds (the DDP model) goes when it returns."""
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
+    torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
+    resume_from = prepare_output_dir(args, ctx)
+    tokenizer = load_tokenizer(args.tokenizer_name)
+    config = load_config(args.model_type, args.config_name, args.cache_dir)
+    check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
+    args.block_size = resolve_block_size(args.block_size, config, args.model_type)
+    train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
+    task = build_task(args, config, resume_from)
+    task.module.to(ctx.device)
+    if ctx.is_main:
+        where = f"resuming from {resume_from}" if resume_from else "starting"
+        trained = sum(p.numel() for p in task.module.parameters() if p.requires_grad)
+        print(f"{where}: {args.model_type} {config.num_hidden_layers}L-{config.hidden_size}H, {trained / 1e6:.2f}M "
+              f"trained parameters, {ctx.world_size} process(es) on {ctx.device.type}, output in {args.output_dir}",
+              flush=True)
+        if (trap := warmup_trap(args)) is not None:
+            print(trap, flush=True)
+    collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
+    # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
+    eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
+    trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from)
+    if args.do_train:
+        trainer.train()
+    else:
+        metrics = trainer.evaluate_only()
+        if ctx.is_main:
+            print(f"evaluation: {metrics}")
+
+
+def warmup_trap(args) -> str | None:
+    """One line when the learning rate never leaves its warm-up (the authors' operator recipe:
+    ``--config configs/bert_wiki.txt --max_steps 100`` inherits ``warmup_steps = 10000``)."""
+    warmup = optim.warmup_steps(args)
+    if not args.do_train or warmup < args.max_steps:
+        return None
+    # The warm-up is linear from 0: the update of step k (from 1) uses lr * (k - 1) / warmup.
+    peak = args.learning_rate * (args.max_steps - 1) / warmup
+    return (f"warning: --warmup_steps {warmup} >= --max_steps {args.max_steps}: the learning rate never leaves "
+            f"warm-up and peaks at {peak:.3g} (not --learning_rate {args.learning_rate:g}); lower --warmup_steps "
+            "if that is not what you want")
+
+
+def report_failure(ctx, err: Exception):
+    """A line naming this rank, before its traceback: every rank writes to the same terminal."""
+    if isinstance(err, UserError):
+        return  # one clear line already (the same on every rank, or naming the rank that failed)
+    first_line = str(err).splitlines()[0] if str(err) else ""
+    print(f"\nrank {ctx.rank} of {ctx.world_size} failed (traceback below): {type(err).__name__}: {first_line}",
+          file=sys.stderr, flush=True)

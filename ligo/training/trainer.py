@@ -1,0 +1,309 @@
+"""The one training loop, shared by pretraining (run_lm_distributed.py) and LiGO operator
+training (run_grow_distributed.py).
+
+What is trained is a *task*: a module whose forward takes a masked-LM batch and returns an
+output with ``.loss``, its parameter groups, its FLOPs per sequence, the model evaluation
+runs, and how its weights are saved. The loop around it is the same for both: AdamW and a
+warm-up schedule, gradient accumulation, clipping, torch.amp, DDP, optionally torch.compile,
+evaluation and logging every ``--logging_steps``, atomic checkpoints every ``--ckpt_steps``
+(and at step 0 and at the end), exact resume.
+
+A non-finite loss stops the run (or, with ``--skip_nonfinite_steps``, its step is skipped);
+it is found without a host sync a step: on-device flags are read where the loop reduces its
+counters anyway, before anything is logged or saved, so no checkpoint holds a diverged model.
+Work that only rank 0 does (writing logs and checkpoints) tells every rank whether it failed,
+so that no rank waits for a failed one until the timeout.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import math
+import time
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ligo.training import checkpoint
+
+from ligo.errors import UserError
+from ligo.training import fault_injection
+from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, gather_to_main, on_main
+from ligo.training.evaluate import evaluate, perplexity
+from ligo.training.optim import build_optimizer, build_scheduler
+from ligo.training.run_log import RunLog
+from ligo.training.sampling import pin_memory_for, training_batches
+
+
+class Task(Protocol):
+    module: nn.Module
+
+    def parameter_groups(self, args) -> list[dict]: ...
+
+    def train_flops(self, batch_size: int, seq_len: int) -> int: ...  # one micro-batch, forward + backward
+
+    def eval_model(self) -> nn.Module: ...
+
+    def save(self, folder: Path) -> None: ...
+
+
+@dataclasses.dataclass
+class TrainerState:
+    """Everything beyond tensors that resuming needs; saved as JSON in each checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batches_in_epoch: int = 0  # micro-batches of this epoch already consumed (this rank)
+    flops: int = 0  # training FLOPs so far, all ranks
+    train_seconds: float = 0.0  # wall-clock seconds of training steps, evaluation and saving excluded
+    tokens: int = 0  # non-padding tokens trained on so far, all ranks
+    window_loss: float = 0.0  # sum of micro-batch losses since the last log, all ranks (skipped steps not)
+    window_batches: int = 0  # their number
+    skipped_steps: int = 0  # steps not applied for a non-finite loss or gradient (--skip_nonfinite_steps)
+
+
+class NumericsGuard:
+    """Notes non-finite steps on the device, so that the loop needs no host sync a step; read
+    (``poll``) where the loop synchronises anyway.
+
+    A step is non-finite when its loss on this rank is, or, outside fp16, its gradient norm
+    (where computed): under fp16 the loss scaler skips overflowing gradients, as it should. With
+    ``skip``, steps whose gradients are non-finite are skipped by the GradScaler (the same on
+    every rank: the gradients are all-reduced) and counted, and their loss is left out."""
+
+    def __init__(self, skip: bool, fp16: bool, device: torch.device):
+        self.skip, self.fp16 = skip, fp16
+        self.first_bad = torch.full((), math.inf, dtype=torch.float64, device=device)  # step number
+        self.skipped = torch.zeros((), dtype=torch.float64, device=device)
+
+    def after_step(self, step: int, loss: torch.Tensor, grad_norm: torch.Tensor | None) -> torch.Tensor:
+        """The step's loss for the logging window (0 if skipped); notes a non-finite step."""
+        bad = ~torch.isfinite(loss)
+        if grad_norm is not None and not self.fp16:
+            bad |= ~torch.isfinite(grad_norm)
+        if self.skip:
+            skipped = ~torch.isfinite(grad_norm)
+            self.skipped += skipped
+            bad &= ~skipped
+            loss = torch.where(skipped, 0.0, loss)
+        self.first_bad = torch.where(bad & self.first_bad.isinf(), step, self.first_bad)
+        return loss
+
+    def poll(self) -> tuple[bool, int]:
+        """Whether this rank saw a non-finite step, and the steps skipped since the last poll."""
+        skipped = int(self.skipped.item())
+        self.skipped.zero_()
+        return not bool(self.first_bad.isinf()), skipped
+
+
+def autocast_for(args, device: torch.device):
+    if args.fp16 and device.type != "cuda":
+        raise UserError("--fp16 needs a CUDA GPU; on CPU use --bf16")
+    dtype = torch.float16 if args.fp16 else torch.bfloat16
+    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype, enabled=args.fp16 or args.bf16)
+
+
+def compiled(model: nn.Module, args) -> nn.Module:
+    """The model a training step runs: with --torch_compile, a torch.compile wrapper around it.
+    The wrapper holds no weights of its own: the plain module keeps them, so what evaluation runs
+    and checkpoints save is unchanged (no ``_orig_mod.`` in any key)."""
+    if not args.torch_compile:
+        return model
+    # Around DDP, not inside it: dynamo then splits the graph at DDP's gradient buckets, so that
+    # their all-reduce still overlaps the backward pass.
+    return torch.compile(model, backend=args.torch_compile_backend)
+
+
+class Trainer:
+    def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate, eval_collate,
+                 resume_from: Path | None):
+        self.task, self.args, self.ctx, self.tokenizer = task, args, ctx, tokenizer
+        self.train_data, self.eval_data = train_data, eval_data
+        self.collate, self.eval_collate = collate, eval_collate
+        self.autocast = autocast_for(args, ctx.device)
+        self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
+        self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
+        self.scheduler = build_scheduler(self.optimizer, args)
+        # fp16: loss scaling. --skip_nonfinite_steps without fp16: a constant scale of 1 (exact), for
+        # the scaler's skip of non-finite gradients, which needs no host sync with a fused optimiser.
+        self.scaler = torch.amp.GradScaler(ctx.device.type, init_scale=2.0**16 if args.fp16 else 1.0,
+                                           enabled=args.fp16 or args.skip_nonfinite_steps)
+        self.guard = NumericsGuard(args.skip_nonfinite_steps, args.fp16, ctx.device)
+        self.ddp = None
+        if ctx.world_size > 1:
+            device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(task.module, device_ids=device_ids)
+        self.model = compiled(self.ddp if self.ddp is not None else task.module, args)
+        self.state = TrainerState()
+        self.resumed = resume_from is not None
+        if self.resumed:
+            self._restore(resume_from)
+        self.log = on_main(self.ctx, "opening the logs in --output_dir",
+                           lambda: RunLog(args.output_dir, self.state.step if self.resumed else None))
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def _training_objects(self) -> dict:
+        objects = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+        if self.args.fp16:  # otherwise the scaler, if any, holds a constant scale of 1
+            objects["scaler"] = self.scaler
+        return objects
+
+    def _restore(self, folder: Path):
+        checkpoint.load_training_objects(folder, self._training_objects())
+        self.state = TrainerState(**checkpoint.load_trainer_state(folder))
+        rng = checkpoint.load_rng_state(folder, self.ctx.rank, self.ctx.world_size)
+        checkpoint.restore_rng_state(rng, self.ctx.device)
+
+    def save(self):
+        rng_states = gather_to_main(checkpoint.rng_state(self.ctx.device), self.ctx)
+        step = self.state.step
+        on_main(self.ctx, f"saving the checkpoint of step {step}", lambda: checkpoint.save_checkpoint(
+            self.args.output_dir, step, self.task.save, self.tokenizer, self._training_objects(), rng_states,
+            dataclasses.asdict(self.state), self.args))
+
+    # -- one optimiser step --------------------------------------------------------------------
+
+    def _micro_step(self, batch: dict, sync: bool, step: int) -> torch.Tensor:
+        batch = {name: t.to(self.ctx.device, non_blocking=True) for name, t in batch.items()}
+        no_sync = self.ddp.no_sync if self.ddp is not None and not sync else contextlib.nullcontext
+        with no_sync():
+            with self.autocast():
+                loss = self.model(**batch).loss * self.args.mlm_ratio
+            if fault_injection.nan_at("train_step", step, self.ctx.rank):
+                loss = loss * math.nan
+            fault_injection.at("train_step", step, self.ctx.rank)
+            self.scaler.scale(loss / self.args.gradient_accumulation_steps).backward()
+        return loss.detach()
+
+    def _optimizer_step(self) -> torch.Tensor | None:
+        """Returns the gradient norm where it is computed: when clipping or skipping non-finite steps."""
+        args, norm = self.args, None
+        if args.max_grad_norm > 0 or args.skip_nonfinite_steps:
+            self.scaler.unscale_(self.optimizer)
+            parameters = [p for p in self.task.module.parameters() if p.grad is not None]
+            if args.max_grad_norm > 0:
+                norm = torch.nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)
+            else:
+                norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        self.scaler.step(self.optimizer)  # skips the update if the gradients are not finite (scaler enabled)
+        self.scaler.update(None if args.fp16 else 1.0)
+        self.scheduler.step()  # a skipped step still counts: the schedule follows the step number
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def train(self):
+        args, state = self.args, self.state
+        if not self.resumed:  # a resumed run has logged and saved its step already
+            on_main(self.ctx, "writing train_log.txt", lambda: self.log.note(f"arguments: {vars(args)}"))
+            if args.do_eval:
+                self._log(train_loss=None)
+            self.save()
+        batches = training_batches(self.train_data, self.collate, self.ctx, args.per_gpu_train_batch_size,
+                                   args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch,
+                                   self.pin_memory, args.prefetch_factor)
+        window_loss = torch.zeros((), device=self.ctx.device)  # this rank's, since the last reduction
+        pending = [0, 0, 0]  # FLOPs, tokens and micro-batches on this rank since the last reduction
+        # closed on an error too, so that the error's message starts a line of its own
+        with tqdm(total=args.max_steps, initial=state.step, desc="training", unit="step",
+                  disable=not self.ctx.is_main) as bar:
+            self.task.module.train()
+            while state.step < args.max_steps:
+                started = time.perf_counter()
+                window_loss += self._train_step(batches, pending)
+                state.step += 1
+                bar.update()
+                logging_now = args.logging_steps > 0 and state.step % args.logging_steps == 0
+                saving_now = (args.ckpt_steps > 0 and state.step % args.ckpt_steps == 0) or state.step == args.max_steps
+                if logging_now or saving_now:  # a reduction: the counters are exact here
+                    if self.ctx.device.type == "cuda":
+                        torch.cuda.synchronize()  # so the step's time is counted as training
+                    state.train_seconds += time.perf_counter() - started
+                    self._reduce(pending, window_loss)
+                    pending[:] = [0, 0, 0]
+                    window_loss.zero_()
+                else:
+                    state.train_seconds += time.perf_counter() - started
+                if logging_now or state.step == args.max_steps:
+                    self._log_window(bar)
+                if saving_now:
+                    self.save()
+        if self.log:
+            self.log.close()
+
+    def _train_step(self, batches, pending: list[int]) -> torch.Tensor:
+        """One optimiser step (step + 1); returns its loss on this rank for the logging window."""
+        state, accumulation = self.state, self.args.gradient_accumulation_steps
+        step, step_loss = state.step + 1, None  # step_loss: the sum of the micro-batch losses
+        for micro in range(accumulation):
+            state.epoch, state.batches_in_epoch, batch = next(batches)
+            pending[0] += self.task.train_flops(*batch["input_ids"].shape)
+            pending[1] += int(batch["attention_mask"].sum())
+            pending[2] += 1
+            loss = self._micro_step(batch, micro == accumulation - 1, step)
+            step_loss = loss if step_loss is None else step_loss + loss
+        return self.guard.after_step(step, step_loss, self._optimizer_step())
+
+    def _reduce(self, pending: list[int], window_loss: torch.Tensor):
+        """Adds every rank's counters to the state (the same on every rank, so a checkpoint holds
+        them all); stops, before anything is logged or saved, if a step was non-finite."""
+        state = self.state
+        bad, skipped = self.guard.poll()
+        flops, tokens, batches, loss, bad_ranks = all_reduce_sum([*pending, window_loss.item(), float(bad)],
+                                                                 self.ctx.device)
+        if bad_ranks:
+            step = int(all_reduce_min(self.guard.first_bad.item(), self.ctx.device))
+            last = checkpoint.latest_checkpoint(self.args.output_dir)
+            raise UserError(
+                f"non-finite loss at step {step}; last good checkpoint: {last}; lower --learning_rate, use --bf16 "
+                "instead of --fp16, or pass --skip_nonfinite_steps, and resume from it with --should_continue"
+            )
+        state.flops, state.tokens = state.flops + int(flops), state.tokens + int(tokens)
+        # Skipped steps are the same on every rank (their gradients are all-reduced); their loss is left out.
+        state.skipped_steps += skipped
+        state.window_batches += int(batches) - skipped * self.args.gradient_accumulation_steps * self.ctx.world_size
+        state.window_loss += loss
+
+    def evaluate_only(self):
+        metrics = self._evaluate()
+        note = f"evaluation at step {self.state.step}: {metrics}"
+        on_main(self.ctx, "writing train_log.txt", lambda: self.log.note(note))
+        if self.log:
+            self.log.close()
+        return metrics
+
+    # -- logging -------------------------------------------------------------------------------
+
+    def _evaluate(self) -> dict:
+        if self.eval_data is None:
+            return {}
+        return evaluate(self.task.eval_model(), self.eval_data, self.eval_collate, self.ctx,
+                        self.args.per_gpu_eval_batch_size, self.autocast)
+
+    def _log_window(self, bar):
+        state = self.state
+        # None: every step of the window was skipped
+        train_loss = state.window_loss / state.window_batches if state.window_batches else None
+        state.window_loss, state.window_batches = 0.0, 0
+        metrics = self._log(train_loss)
+        bar.set_postfix(loss=f"{math.nan if train_loss is None else train_loss:.3f}",
+                        eval_loss=f"{metrics.get('eval_loss', math.nan):.3f}")
+
+    def _log(self, train_loss: float | None) -> dict:
+        state = self.state
+        metrics = {"step": state.step, "epoch": state.epoch, "lr": self.scheduler.get_last_lr()[0],
+                   "train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
+                   "flops": state.flops, "train_seconds": state.train_seconds, "tokens": state.tokens}
+        if self.args.skip_nonfinite_steps:
+            metrics["skipped_steps"] = state.skipped_steps
+        if self.args.do_eval:
+            metrics.update(self._evaluate())
+            fault_injection.at("eval", state.step, self.ctx.rank)
+        on_main(self.ctx, f"writing the logs of step {state.step}", lambda: self.log.record(metrics))
+        return metrics
