@@ -79,7 +79,7 @@ SCRATCH_ROWS = ['{"step": 0, "flops": 0, "train_seconds": 0, "eval_loss": 5.0}',
 
 def report(tmp: Path, *runs: str, output_dir=None) -> list:
     scratch = metrics_run(tmp / "scratch", SCRATCH_ROWS)
-    return [PY, "-m", "ligo.report.savings", "--scratch", scratch, *[a for spec in runs for a in ("--run", spec)],
+    return [PY, "-m", "ligo.report", "--scratch", scratch, *[a for spec in runs for a in ("--run", spec)],
             "--output_dir", output_dir or tmp / "report"]
 
 
@@ -93,7 +93,7 @@ def glue(tmp: Path, model, *extra, glue_dir=None) -> list:
 
 
 def grow(world: World, tmp: Path, *extra, config=None) -> list:
-    return [PY, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", config or world.large_config,
+    return [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", config or world.large_config,
             "--output_dir", tmp / "grown", *extra]
 
 

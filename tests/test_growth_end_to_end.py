@@ -66,7 +66,7 @@ def test_grown_model_starts_where_the_operator_ended(pipeline):
 
 def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
     out = pipeline / "grown-hf"
-    run([sys.executable, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", pipeline / "ligo", "--tokenizer_name", bert_tokenizer_dir,
          "--output_dir", out])
     written = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
@@ -112,7 +112,7 @@ def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp
     from ligo.growth.operator import LiGOOperator
 
     first = pipeline / "ligo" / "checkpoints" / "checkpoint-00000000"
-    run([sys.executable, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", first, "--output_dir", tmp_path / "grown0"])
     grown = load_file(str(tmp_path / "grown0" / "model.safetensors"))
     initial = {k: v.detach() for k, v in LiGOOperator.load(first)().items()}

@@ -167,13 +167,13 @@ def test_duplicate_names_exit_with_one_line(runs, tmp_path, capsys):
 
 def test_command_line_end_to_end(runs, tmp_path):
     out = tmp_path / "cli"
-    result = subprocess.run([sys.executable, "-m", "ligo.report.savings", "--scratch", runs["scratch"],
+    result = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", runs["scratch"],
                              "--run", f"LiGO={runs['grown']}+{runs['op']}", "--small", f"Small={runs['small']}",
                              "--output_dir", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "| LiGO | 85 | 57.5% | 8.5 s | 57.5% |" in result.stdout
     assert {p.name for p in out.iterdir()} == {"savings.md", "savings.csv", "loss_vs_flops.png", "loss_vs_time.png"}
-    bad = subprocess.run([sys.executable, "-m", "ligo.report.savings", "--scratch", str(tmp_path / "nowhere"),
+    bad = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", str(tmp_path / "nowhere"),
                           "--run", f"LiGO={runs['grown']}", "--output_dir", str(out)],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "nowhere does not exist" in bad.stderr

@@ -85,7 +85,7 @@ def _glue_on(model, folder):
 def _grow_with_pickled_operator(world, folder, marker):
     checkpoint = save_operator_run(world, folder / "ligo")
     planted = plant(checkpoint / "ligo_operator.safetensors", marker)  # a pickle under the safetensors name
-    return [PY, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "ligo",
+    return [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "ligo",
             "--pretrained_ligo_path", folder / "ligo", "--output_dir", folder / "grown"], planted
 
 
@@ -143,7 +143,7 @@ def test_pickle_beside_safetensors_is_never_loaded(world_and_run, tmp_path):
     world, run_dir = world_and_run
     marker = tmp_path / "CODE-RAN"
     model = pickled_model(world, run_dir, tmp_path, marker, keep_safetensors=True)
-    result = run([PY, "-m", "ligo.tasks.grow", "--model_type", "bert", "--config_name", str(world.large_config),
+    result = run([PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", str(world.large_config),
                   "--grow_scheme", "stackbert_direct_copy", "--source_model_path", str(model),
                   "--output_dir", str(tmp_path / "grown")], env=ENV)
     assert "wrote the stackbert_direct_copy-grown 4L-128H model" in result.stdout
