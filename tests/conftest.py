@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import warm_python as warm
 
 REPO = Path(__file__).resolve().parents[1]
 # Tests never reach the Hugging Face hub; subprocesses inherit this.
@@ -32,52 +33,64 @@ def sample_dump() -> Path:
     return Path(path)
 
 
-def _prepare(tmp_path_factory, sample_dump, script, name) -> Path:
+def _prepare(tmp_path_factory, sample_dump, script, name, python) -> Path:
     out = tmp_path_factory.mktemp("wiki") / name
-    env = {"WIKI_OUT_DIR": str(out), "VALID_LINES": str(VALID_LINES), "TEST_LINES": str(TEST_LINES)}
+    env = {"WIKI_OUT_DIR": str(out), "VALID_LINES": str(VALID_LINES), "TEST_LINES": str(TEST_LINES), "PYTHON": python}
     run(["bash", script, "en", str(sample_dump)], env=env)
     return out
 
 
 @pytest.fixture(scope="session")
-def bert_text(tmp_path_factory, sample_dump) -> Path:
-    """Folder with en.{all,train,valid,test}.raw, Moses-tokenised (the BERT data)."""
-    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased.bash", "wiki-cased")
+def bert_text(tmp_path_factory, sample_dump, warm_python) -> Path:
+    """Folder with en.{all,train,valid,test}.raw, Moses-tokenised (the BERT data). The session's data
+    are prepared by the warm interpreter (tests/warm_python.py): the same scripts, fewer imports."""
+    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased.bash", "wiki-cased", warm_python)
 
 
 @pytest.fixture(scope="session")
-def roberta_text(tmp_path_factory, sample_dump) -> Path:
+def roberta_text(tmp_path_factory, sample_dump, warm_python) -> Path:
     """Folder with en.{all,train,valid,test}.raw, not Moses-tokenised (the RoBERTa data)."""
-    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased_untokenized.bash", "wiki-untok")
+    return _prepare(tmp_path_factory, sample_dump, "data/wiki/get_data_cased_untokenized.bash", "wiki-untok",
+                    warm_python)
 
 
-def _train_tokenizer(tmp_path_factory, kind, text_dir, vocab_size=4000) -> Path:
+def _train_tokenizer(tmp_path_factory, kind, text_dir, python, vocab_size=4000) -> Path:
     out = tmp_path_factory.mktemp("tokenizers") / f"{kind}-test"
-    run([sys.executable, "-m", "tokenization.train_tokenizer", "--kind", kind, "--input",
+    run([python, "-m", "tokenization.train_tokenizer", "--kind", kind, "--input",
          str(text_dir / "en.train.raw"), "--vocab_size", str(vocab_size), "--output_dir", str(out)])
     return out
 
 
 @pytest.fixture(scope="session")
-def bert_tokenizer_dir(tmp_path_factory, bert_text) -> Path:
-    return _train_tokenizer(tmp_path_factory, "bert-uncased", bert_text)
+def bert_tokenizer_dir(tmp_path_factory, bert_text, warm_python) -> Path:
+    return _train_tokenizer(tmp_path_factory, "bert-uncased", bert_text, warm_python)
 
 
 @pytest.fixture(scope="session")
-def roberta_tokenizer_dir(tmp_path_factory, roberta_text) -> Path:
-    return _train_tokenizer(tmp_path_factory, "roberta", roberta_text)
+def roberta_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
+    return _train_tokenizer(tmp_path_factory, "roberta", roberta_text, warm_python)
 
 
 @pytest.fixture(scope="session")
-def bert_tokenized(bert_text, bert_tokenizer_dir) -> Path:
+def bert_tokenized(bert_text, bert_tokenizer_dir, warm_python) -> Path:
     """bert_text with every split tokenised by the project's bash script."""
     run(["bash", "tokenization/tokenize_wiki_bert.bash"],
-        env={"DATA_DIR": str(bert_text), "TOKENIZER": str(bert_tokenizer_dir)})
+        env={"DATA_DIR": str(bert_text), "TOKENIZER": str(bert_tokenizer_dir), "PYTHON": warm_python})
     return bert_text
 
 
 @pytest.fixture(scope="session")
-def roberta_tokenized(roberta_text, roberta_tokenizer_dir) -> Path:
+def roberta_tokenized(roberta_text, roberta_tokenizer_dir, warm_python) -> Path:
     run(["bash", "tokenization/tokenize_wiki_roberta.bash", "--split_sentences"],
-        env={"DATA_DIR": str(roberta_text), "TOKENIZER": str(roberta_tokenizer_dir)})
+        env={"DATA_DIR": str(roberta_text), "TOKENIZER": str(roberta_tokenizer_dir), "PYTHON": warm_python})
     return roberta_text
+
+
+@pytest.fixture(scope="session")
+def warm_python(tmp_path_factory) -> str:
+    """The path of an executable that behaves as `python`, started warm (tests/warm_python.py
+    says for which commands it may stand in)."""
+    client, server = warm.start(tmp_path_factory.mktemp("warm-python"))
+    yield client
+    server.kill()
+    server.wait()

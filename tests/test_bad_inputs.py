@@ -337,12 +337,14 @@ def files_in(folder: Path) -> dict[Path, tuple[int, int]]:
     return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
 
 
-def run_case(prepared: Case):
-    return run([str(arg) for arg in prepared.argv], env={**ENV, **prepared.env}, check=False)
+def run_case(prepared: Case, python: str):
+    """The case's command, with the warm interpreter for python (none is killed or launched by torchrun)."""
+    argv = [python if arg == PY else str(arg) for arg in prepared.argv]
+    return run(argv, env={**ENV, "PYTHON": python, **prepared.env}, check=False)
 
 
 @pytest.fixture(scope="module")
-def outcomes(request, tmp_path_factory) -> dict:
+def outcomes(request, tmp_path_factory, warm_python) -> dict:
     """Every selected case, prepared in its own folder and run: name -> (case, result, files it wrote)."""
     world = build_world(tmp_path_factory.mktemp("world"))
     selected = [item.callspec.params["name"] for item in request.session.items
@@ -353,7 +355,8 @@ def outcomes(request, tmp_path_factory) -> dict:
         built = CASES[name](folder, world)
         prepared[name] = (folder, built, files_in(folder))
     with ThreadPoolExecutor(WORKERS) as pool:
-        results = dict(zip(prepared, pool.map(run_case, [built for _, built, _ in prepared.values()])))
+        results = dict(zip(prepared, pool.map(run_case, [built for _, built, _ in prepared.values()],
+                                                   [warm_python] * len(prepared))))
     return {name: (built, results[name], sorted(str(p) for p, stat in files_in(folder).items() if before.get(p) != stat))
             for name, (folder, built, before) in prepared.items()}
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,8 +73,9 @@ def roberta_model(tmp_path_factory) -> Path:
     return _tiny_model(tmp_path_factory.mktemp("roberta"), "roberta")
 
 
-def run_script(*args):
-    return subprocess.run([sys.executable, "run_glue.py", *map(str, args)], cwd=REPO, env=ENV, capture_output=True,
+def run_script(python, *args):
+    """run_glue.py on ``python``: the warm interpreter (tests/warm_python.py)."""
+    return subprocess.run([python, "run_glue.py", *map(str, args)], cwd=REPO, env=ENV, capture_output=True,
                           text=True)
 
 
@@ -245,13 +245,13 @@ def test_a_foreign_table_is_refused_before_anything_runs(tmp_path):
 
 # ---------------------------------------------------------------- whole runs
 
-def test_bert_run_on_every_task_and_two_seeds(glue_dir, bert_model, tmp_path):
+def test_bert_run_on_every_task_and_two_seeds(glue_dir, bert_model, tmp_path, warm_python):
     # Given as a training run's output_dir: its latest checkpoint is fine-tuned.
     run_dir = tmp_path / "pretrain-run"
     shutil.copytree(bert_model, run_dir / "checkpoints" / "checkpoint-00000010")
     (run_dir / "checkpoints" / "checkpoint-00000010" / "trainer_state.json").write_text("{}")
     out = tmp_path / "glue-out"
-    result = run_script("--model_name_or_path", run_dir, "--glue_dir", glue_dir, "--output_dir", out,
+    result = run_script(warm_python, "--model_name_or_path", run_dir, "--glue_dir", glue_dir, "--output_dir", out,
                         "--seeds", 1, 2, "--name", "tiny-bert", *FAST)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "LOAD REPORT" not in result.stderr
@@ -277,18 +277,19 @@ def test_bert_run_on_every_task_and_two_seeds(glue_dir, bert_model, tmp_path):
     assert "| tiny-bert |" in (out / "glue_table.md").read_text()
 
     # The same output_dir again: refused, the earlier results are kept.
-    again = run_script("--model_name_or_path", run_dir, "--glue_dir", glue_dir, "--output_dir", out, *FAST)
+    again = run_script(warm_python, "--model_name_or_path", run_dir, "--glue_dir", glue_dir, "--output_dir", out,
+                       *FAST)
     assert again.returncode == 2 and "already holds GLUE results" in again.stderr
     assert len(read_csv(out / "glue_table.csv")) == 1
 
 
-def test_roberta_run_from_a_config_file(glue_dir, roberta_model, tmp_path):
+def test_roberta_run_from_a_config_file(glue_dir, roberta_model, tmp_path, warm_python):
     config = tmp_path / "glue.txt"
     config.write_text(f"model_name_or_path = {roberta_model}\nglue_dir = {glue_dir}\ntasks = [SST-2]\nseeds = [3]\n"
                       "num_train_epochs = 10\nlearning_rate = 1e-3\nper_device_train_batch_size = 16\n"
                       "max_seq_length = 32\n")
     table = tmp_path / "tables" / "glue.md"
-    result = run_script("--config", config, "--output_dir", tmp_path / "out", "--results_table", table)
+    result = run_script(warm_python, "--config", config, "--output_dir", tmp_path / "out", "--results_table", table)
     assert result.returncode == 0, result.stdout + result.stderr
     record = json.loads((tmp_path / "out" / "seeds" / "sst2-seed3.json").read_text())
     assert record["eval"]["SST-2"]["acc"] >= 0.8
@@ -384,11 +385,12 @@ def test_broken_or_incomplete_checkpoints_are_refused(bert_model, glue_dir, tmp_
     assert not (tmp_path / "out").exists()
 
 
-def test_the_script_itself_refuses_with_one_line(glue_dir, bert_model, tmp_path):
+def test_the_script_itself_refuses_with_one_line(glue_dir, bert_model, tmp_path, warm_python):
     glue = tmp_path / "glue"
     shutil.copytree(glue_dir, glue)
     (glue / "RTE" / "train.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\tonly two\n")
-    result = run_script("--model_name_or_path", bert_model, "--glue_dir", glue, "--output_dir", tmp_path / "out", *FAST)
+    result = run_script(warm_python, "--model_name_or_path", bert_model, "--glue_dir", glue, "--output_dir",
+                        tmp_path / "out", *FAST)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: '{glue / 'RTE' / 'train.tsv'}' line 2 has 2 tab-separated columns, expected 4 "

@@ -4,9 +4,7 @@ files of real Wikipedia lines (the session's sample), and every check reads what
 
 The scripts start a Python process per tool (16 for gpu_table1.sh), and importing torch and
 transformers costs ~5-10 s each on 2 busy cores, more than all the tiny training. So the scripts
-get, as their PYTHON, a warm interpreter: a server that imported those libraries once forks a child
-for each command, which then runs exactly what `python ARGS` would (script, -m, -c or -),
-with the caller's arguments, working directory, environment and standard streams."""
+get, as their PYTHON, the warm interpreter of tests/warm_python.py (the ``warm_python`` fixture)."""
 
 import ast
 import json
@@ -14,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,137 +19,6 @@ import torch
 from conftest import REPO, run
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU behaviour")
-
-SERVER = r'''
-import array, atexit, io, json, os, runpy, signal, socket, struct, sys, threading, traceback
-# What every tool imports, once (the project's own code is left to each child).
-import numpy, torch, transformers, tokenizers, h5py, tqdm, configargparse, tensorboardX, matplotlib
-from transformers import BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
-import transformers.loss.loss_utils
-base_path = [p for p in sys.path[1:]]
-path = sys.argv[1]
-listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-listener.bind(path + ".tmp")
-os.rename(path + ".tmp", path)
-listener.listen(16)
-
-def child(conn, request, fds):
-    listener.close()
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
-    conn.close()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
-    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    args = request["argv"]
-    code = 0
-    try:
-        if args[0] == "-m":
-            sys.argv = [args[1]] + args[2:]
-            sys.path[:] = [os.getcwd()] + extra + base_path
-            runpy.run_module(args[1], run_name="__main__", alter_sys=True)
-        elif args[0] in ("-c", "-"):
-            source = args[1] if args[0] == "-c" else sys.stdin.read()
-            sys.argv = (["-c"] + args[2:]) if args[0] == "-c" else args
-            sys.path[:] = [""] + extra + base_path
-            main = type(sys)("__main__")
-            sys.modules["__main__"] = main
-            exec(compile(source, "<string>" if args[0] == "-c" else "<stdin>", "exec"), main.__dict__)
-        else:
-            sys.argv = args
-            sys.path[:] = [os.path.dirname(os.path.abspath(args[0]))] + extra + base_path
-            runpy.run_path(args[0], run_name="__main__")
-    except SystemExit as stop:
-        if stop.code is None:
-            code = 0
-        elif isinstance(stop.code, int):
-            code = stop.code
-        else:
-            print(stop.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    try:
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code & 0xFF)
-
-def serve(conn):
-    fds = array.array("i")
-    data, ancillary, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * fds.itemsize))
-    for level, kind, payload in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-    while not data.endswith(b"\n"):
-        data += conn.recv(1 << 20)
-    request = json.loads(data)
-    pid = os.fork()
-    if pid == 0:
-        child(conn, request, list(fds))
-    for fd in fds:
-        os.close(fd)
-    conn.sendall(struct.pack("!i", pid))
-    _, status = os.waitpid(pid, 0)
-    conn.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
-    conn.close()
-
-while True:
-    conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
-'''
-
-CLIENT = r'''#!{python} -IS
-import array, json, os, signal, socket, struct, sys
-conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-conn.connect({socket!r})
-request = json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode() + b"\n"
-conn.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
-def receive():
-    data = b""
-    while len(data) < 4:
-        more = conn.recv(4 - len(data))
-        if not more:
-            sys.exit(1)
-        data += more
-    return struct.unpack("!i", data)[0]
-pid = receive()
-for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # `timeout` and Ctrl-C reach the child
-    signal.signal(sig, lambda number, frame: os.kill(pid, number))
-code = receive()
-sys.exit(128 - code if code < 0 else code)
-'''
-
-
-@pytest.fixture(scope="module")
-def warm_python(tmp_path_factory):
-    """The path of an executable that behaves as `python` for the scripts, started warm."""
-    folder = tmp_path_factory.mktemp("warm-python")
-    sock = str(folder / "s")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-c", SERVER, sock], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while not os.path.exists(sock):
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise AssertionError(f"the warm interpreter did not start: {server.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    client = folder / "python"
-    client.write_text(CLIENT.format(python=sys.executable, socket=sock))
-    client.chmod(0o755)
-    yield str(client)
-    server.kill()
-    server.wait()
 
 
 def test_the_warm_interpreter_runs_commands_as_python_does(warm_python, tmp_path):

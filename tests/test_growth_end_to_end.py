@@ -1,45 +1,41 @@
 """The whole LiGO pipeline on the embedded data, as users run it: pretrain a small BERT,
 train the operator in two gloo processes, grow, train the grown model."""
 
-import sys
 
 import pytest
 import torch
 from conftest import run
-from training_helpers import config_text, lm_command, read_metrics, tiny_config
+from training_helpers import config_text, grow_command, lm_command, read_metrics, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.training.checkpoint import latest_checkpoint
 
 
-def grow_command(config_file, model_config, output_dir, *extra, processes=1):
-    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes)
-    command[command.index("run_lm_distributed.py")] = "run_grow_distributed.py"
-    return command
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
+def pipeline(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
+    """Every run on the warm interpreter (tests/warm_python.py); the operator in two gloo processes."""
     root = tmp_path_factory.mktemp("growth")
     vocab = len(AutoTokenizer.from_pretrained(str(bert_tokenizer_dir)))
     small_config = tiny_config(root / "small.json", "bert", vocab, layers=2, hidden=64)
     large_config = tiny_config(root / "large.json", "bert", vocab, layers=4, hidden=128)
     pretrain = config_text(root / "pretrain.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=40,
                            logging_steps=20, ckpt_steps=40, learning_rate="3e-3", warmup_steps=4)
-    run(lm_command(pretrain, small_config, root / "small"))
+    run(lm_command(pretrain, small_config, root / "small", python=warm_python))
     operator = config_text(root / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=6,
                            logging_steps=3, ckpt_steps=3, learning_rate="1e-3", warmup_steps=0)
     # Another seed than the small model's: with the same one, the operator's first batches would be
     # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
     run(grow_command(operator, large_config, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
-                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2))
+                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
+                     python=warm_python))
     # The paper's grown-model setting: a small learning rate and no warm-up (a large one
     # throws the grown model off its start in the first steps).
     grown = config_text(root / "grown.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=3,
                         logging_steps=3, ckpt_steps=3, warmup_steps=0, learning_rate="2e-4")
     run(lm_command(grown, large_config, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
-                   "--pretrained_ligo_path", root / "ligo", "--fuse_init_scheme", "stackbert_noisy", "rand"))
-    run(lm_command(grown, large_config, root / "scratch"))
+                   "--pretrained_ligo_path", root / "ligo", "--fuse_init_scheme", "stackbert_noisy", "rand",
+                   python=warm_python))
+    run(lm_command(grown, large_config, root / "scratch", python=warm_python))
     return root
 
 
@@ -64,9 +60,9 @@ def test_grown_model_starts_where_the_operator_ended(pipeline):
     assert grown_end < scratch_end - 0.5, (grown_end, scratch_end)
 
 
-def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
+def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir, warm_python):
     out = pipeline / "grown-hf"
-    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", pipeline / "ligo", "--tokenizer_name", bert_tokenizer_dir,
          "--output_dir", out])
     written = AutoModelForMaskedLM.from_pretrained(str(out)).eval()
@@ -78,33 +74,33 @@ def test_grow_command_writes_the_same_model(pipeline, bert_tokenizer_dir):
         assert torch.allclose(written(**ids).logits, step0(**ids).logits, atol=1e-5)
 
 
-def test_operator_from_other_model_sizes_is_refused(pipeline, bert_tokenized, bert_tokenizer_dir):
+def test_operator_from_other_model_sizes_is_refused(pipeline, bert_tokenized, bert_tokenizer_dir, warm_python):
     other = tiny_config(pipeline / "other.json", "bert", 4000, layers=6, hidden=128)
     grown = pipeline / "grown.txt"
     result = run(lm_command(grown, other, pipeline / "wrong", "--grow_scheme", "ligo",
-                            "--pretrained_ligo_path", pipeline / "ligo"), check=False)
+                            "--pretrained_ligo_path", pipeline / "ligo", python=warm_python), check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "was trained for other model sizes" in result.stderr and "num_hidden_layers 4 vs 6" in result.stderr
 
 
-def test_roberta_operator_trains_and_grows(tmp_path, roberta_tokenized, roberta_tokenizer_dir):
+def test_roberta_operator_trains_and_grows(tmp_path, roberta_tokenized, roberta_tokenizer_dir, warm_python):
     vocab = len(AutoTokenizer.from_pretrained(str(roberta_tokenizer_dir)))
     small_config = tiny_config(tmp_path / "small.json", "roberta", vocab, layers=1, hidden=64)
     large_config = tiny_config(tmp_path / "large.json", "roberta", vocab, layers=2, hidden=96)
     settings = config_text(tmp_path / "run.txt", "roberta", roberta_tokenized, roberta_tokenizer_dir, max_steps=2,
                            logging_steps=2, ckpt_steps=2, warmup_steps=0)
-    run(lm_command(settings, small_config, tmp_path / "small"))
+    run(lm_command(settings, small_config, tmp_path / "small", python=warm_python))
     run(grow_command(settings, large_config, tmp_path / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
-                     tmp_path / "small", "--fuse_init_scheme", "stackbert_noisy", "rand"))
+                     tmp_path / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", python=warm_python))
     run(lm_command(settings, large_config, tmp_path / "grown", "--grow_scheme", "ligo", "--pretrained_ligo_path",
-                   tmp_path / "ligo"))
+                   tmp_path / "ligo", python=warm_python))
     assert read_metrics(tmp_path / "grown")[0]["eval_loss"] == pytest.approx(
         read_metrics(tmp_path / "ligo")[-1]["eval_loss"], rel=1e-5)
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "grown/checkpoints/checkpoint-00000000"))
     assert type(model).__name__ == "RobertaForMaskedLM" and model.config.hidden_size == 96
 
 
-def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp_path):
+def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp_path, warm_python):
     """--pretrained_ligo_path may name checkpoint-XXXXXXXX itself: checkpoint 0 is the operator's
     initialisation alone (the ablation's 0-step cell), not its latest, trained state."""
     from safetensors.torch import load_file
@@ -112,7 +108,7 @@ def test_growing_from_one_operator_checkpoint_uses_that_checkpoint(pipeline, tmp
     from ligo.growth.operator import LiGOOperator
 
     first = pipeline / "ligo" / "checkpoints" / "checkpoint-00000000"
-    run([sys.executable, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+    run([warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
          "--grow_scheme", "ligo", "--pretrained_ligo_path", first, "--output_dir", tmp_path / "grown0"])
     grown = load_file(str(tmp_path / "grown0" / "model.safetensors"))
     initial = {k: v.detach() for k, v in LiGOOperator.load(first)().items()}

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import run
-from test_gpu_scripts import warm_python  # noqa: F401  (a fixture: ~10 s less for each of ~25 processes)
 from training_helpers import config_text, tiny_config
 from transformers import AutoTokenizer
 

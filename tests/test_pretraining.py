@@ -16,10 +16,10 @@ from ligo.training.checkpoint import list_checkpoints
 
 
 @pytest.mark.parametrize("family", ["bert", "roberta"])
-def test_two_process_run_trains_logs_and_checkpoints(tmp_path, request, family):
+def test_two_process_run_trains_logs_and_checkpoints(tmp_path, request, family, warm_python):
     config, model_config = setup_run(tmp_path, request, family)
     out = tmp_path / "out"
-    run(lm_command(config, model_config, out, processes=2))
+    run(lm_command(config, model_config, out, processes=2, python=warm_python))
     metrics = read_metrics(out)
     assert [m["step"] for m in metrics] == [0, 3, 6, 9, 12]
     eval_losses = [m["eval_loss"] for m in metrics]
@@ -73,56 +73,56 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_misspelled_config_key_is_named(tmp_path, request):
+def test_misspelled_config_key_is_named(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert")
     config.write_text(config.read_text() + "lerning_rate = 1e-3\n")
-    result = run(lm_command(config, model_config, tmp_path / "out"), check=False)
+    result = run(lm_command(config, model_config, tmp_path / "out", python=warm_python), check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"config file '{config}': unknown key 'lerning_rate' (did you mean 'learning_rate'?)" in result.stderr
 
 
-def test_existing_run_is_not_overwritten_by_accident(tmp_path, request):
+def test_existing_run_is_not_overwritten_by_accident(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=1, ckpt_steps=0)
     out = tmp_path / "out"
-    run(lm_command(config, model_config, out))
+    run(lm_command(config, model_config, out, python=warm_python))
     before = (out / "metrics.jsonl").read_text()
-    result = run(lm_command(config, model_config, out), check=False)
+    result = run(lm_command(config, model_config, out, python=warm_python), check=False)
     assert result.returncode == 2 and "already holds a run" in result.stderr
     assert (out / "metrics.jsonl").read_text() == before
-    run(lm_command(config, model_config, out, "--overwrite_output_dir"))
+    run(lm_command(config, model_config, out, "--overwrite_output_dir", python=warm_python))
     assert len(read_metrics(out)) == 3
 
 
-def test_resume_with_another_model_config_is_refused(tmp_path, request):
+def test_resume_with_another_model_config_is_refused(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=1, ckpt_steps=1)
     out = tmp_path / "out"
-    run(lm_command(config, model_config, out))
+    run(lm_command(config, model_config, out, python=warm_python))
     other = tiny_config(tmp_path / "other.json", "bert", 4000, layers=3)
-    result = run(lm_command(config, other, out, "--should_continue"), check=False)
+    result = run(lm_command(config, other, out, "--should_continue", python=warm_python), check=False)
     assert result.returncode == 2
     assert f"was made with --config_name {model_config}, this run has --config_name {other}" in result.stderr
 
 
-def test_evaluation_is_the_same_for_one_and_two_processes(tmp_path, request):
+def test_evaluation_is_the_same_for_one_and_two_processes(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "roberta", max_steps=2, logging_steps=2, ckpt_steps=0)
     losses = []
     for processes in (1, 2):
         out = tmp_path / f"p{processes}"
-        run(lm_command(config, model_config, out, processes=processes))
+        run(lm_command(config, model_config, out, processes=processes, python=warm_python))
         losses.append(read_metrics(out)[0]["eval_loss"])  # step 0: the same initial model
     assert losses[0] == pytest.approx(losses[1], rel=1e-6)
 
 
-def test_bf16_autocast_trains_on_cpu(tmp_path, request):
+def test_bf16_autocast_trains_on_cpu(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert", max_steps=2, logging_steps=2, ckpt_steps=0)
     out = tmp_path / "out"
-    run(lm_command(config, model_config, out, "--bf16"))
+    run(lm_command(config, model_config, out, "--bf16", python=warm_python))
     metrics = read_metrics(out)
     assert metrics[-1]["step"] == 2 and metrics[-1]["train_loss"] > 0 and metrics[-1]["eval_loss"] > 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU --fp16 works")
-def test_fp16_without_a_gpu_is_a_clear_error(tmp_path, request):
+def test_fp16_without_a_gpu_is_a_clear_error(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert", max_steps=2)
-    result = run(lm_command(config, model_config, tmp_path / "out", "--fp16"), check=False)
+    result = run(lm_command(config, model_config, tmp_path / "out", "--fp16", python=warm_python), check=False)
     assert result.returncode == 2 and "--fp16 needs a CUDA GPU; on CPU use --bf16" in result.stderr

@@ -53,11 +53,12 @@ def run_until_failure(command, fault: str, marker: str, log) -> tuple[int, str, 
     return process.returncode, output, time.time() - (seen or time.time())
 
 
-def test_an_exception_on_rank_1_mid_step_stops_both_ranks(setup):
+def test_an_exception_on_rank_1_mid_step_stops_both_ranks(setup, warm_python):
     out = setup.root / "raise-in-step"
     # A timeout far longer than the test allows: the ranks must stop because they learn of the
     # failure, not because a collective times out.
-    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2)
+    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2,
+                         python=warm_python)
     code, output, seconds = run_until_failure(command, "raise:train_step:3:1", "rank 1 of 2 failed",
                                               out.with_suffix(".log"))
     assert code != 0 and seconds < 30, (code, seconds)
@@ -66,9 +67,10 @@ def test_an_exception_on_rank_1_mid_step_stops_both_ranks(setup):
     assert "rank      : 1 (local_rank: 1)" in output  # torchrun's report names it too
 
 
-def test_an_exception_on_rank_0_while_saving_reaches_rank_1(setup):
+def test_an_exception_on_rank_0_while_saving_reaches_rank_1(setup, warm_python):
     out = setup.root / "raise-in-save"
-    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2)
+    command = lm_command(setup.config, setup.model_config, out, "--ddp_timeout", 1800, processes=2,
+                         python=warm_python)
     code, output, seconds = run_until_failure(command, "raise:checkpoint_write:4", "rank 0 of 2 failed",
                                               out.with_suffix(".log"))
     assert code != 0 and seconds < 30, (code, seconds)
@@ -92,9 +94,9 @@ def test_the_launcher_names_a_spawned_rank_that_fails(capfd, how, says):
         assert "RuntimeError: rank fails on purpose" in err
 
 
-def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_good_one_resumes(setup):
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_good_one_resumes(setup, warm_python):
     out = setup.root / "disk-full"
-    command = lm_command(setup.config, setup.model_config, out)
+    command = lm_command(setup.config, setup.model_config, out, python=warm_python)
     result = run(command, env={VARIABLE: "enospc:checkpoint_write:4"}, check=False)
     final, partial = out / "checkpoints/checkpoint-00000004", out / "checkpoints/.partial-checkpoint-00000004"
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]

@@ -3,7 +3,6 @@
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -165,15 +164,15 @@ def test_duplicate_names_exit_with_one_line(runs, tmp_path, capsys):
     assert "'A' is used twice" in err and "\n" not in err
 
 
-def test_command_line_end_to_end(runs, tmp_path):
+def test_command_line_end_to_end(runs, tmp_path, warm_python):
     out = tmp_path / "cli"
-    result = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", runs["scratch"],
+    result = subprocess.run([warm_python, "-m", "ligo.report", "--scratch", runs["scratch"],
                              "--run", f"LiGO={runs['grown']}+{runs['op']}", "--small", f"Small={runs['small']}",
                              "--output_dir", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "| LiGO | 85 | 57.5% | 8.5 s | 57.5% |" in result.stdout
     assert {p.name for p in out.iterdir()} == {"savings.md", "savings.csv", "loss_vs_flops.png", "loss_vs_time.png"}
-    bad = subprocess.run([sys.executable, "-m", "ligo.report", "--scratch", str(tmp_path / "nowhere"),
+    bad = subprocess.run([warm_python, "-m", "ligo.report", "--scratch", str(tmp_path / "nowhere"),
                           "--run", f"LiGO={runs['grown']}", "--output_dir", str(out)],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "nowhere does not exist" in bad.stderr

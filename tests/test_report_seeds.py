@@ -3,7 +3,6 @@
 import csv
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -147,9 +146,9 @@ def test_focus_must_name_a_method(reports, tmp_path, capsys):
     assert "--focus 'E' is not one of the methods (A, B, C, D)" in capsys.readouterr().err
 
 
-def test_command_line(reports, tmp_path):
+def test_command_line(reports, tmp_path, warm_python):
     out = tmp_path / "cli"
-    result = subprocess.run([sys.executable, "-m", "ligo.report.seeds", *(a for seed, folder in reports.items()
+    result = subprocess.run([warm_python, "-m", "ligo.report.seeds", *(a for seed, folder in reports.items()
                                                                           for a in ("--report", f"{seed}={folder}")),
                              "--output_dir", str(out), "--focus", "A"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

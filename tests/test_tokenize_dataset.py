@@ -1,7 +1,6 @@
 """Tokenisation to <file>.<tok>, .hdf5, .line (and .sent) on the real sample."""
 
 import shutil
-import sys
 
 import h5py
 import numpy as np
@@ -103,8 +102,9 @@ def test_lines_are_sents_writes_the_line_index_as_sent(tmp_path, bert_text, bert
     assert files["sent"].read_text() == files["line"].read_text()
 
 
-def _cli(args):
-    return run([sys.executable, "-m", "tokenization.tokenize_dataset", *args], check=False)
+def _cli(python, args):
+    """On ``python``: the warm interpreter (tests/warm_python.py)."""
+    return run([python, "-m", "tokenization.tokenize_dataset", *args], check=False)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,8 @@ def _cli(args):
         ("tokenizer_is_a_file", "is a file; pass the folder"),
     ],
 )
-def test_bad_input_is_one_clear_line_and_leaves_no_output(tmp_path, bert_tokenizer_dir, case, message):
+def test_bad_input_is_one_clear_line_and_leaves_no_output(tmp_path, bert_tokenizer_dir, case, message,
+                                                          warm_python):
     text = tmp_path / "en.x.raw"
     tokenizer = str(bert_tokenizer_dir)
     if case == "empty_file":
@@ -127,7 +128,7 @@ def test_bad_input_is_one_clear_line_and_leaves_no_output(tmp_path, bert_tokeniz
     elif case in ("missing_tokenizer", "tokenizer_is_a_file"):
         text.write_text("Anarchism is a political philosophy that advocates stateless societies .\n")
         tokenizer = "bert-base-uncased" if case == "missing_tokenizer" else str(bert_tokenizer_dir / "tokenizer.json")
-    result = _cli([str(tmp_path), "en.x.raw", tokenizer, "--processes", "1"])
+    result = _cli(warm_python, [str(tmp_path), "en.x.raw", tokenizer, "--processes", "1"])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

@@ -90,24 +90,24 @@ def _grow_with_pickled_operator(world, folder, marker):
 
 
 @pytest.fixture(scope="module")
-def world_and_run(tmp_path_factory):
+def world_and_run(tmp_path_factory, warm_python):
     """The world and a finished 2-step pretraining run (checkpoints 0 and 2)."""
     world = build_world(tmp_path_factory.mktemp("world"))
     run_dir = tmp_path_factory.mktemp("runs") / "small"
-    run(lm_command(world.run_config, world.small_config, run_dir), env=ENV)
+    run(lm_command(world.run_config, world.small_config, run_dir, python=warm_python), env=ENV)
     return world, run_dir
 
 
 @pytest.fixture(scope="module")
-def outcomes(world_and_run, tmp_path_factory) -> dict:
-    """Every scenario run, a few at a time: name -> (result, planted file, marker)."""
+def outcomes(world_and_run, tmp_path_factory, warm_python) -> dict:
+    """Every scenario run, a few at a time, on the warm interpreter: name -> (result, planted file, marker)."""
     world, run_dir = world_and_run
     prepared = {}
     for name, build in SCENARIOS.items():
         folder = tmp_path_factory.mktemp("planted")
         marker = folder / "CODE-RAN"
         command, planted = build(world, run_dir, folder, marker)
-        prepared[name] = ([str(a) for a in command], planted, marker)
+        prepared[name] = ([warm_python if a == PY else str(a) for a in command], planted, marker)
     with ThreadPoolExecutor(3) as pool:
         results = pool.map(lambda item: run(item[0], env=ENV, check=False), prepared.values())
         return {name: (result, planted, marker) for (name, (_, planted, marker)), result in zip(prepared.items(), results)}
@@ -139,11 +139,11 @@ def test_planted_pickle_is_refused_in_one_line(name, outcomes):
     _one_line_refusal(result, planted)
 
 
-def test_pickle_beside_safetensors_is_never_loaded(world_and_run, tmp_path):
+def test_pickle_beside_safetensors_is_never_loaded(world_and_run, tmp_path, warm_python):
     world, run_dir = world_and_run
     marker = tmp_path / "CODE-RAN"
     model = pickled_model(world, run_dir, tmp_path, marker, keep_safetensors=True)
-    result = run([PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", str(world.large_config),
+    result = run([warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", str(world.large_config),
                   "--grow_scheme", "stackbert_direct_copy", "--source_model_path", str(model),
                   "--output_dir", str(tmp_path / "grown")], env=ENV)
     assert "wrote the stackbert_direct_copy-grown 4L-128H model" in result.stdout

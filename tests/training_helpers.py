@@ -56,9 +56,15 @@ def setup_run(tmp_path, request, family, **overrides):
     return config, model_config
 
 
-def lm_command(config_file, model_config, output_dir, *extra, processes=1):
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"] if processes > 1 else [sys.executable]
+def lm_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
+    """``python`` may be the warm interpreter (tests/warm_python.py); with several processes it then
+    runs torchrun and, through --no-python, each worker too."""
+    launcher = [python]
+    if processes > 1:
+        launcher = [python, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+                    "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"]
+        if python != sys.executable:
+            launcher += ["--no-python", python]
     return [*launcher, "run_lm_distributed.py", "--config", str(config_file), "--config_name", str(model_config),
             "--output_dir", str(output_dir), *map(str, extra)]
 
@@ -115,9 +121,9 @@ def tensors_equal(a_file, b_file) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def grow_command(config_file, model_config, output_dir, *extra, processes=1):
+def grow_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
     """run_grow_distributed.py, as lm_command runs run_lm_distributed.py."""
-    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes)
+    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python)
     command[command.index("run_lm_distributed.py")] = "run_grow_distributed.py"
     return command
 
