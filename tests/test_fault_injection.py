@@ -23,7 +23,7 @@ from ligo.training.fault_injection import VARIABLE
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
+def setup(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
     """Model configs, run settings and an uninterrupted pretraining run (also the operator's small model)."""
     root = tmp_path_factory.mktemp("crashes")
     vocab = len(AutoTokenizer.from_pretrained(str(bert_tokenizer_dir)))
@@ -34,8 +34,9 @@ def setup(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
     operator = config_text(root / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=6,
                            logging_steps=2, ckpt_steps=3, warmup_steps=0, learning_rate="1e-3")
     whole = root / "whole"
-    run(lm_command(pretrain, small, whole, processes=2))
-    return SimpleNamespace(root=root, small=small, large=large, pretrain=pretrain, operator=operator, whole=whole)
+    run(lm_command(pretrain, small, whole, processes=2, python=warm_python))
+    return SimpleNamespace(root=root, small=small, large=large, pretrain=pretrain, operator=operator, whole=whole,
+                           python=warm_python)
 
 
 def killed_by(fault: str, command) -> subprocess.CompletedProcess:
@@ -81,7 +82,7 @@ def assert_same_run(whole, resumed, final_step: int, weights: str):
 
 def test_pretraining_killed_three_times_ends_as_if_never_interrupted(setup):
     out = setup.root / "pretrain-crashed"
-    command = lm_command(setup.pretrain, setup.small, out, "--should_continue", processes=2)
+    command = lm_command(setup.pretrain, setup.small, out, "--should_continue", processes=2, python=setup.python)
     # Rank 0 evaluating step 0, before the first checkpoint: nothing to resume, so the next
     # launch starts afresh.
     killed_by("kill:eval:0", command)
@@ -102,7 +103,8 @@ def test_pretraining_killed_three_times_ends_as_if_never_interrupted(setup):
 def test_operator_training_killed_before_publishing_a_checkpoint_and_at_random(setup):
     def command(out, *extra):
         return grow_command(setup.operator, setup.large, out, "--tune_width", "--tune_depth", "--source_model_path",
-                            setup.whole, "--fuse_init_scheme", "stackbert_noisy", "rand", *extra, processes=2)
+                            setup.whole, "--fuse_init_scheme", "stackbert_noisy", "rand", *extra, processes=2,
+                            python=setup.python)
 
     whole, out = setup.root / "operator-whole", setup.root / "operator-crashed"
     run(command(whole))

@@ -21,21 +21,6 @@ from conftest import REPO, run
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU behaviour")
 
 
-def test_the_warm_interpreter_runs_commands_as_python_does(warm_python, tmp_path):
-    script = tmp_path / "s.py"
-    script.write_text("import sys, os\nprint(sys.argv, os.getcwd(), os.environ['X'], __name__)\nsys.exit(3)\n")
-    result = subprocess.run([warm_python, str(script), "a b"], cwd=tmp_path, env={**os.environ, "X": "y"},
-                            capture_output=True, text=True)
-    assert result.returncode == 3
-    assert result.stdout == f"{[str(script), 'a b']} {tmp_path} y __main__\n"
-    result = subprocess.run([warm_python, "-", "z"], input="import sys; print(sys.argv[1:]); raise ValueError('v')",
-                            capture_output=True, text=True)
-    assert result.returncode == 1 and result.stdout == "['z']\n" and "ValueError: v" in result.stderr
-    result = subprocess.run([warm_python, "-m", "tokenization.train_tokenizer", "--help"], cwd=REPO,
-                            capture_output=True, text=True)
-    assert result.returncode == 0 and "--vocab_size" in result.stdout
-
-
 def script_env(python, **settings):
     return {"PYTHON": python, "OMP_NUM_THREADS": "1", **{k: str(v) for k, v in settings.items()}}
 

@@ -57,13 +57,13 @@ def _kill_after_checkpoint(command, out, step):
     crash(process)
 
 
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request):
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "bert", gradient_accumulation_steps=2, logging_steps=2,
                                      ckpt_steps=3, max_steps=10, num_workers=2)
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    run(lm_command(config, model_config, whole, processes=2))
-    _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2), resumed, 3)
-    result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2))
+    run(lm_command(config, model_config, whole, processes=2, python=warm_python))
+    _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
+    result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
     assert "resuming from" in result.stdout and "checkpoint-00000010" not in result.stdout
     keys = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
     expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]

@@ -57,11 +57,12 @@ def setup_run(tmp_path, request, family, **overrides):
 
 
 def lm_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
-    """``python`` may be the warm interpreter (tests/warm_python.py); with several processes it then
-    runs torchrun and, through --no-python, each worker too."""
+    """``python`` may be the warm interpreter (tests/warm_python.py); with several processes it runs
+    each worker (torchrun's --no-python), while torchrun itself runs on a plain python, so that the
+    process tree below it holds every worker's client (see ``crash``)."""
     launcher = [python]
     if processes > 1:
-        launcher = [python, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
                     "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"]
         if python != sys.executable:
             launcher += ["--no-python", python]
@@ -98,7 +99,8 @@ def process_tree(pid) -> list[int]:
 
 def crash(process):
     """SIGKILL a run and every process it started, all at one moment, as a machine crash would:
-    each is stopped first, so none carries on while the others are killed."""
+    each is stopped first, so none carries on while the others are killed. (A command on the warm
+    interpreter dies a few milliseconds after its client, when it sees the client gone.)"""
     stopped = set()
     while pending := [p for p in process_tree(process.pid) if p not in stopped]:
         for pid in pending:

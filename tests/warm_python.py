@@ -4,9 +4,11 @@ torch and transformers once forks a child for each command, which then runs exac
 environment and standard streams. Importing those libraries costs ~5-10 s a process on 2 busy
 cores, more than the tiny work most such commands do.
 
-Only for commands that are neither killed by pid (a SIGKILL reaches the client, not the forked
-child) nor launched through torchrun, and whose numerics are not compared with a process started
-otherwise: the children run on one intra-op thread, as the server was started."""
+A child dies with its client (a SIGKILL of the client, from outside or from torchrun, closes
+the connection the child watches) and the client dies of the signal that killed the child, so
+killing and being killed look as they do for a plain python, a few milliseconds apart. Only for
+commands whose numerics are not compared with a process started otherwise: the children run
+on one intra-op thread, as the server was started."""
 
 import os
 import subprocess
@@ -34,7 +36,13 @@ def child(conn, request, fds):
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
-    conn.close()
+    # The child dies with its client, as a process dies with itself: the client's end of the
+    # connection closes when it dies, however (a SIGKILL from outside, from torchrun...).
+    def die_with_client():
+        while conn.recv(1):
+            pass
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=die_with_client, daemon=True).start()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
     os.chdir(request["cwd"])
@@ -122,7 +130,11 @@ pid = receive()
 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # `timeout` and Ctrl-C reach the child
     signal.signal(sig, lambda number, frame: os.kill(pid, number))
 code = receive()
-sys.exit(128 - code if code < 0 else code)
+if code < 0:  # killed by a signal: so is the client, as its caller would see a python killed
+    if -code != signal.SIGKILL:  # whose action cannot be changed
+        signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
 '''
 
 
