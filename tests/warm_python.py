@@ -88,7 +88,8 @@ def child(conn, request, fds):
     finally:
         os._exit(code & 0xFF)
 
-def serve(conn):
+def start(conn):
+    """Receives a request and forks its child; returns the child's pid."""
     fds = array.array("i")
     data, ancillary, _, _ = conn.recvmsg(1 << 20, socket.CMSG_SPACE(3 * fds.itemsize))
     for level, kind, payload in ancillary:
@@ -102,14 +103,22 @@ def serve(conn):
         child(conn, request, list(fds))
     for fd in fds:
         os.close(fd)
+    return pid
+
+def wait(conn, pid):
     conn.sendall(struct.pack("!i", pid))
     _, status = os.waitpid(pid, 0)
     conn.sendall(struct.pack("!i", os.waitstatus_to_exitcode(status)))
     conn.close()
 
+# Requests are received and forked here, one at a time, and only waited for in threads: a child
+# forked while another thread still held a client's descriptors would inherit them. It did: the
+# reader of a shell pipe `a | b` held the pipe's write end, got from a's request, and never saw
+# its end (the wiki pipeline hung).
 while True:
     conn, _ = listener.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    pid = start(conn)
+    threading.Thread(target=wait, args=(conn, pid), daemon=True).start()
 '''
 
 CLIENT = r'''#!{python} -IS
