@@ -11,6 +11,8 @@ from torch.utils.data import DataLoader
 from ligo.data.dataset import BlockDataset, pack_units
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError
+from ligo.training.arguments import parse_args
+from ligo.training.session import build_datasets
 
 
 def dataset(text_dir, tokenizer_dir, block_size=126, split="valid", **kwargs):
@@ -47,8 +49,8 @@ def test_keys_past_the_end_wrap_and_travel_with_the_item(bert_tokenized, bert_to
     assert wrapped["mask_key"] == 3 * len(ds) + 5
 
 
-def test_split_sent_packs_whole_sentences(roberta_tokenized, roberta_tokenizer_dir):
-    ds = dataset(roberta_tokenized, roberta_tokenizer_dir, block_size=64, split_sent=True)
+def test_pack_sentences_packs_whole_sentences(roberta_tokenized, roberta_tokenizer_dir):
+    ds = dataset(roberta_tokenized, roberta_tokenizer_dir, block_size=64, pack_sentences=True)
     base = str(ds.path)[: -len(".hdf5")]
     sentence_starts = set(np.loadtxt(base + ".sent", dtype=np.int64).tolist())
     spans = ds.spans
@@ -103,3 +105,16 @@ def test_not_an_hdf5_file_is_refused(tmp_path, bert_tokenizer_dir):
     (tmp_path / f"en.valid.raw.{tag}.hdf5").write_text("1 2 3\n")
     with pytest.raises(UserError, match="not a readable HDF5 file"):
         dataset(tmp_path, bert_tokenizer_dir)
+
+
+def test_the_authors_split_sent_trains_on_contiguous_windows_as_their_code_did(roberta_tokenized,
+                                                                               roberta_tokenizer_dir):
+    # Their configs set split_sent = True and their dataset never read it (configs/bert_wiki.txt).
+    authors = parse_args(["--config", "configs/roberta_wiki.txt", "--config_name", "configs/roberta-6L-512H.json",
+                          "--output_dir", "unused", "--tokenizer_name", str(roberta_tokenizer_dir),
+                          "--train_data_file", str(roberta_tokenized / "en.train.raw"),
+                          "--eval_data_file", str(roberta_tokenized / "en.valid.raw")])
+    assert authors.split_sent and not authors.pack_sentences
+    train, _ = build_datasets(authors, load_tokenizer(str(roberta_tokenizer_dir)), 64)
+    assert np.array_equal(train.spans[:, 0], np.arange(len(train)) * 64)
+    assert np.all(train.spans[:, 1] - train.spans[:, 0] == 64)

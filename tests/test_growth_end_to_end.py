@@ -135,3 +135,15 @@ def test_operator_trains_under_bf16_autocast(pipeline, tmp_path, bert_tokenized,
                      "--source_model_path", pipeline / "small", "--seed", 7))
     metrics = read_metrics(tmp_path / "ligo")
     assert metrics[-1]["step"] == 2 and metrics[-1]["train_loss"] > 0 and metrics[-1]["eval_loss"] > 0
+
+
+def test_untied_expansions_train_in_two_processes_on_a_tied_target(pipeline, tmp_path, bert_tokenized,
+                                                                   bert_tokenizer_dir, warm_python):
+    # --no_fuse_tie_param once gave the tied decoder a width block nothing used: DDP then failed
+    # ("Expected to have finished reduction in the prior iteration").
+    operator = config_text(tmp_path / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=2,
+                           logging_steps=2, ckpt_steps=2, learning_rate="1e-3", warmup_steps=0)
+    run(grow_command(operator, pipeline / "large.json", tmp_path / "untied", "--tune_width", "--tune_depth",
+                     "--no_fuse_tie_param", "--source_model_path", pipeline / "small", processes=2,
+                     python=warm_python))
+    assert [m["step"] for m in read_metrics(tmp_path / "untied")] == [0, 2]

@@ -4,12 +4,13 @@ import types
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from ligo.errors import UserError
 from ligo.growth.expansion import init_depth, init_width
 from ligo.growth.grown_model import GrownModel, OperatorTask, materialize
-from ligo.growth.operator import LiGOOperator, LiGOOptions
+from ligo.growth.operator import LiGOOperator, LiGOOptions, parameter_slot
 from ligo.models.layout import LAYER_MODULES
 
 CLASSES = {"bert": (BertConfig, BertForMaskedLM), "roberta": (RobertaConfig, RobertaForMaskedLM)}
@@ -205,3 +206,24 @@ def test_options_from_the_authors_flags():
     args.fuse_init_scheme = ["stackbert"]
     with pytest.raises(UserError, match="width scheme 'stackbert'.*give two values"):
         LiGOOptions.from_args(args)
+
+
+def test_untied_expansions_of_a_tied_target_all_get_gradients_and_old_files_still_load(tmp_path):
+    # A tied decoder is the word embedding: no width block of its own (--no_fuse_tie_param once
+    # made one that nothing used, and DDP failed waiting for its gradient).
+    small = small_model(layers=2, hidden=64)
+    operator = LiGOOperator(small.state_dict(), small.config, config("bert", 4, 128), LiGOOptions(tie=False), seed=2)
+    sum(t.sum() for t in operator().values()).backward()
+    assert all(p.grad is not None for name, p in operator.named_parameters() if p.requires_grad), [
+        name for name, p in operator.named_parameters() if p.requires_grad and p.grad is None]
+    assert not any("decoder" in name for name in operator.width)
+    # An operator file written before the fix holds those unused blocks: it loads and grows the same model.
+    operator.save(tmp_path)
+    weights = tmp_path / "ligo_operator.safetensors"
+    state = load_file(str(weights))
+    slot = next(k for k in state if k.startswith("width.") and "query" in k)
+    for side in ("out", "in"):
+        state[f"width.{parameter_slot(f'cls.predictions.decoder.{side}')}"] = torch.zeros_like(state[slot])
+    save_file(state, str(weights))
+    before, after = operator(), LiGOOperator.load(tmp_path)()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -1,5 +1,6 @@
 """Tokenisation to <file>.<tok>, .hdf5, .line (and .sent) on the real sample."""
 
+import json
 import shutil
 
 import h5py
@@ -52,6 +53,36 @@ def test_short_lines_and_titles_are_dropped(tmp_path, bert_tokenizer_dir):
     tokenize_file(tmp_path / "t.raw", str(bert_tokenizer_dir), processes=1)
     _, offsets, id_lines = outputs_for(tmp_path / "t.raw", bert_tokenizer_dir)
     assert len(id_lines) == 2 and len(offsets) == 3
+
+
+def test_words_are_counted_as_the_authors_did_by_single_spaces():
+    assert keep_line("one two three four five\n") and not keep_line("one two three four\n")
+    assert keep_line("one two  three four\n")  # two spaces: an empty fifth word, as theirs
+    assert not keep_line("one\ttwo three four five")  # a tab joins two words
+    assert not keep_line("one\xa0two three four five")  # so does a non-breaking space
+    assert not keep_line("  Anarchism  \n") and not keep_line("\n")
+
+
+def test_a_tokenizer_folder_that_stores_truncation_and_padding_tokenises_whole_lines(tmp_path, bert_text,
+                                                                                    bert_tokenizer_dir):
+    stored = tmp_path / "stored"
+    shutil.copytree(bert_tokenizer_dir, stored)
+    tokenizer_json = json.loads((stored / "tokenizer.json").read_text())
+    tokenizer_json["truncation"] = {"direction": "Right", "max_length": 8, "strategy": "LongestFirst", "stride": 0}
+    tokenizer_json["padding"] = {"strategy": {"Fixed": 8}, "direction": "Right", "pad_to_multiple_of": None,
+                                 "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}
+    (stored / "tokenizer.json").write_text(json.dumps(tokenizer_json))
+    assert len(load_tokenizer(str(stored)).backend_tokenizer.encode("a b c d e f g h i j k l").ids) == 8
+    lines = (bert_text / "en.valid.raw").read_text().splitlines()[:200]
+    for folder in ("plain", "stored-run"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "t.raw").write_text("\n".join(lines) + "\n")
+    tokenize_file(tmp_path / "plain" / "t.raw", str(bert_tokenizer_dir))
+    tokenize_file(tmp_path / "stored-run" / "t.raw", str(stored))
+    plain, plain_offsets, _ = outputs_for(tmp_path / "plain" / "t.raw", bert_tokenizer_dir)
+    ours, offsets, _ = outputs_for(tmp_path / "stored-run" / "t.raw", stored)
+    assert np.array_equal(ours, plain) and np.array_equal(offsets, plain_offsets)
+    assert len(set(np.diff(offsets).tolist())) > 5
 
 
 def outputs_for(text_file, tokenizer_dir):

@@ -37,9 +37,12 @@ CHECK_LINES = 10
 
 
 def keep_line(line: str) -> bool:
-    """The authors' filter: drop empty lines, one-word titles and lines under 5 words."""
+    """The authors' filter: drop empty lines, one-word titles and lines under 5 words, "words"
+    being what splitting the stripped line on single spaces gives, as theirs: two spaces in a row
+    count an empty word, a tab or a non-breaking space joins two. (Theirs applied it where the
+    data folder's name holds "wiki", which all of theirs did; ours applies it to every file.)"""
     # maxsplit: no need to split a long line past its fifth word
-    return len(line.split(maxsplit=MIN_WORDS - 1)) >= MIN_WORDS
+    return len(line.strip().split(" ", MIN_WORDS - 1)) >= MIN_WORDS
 
 
 @dataclass
@@ -53,8 +56,17 @@ class EncodedChunk:
 
 @functools.lru_cache(maxsize=None)
 def _cached_tokenizer(name: str):
-    # One load per worker process.
-    return load_tokenizer(name)
+    """The tokenizer, one load per worker process, with no truncation and no padding: a folder's
+    tokenizer.json may store both (many hub folders truncate and pad to 128), and every line would
+    then come out as exactly that many ids."""
+    tokenizer = load_tokenizer(name)
+    backend = tokenizer.backend_tokenizer
+    if backend.truncation is not None or backend.padding is not None:
+        print(f"note: tokenizer '{name}' stores truncation {backend.truncation} and padding {backend.padding}; "
+              "tokenising whole lines without either", flush=True)
+        backend.no_truncation()
+        backend.no_padding()
+    return tokenizer
 
 
 @functools.lru_cache(maxsize=None)

@@ -2,7 +2,7 @@
 
 ``<file>.<tag>.hdf5`` holds one flat int dataset ``tokens``. By default the stream is cut
 into consecutive blocks of ``block_size`` tokens (the last, partial block is dropped);
-with ``split_sent`` whole sentences (``.sent`` index) or lines (``.line``) are packed
+with ``pack_sentences`` whole sentences (``.sent`` index) or lines (``.line``) are packed
 greedily into blocks of at most ``block_size`` tokens, and a unit longer than a block is
 cut. Each block is wrapped in the family's special tokens: ``[CLS] ... [SEP]`` for BERT,
 ``<s> ... </s>`` for RoBERTa, so a block of 126 tokens makes a sequence of 128.
@@ -50,7 +50,7 @@ def pack_units(offsets: np.ndarray, block_size: int) -> np.ndarray:
 
 
 class BlockDataset(Dataset):
-    def __init__(self, text_file, tokenizer_tag: str, tokenizer, block_size: int, split_sent: bool = False):
+    def __init__(self, text_file, tokenizer_tag: str, tokenizer, block_size: int, pack_sentences: bool = False):
         self.path = token_file(text_file, tokenizer_tag)
         self.block_size = block_size
         self.cls_id, self.sep_id = _wrapping_ids(tokenizer)
@@ -62,7 +62,7 @@ class BlockDataset(Dataset):
                 f"--block_size {block_size} is larger than the {n_tokens} tokens in '{self.path}'; "
                 "use a smaller block size or more text"
             )
-        if split_sent:
+        if pack_sentences:
             self.spans = pack_units(self._unit_offsets(n_tokens), block_size)
         else:
             n_blocks = n_tokens // block_size
@@ -108,7 +108,7 @@ class BlockDataset(Dataset):
                 if len(offsets) == 0 or offsets[-1] != n_tokens or np.any(np.diff(offsets) < 0):
                     raise UserError(f"index '{index}' does not match '{self.path}'; tokenise again")
                 return offsets
-        raise UserError(f"--split_sent needs '{base}.sent' or '{base}.line' beside '{self.path}'; tokenise again")
+        raise UserError(f"--pack_sentences needs '{base}.sent' or '{base}.line' beside '{self.path}'; tokenise again")
 
     def __len__(self) -> int:
         return len(self.spans)

@@ -82,6 +82,8 @@ def operator_step_flops(operator: nn.Module) -> int:
 class OperatorTask:
     """Train a growth operator by the masked-LM loss of the large model it grows."""
 
+    unused_parameters = False
+
     def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
         self.operator = operator
         self.module = GrownModel(operator, large_config)
@@ -99,6 +101,18 @@ class OperatorTask:
         small = [(name, p) for name, p in self.operator.named_parameters() if name.startswith("small_")]
         groups += parameter_groups(small, args.weight_decay)
         return groups
+
+    def begin_step(self, step: int):
+        pass
+
+    def loss(self, model, batch: dict):
+        return model(**batch).loss
+
+    def training_objects(self) -> dict:
+        return {}
+
+    def to(self, device):
+        self.module.to(device)
 
     def train_flops(self, batch_size: int, seq_len: int) -> int:
         # The large model's step plus computing its weights (the operator's own cost).

@@ -22,7 +22,7 @@ from ligo.errors import UserError
 from ligo.growth.expansion import DEPTH_SCHEMES, WIDTH_SCHEMES, IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
-from ligo.models.layout import LAYER_MODULES, TensorSpec
+from ligo.models.layout import LAYER_MODULES, TensorSpec, ties_output_embeddings
 
 PER_LAYER_SPACES = ("query", "key", "value", "ffn")
 WEIGHTS_FILE = "ligo_operator.safetensors"
@@ -117,7 +117,12 @@ class LiGOOperator(nn.Module):
         return f"{spec.module_path}.{side}", space, spec.layer_module is not None
 
     def _expansion_sites(self):
-        specs = list(self.layout.all_specs()) + [self.layout.decoder]
+        # The decoder only where the large model has one of its own: a tied one is the word
+        # embedding, grown as such. (Before, --no_fuse_tie_param gave a tied decoder a width block
+        # nothing used, and DDP failed waiting for its gradient.)
+        specs = list(self.layout.all_specs())
+        if not ties_output_embeddings(self.large_config):
+            specs.append(self.layout.decoder)
         for spec in specs:
             for side in ("out", "in"):
                 space = spec.out_space if side == "out" else spec.in_space
@@ -216,5 +221,9 @@ class LiGOOperator(nn.Module):
             small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
         small_state[layout.decoder.name] = state["small_decoder"]
         operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
+        # Operators written before the fix in _expansion_sites may hold the tied decoder's unused
+        # width blocks: nothing ever read them, so leaving them out grows the same model.
+        unused = {f"width.{parameter_slot(f'{layout.decoder.module_path}.{side}')}" for side in ("out", "in")}
+        state = {k: v for k, v in state.items() if k not in unused - operator.state_dict().keys()}
         operator.load_state_dict(state)  # strict: every tensor of the file, no other
         return operator

@@ -156,5 +156,6 @@ FAMILY = Family(
     matmul_terms=MATMUL_TERMS,
     growable_fields=GROWABLE_FIELDS,
     shared_fields=SHARED_FIELDS,
+    layers_path="bert.encoder.layer",
     example_config="configs/bert-6L-512H.json",
 )

@@ -74,6 +74,25 @@ def train_flops(config: PretrainedConfig, seq_len: int, head_fraction: float = 1
     return (1 + BACKWARD_TO_FORWARD) * forward_flops(config, seq_len, head_fraction)
 
 
+def forward_flops_of_layers(config: PretrainedConfig, seq_len: int, layer_lengths: list[int],
+                            outside: str = "all") -> int:
+    """Forward FLOPs of one sequence of ``seq_len`` tokens when layer ``l`` runs on
+    ``layer_lengths[l]`` of them (0: skipped), for layer and token dropping and MSLT's stages.
+    ``outside`` counts the embeddings and the head too (``all``), the head only (``head``)."""
+    if len(layer_lengths) != config.num_hidden_layers:
+        raise ValueError(f"{len(layer_lengths)} layer lengths for {config.num_hidden_layers} layers")
+    if outside not in ("all", "head"):
+        raise ValueError(f"outside must be all or head, got {outside}")
+    terms = flops_breakdown(config, seq_len)
+    parts = ("embeddings.", "head.") if outside == "all" else ("head.",)
+    total = sum(n for name, n in terms.items() if name.startswith(parts))
+    per_layer = {}  # one layer's FLOPs on n tokens: the breakdown sums every layer's
+    for n in set(layer_lengths) - {0}:
+        blocks = sum(v for name, v in flops_breakdown(config, n).items() if name.startswith("blocks."))
+        per_layer[n] = blocks // config.num_hidden_layers
+    return total + sum(per_layer[n] for n in layer_lengths if n)
+
+
 def matmul_forward_flops(config: PretrainedConfig, seq_len: int) -> int:
     """Forward FLOPs of one sequence in the terms torch runs as matmuls, with the head on
     every position as Hugging Face runs it: what ``FlopCounterMode`` can check."""

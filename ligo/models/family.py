@@ -24,6 +24,10 @@ class Family:
     # Config fields a larger model may grow (field, what it counts), and fields both must share.
     growable_fields: tuple[tuple[str, str], ...]
     shared_fields: tuple[str, ...]
+    # Where the encoder's list of layers is, e.g. "bert.encoder.layer": layer dropping, token
+    # dropping and MSLT's stages run a subset of it. Its layers are called with the hidden states
+    # first and the attention mask second (or as ``attention_mask=``), as Hugging Face's encoders do.
+    layers_path: str
     position_offset: int = 0  # position slots before the first token's (RoBERTa: padding_idx + 1)
     special_tokens_per_block: int = 2  # tokens the data wraps around each block ([CLS] ... [SEP])
     example_config: str = ""  # a config JSON of this family, for error messages

@@ -21,6 +21,7 @@ FAMILY = dataclasses.replace(
     config_class=RobertaConfig,
     pretraining_class=RobertaForMaskedLM,
     layout=layout,
+    layers_path="roberta.encoder.layer",
     position_offset=2,
     example_config="configs/roberta-12L-768H.json",
 )

@@ -1,6 +1,10 @@
-"""What run_lm_distributed.py trains: a masked-LM model, new, loaded, resumed or grown."""
+"""What run_lm_distributed.py trains: a masked-LM model, new, loaded, resumed or grown (by LiGO
+or a baseline); optionally taught by the small model (KI) or grown in stages (MSLT)."""
 
+import contextlib
 from pathlib import Path
+
+import torch
 
 from ligo.training import checkpoint
 
@@ -9,26 +13,84 @@ from ligo.growth.baselines import BASELINES, grow_baseline
 from ligo.growth.grown_model import materialize
 from ligo.growth.operator import LiGOOperator
 from ligo.models import families
-from ligo.models.families import check_growable
+from ligo.models.families import check_growable, family_of
+from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.loading import load_model, new_model
+from ligo.tasks.ki import KnowledgeInheritance
+from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
 from ligo.tasks.source_model import load_source_model
+from ligo.training.layer_drop import LayerDrop, running_layers
+from ligo.training.token_drop import TokenDrop
 from ligo.training.optim import parameter_groups
 
 
 class MaskedLMTask:
-    """Train a Hugging Face masked-LM model itself."""
+    """Train a Hugging Face masked-LM model itself; optionally with progressive layer dropping,
+    token dropping, or taught by a small model (Knowledge Inheritance)."""
 
-    def __init__(self, model):
+    def __init__(self, model, layer_drop: LayerDrop | None = None, token_drop: TokenDrop | None = None,
+                 inheritance: KnowledgeInheritance | None = None):
+        if layer_drop is not None and token_drop is not None:
+            raise UserError("--layer_drop and --token_drop together are not supported (the layers that drop tokens "
+                            "could themselves be dropped); use one")
         self.module = model
+        self.config = model.config
+        self.family = family_of(self.config.model_type)
+        self.layer_drop, self.token_drop, self.inheritance = layer_drop, token_drop, inheritance
+        self.unused_parameters = layer_drop is not None  # the skipped layers get no gradient
+        self.step = 0
+        self.plan = None  # the layers this step runs (layer dropping)
 
     def parameter_groups(self, args) -> list[dict]:
         return parameter_groups(self.module.named_parameters(), args.weight_decay)
 
+    def begin_step(self, step: int):
+        self.step = step
+        if self.layer_drop is not None:
+            self.plan = self.layer_drop.plan(step, self.config.num_hidden_layers)
+
+    def loss(self, model, batch: dict):
+        with contextlib.ExitStack() as stack:
+            if self.plan is not None:
+                stack.enter_context(running_layers(self.module, self.family.layers_path, self.plan))
+            if self.token_drop is not None:
+                layers = self.module.get_submodule(self.family.layers_path)
+                stack.enter_context(self.token_drop.dropping(layers, batch))
+            output = model(**batch)
+        if self.token_drop is not None:
+            self.token_drop.update(output.logits.detach(), batch["labels"])
+        if self.inheritance is not None:
+            return self.inheritance.loss(output, batch, self.step)
+        return output.loss
+
     def train_flops(self, batch_size: int, seq_len: int) -> int:
-        return batch_size * families.train_flops(self.module.config, seq_len)
+        layers = self.config.num_hidden_layers
+        if self.plan is None and self.token_drop is None:
+            per_sequence = families.train_flops(self.config, seq_len)
+        else:
+            lengths = [seq_len if self.plan is None or kept else 0 for kept in (self.plan or [True] * layers)]
+            if self.token_drop is not None:
+                kept = self.token_drop.kept_length(seq_len)
+                lengths = [kept if self.token_drop.start <= i < self.token_drop.end else n
+                           for i, n in enumerate(lengths)]
+            forward = families.forward_flops_of_layers(self.config, seq_len, lengths)
+            per_sequence = (1 + BACKWARD_TO_FORWARD) * forward
+        if self.inheritance is not None:
+            per_sequence += self.inheritance.forward_flops(seq_len, self.step)
+        return batch_size * per_sequence
 
     def eval_model(self):
-        return self.module
+        return self.module  # every layer, every token
+
+    def training_objects(self) -> dict:
+        return {"token_importance": self.token_drop} if self.token_drop is not None else {}
+
+    def to(self, device: torch.device):
+        self.module.to(device)
+        if self.token_drop is not None:
+            self.token_drop.to(device)
+        if self.inheritance is not None:
+            self.inheritance.teacher.to(device)
 
     def save(self, folder: Path):
         self.module.save_pretrained(str(folder))
@@ -72,15 +134,45 @@ def grown_model(args, config):
                        config, args.seed)
 
 
-def build_lm_task(args, config, resume_from: Path | None) -> MaskedLMTask:
+def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
+    """``tokenizer``: for token dropping, which always keeps its special tokens."""
+    known = ("none", "ligo", "ki", "mslt", *BASELINES)
+    if args.grow_scheme not in known:
+        raise UserError(f"--grow_scheme {args.grow_scheme} is not one of {', '.join(known)}")
+    if args.grow_scheme == "mslt":
+        return build_mslt_task(args, config, resume_from)
     if resume_from is not None:
         model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
-    elif args.grow_scheme != "none":
-        if args.grow_scheme not in ("ligo", *BASELINES):
-            raise UserError(f"--grow_scheme {args.grow_scheme} is not one of none, ligo, {', '.join(BASELINES)}")
+    elif args.grow_scheme not in ("none", "ki"):
         model = grown_model(args, config)
     elif args.model_name_or_path:
         model = load_model(args.model_type, args.model_name_or_path, config=config, cache_dir=args.cache_dir)
     else:
         model = new_model(args.model_type, config, args.seed)
-    return MaskedLMTask(model)
+    inheritance = None
+    if args.grow_scheme == "ki":
+        teacher = load_source_model(args)
+        check_growable(teacher.config, config, args.source_model_path[0], args.config_name)
+        inheritance = KnowledgeInheritance.from_args(args, teacher)
+    return MaskedLMTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance)
+
+
+def build_mslt_task(args, config, resume_from: Path | None) -> MSLTTask:
+    if args.layer_drop or args.token_drop:
+        raise UserError("--grow_scheme mslt trains stages of layers; it does not combine with --layer_drop or "
+                        "--token_drop")
+    small = load_source_model(args)
+    check_growable(small.config, config, args.source_model_path[0], args.config_name)
+    depths = stage_depths(args, small.config.num_hidden_layers, config.num_hidden_layers)
+    schedule = MSLTSchedule(depths, args.mslt_stage_steps or [], args.max_steps)
+    if resume_from is not None:
+        model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
+        start_step = checkpoint.load_trainer_state(resume_from)["step"]
+    else:
+        # The source widened by direct copy (if the target is wider), stacked to the target's
+        # depth; the stages then overwrite the layers above the source's.
+        scheme = "stackbert_direct_copy" if small.config.hidden_size != config.hidden_size else "stackbert"
+        model = materialize(grow_baseline(scheme, small.state_dict(), small.config, config, args.seed), config,
+                            args.seed)
+        start_step = 0
+    return MSLTTask(model, schedule, start_step, fresh=resume_from is None)

@@ -9,7 +9,14 @@ from ligo.models.families import check_growable
 from ligo.tasks.source_model import load_source_model
 
 
-def build_operator_task(args, config, resume_from: Path | None) -> OperatorTask:
+def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
+    """``tokenizer`` is not needed: the operator's loss is the plain masked-LM loss."""
+    pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
+                                              (f"--grow_scheme {args.grow_scheme}", args.grow_scheme in ("ki", "mslt"))]
+                        if on]
+    if pretraining_only:
+        raise UserError(f"{', '.join(pretraining_only)}: a method of pretraining (run_lm_distributed.py), not of "
+                        "operator training; remove it here and pass it to run_lm_distributed.py")
     if not (args.tune_depth or args.tune_width or args.tune_small_model or args.tune_residual):
         raise UserError("nothing to learn: pass --tune_depth and/or --tune_width (the paper tunes both)")
     if resume_from is not None:

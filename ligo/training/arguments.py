@@ -5,6 +5,7 @@ A key in a config file that is not a flag is an error naming the file and the ke
 """
 
 import difflib
+import math
 import os
 import sys
 from pathlib import Path
@@ -14,11 +15,13 @@ import torch
 
 from ligo.errors import UserError
 from ligo.models.families import MODEL_TYPES, family_of
+from ligo.training.layer_drop import LayerDrop
+from ligo.training.token_drop import TokenDrop
 
 INIT_SCHEMES = ["rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy", "sel",
                 "sel_noisy"]
 GROW_SCHEMES = ["none", "ligo", "stackbert", "interpolation", "bert2bert_fpi", "bert2bert_aki", "net2net",
-                "stackbert_direct_copy", "interpolation_direct_copy"]
+                "stackbert_direct_copy", "interpolation_direct_copy", "ki", "mslt"]
 
 
 def build_parser() -> configargparse.ArgParser:
@@ -42,7 +45,12 @@ def _data_flags(parser):
     group.add_argument("--col_data", action="store_true",
                        help="the authors' switch for their HDF5 dataset; ours always reads the HDF5 block dataset")
     group.add_argument("--split_sent", action="store_true",
-                       help="pack whole sentences (.sent index) or lines (.line) into blocks instead of cutting")
+                       help="the authors' flag, set in their configs but never read by their dataset: blocks are "
+                            "contiguous windows of the token stream with it or without, as the authors trained; "
+                            "to pack whole sentences use --pack_sentences")
+    group.add_argument("--pack_sentences", action="store_true",
+                       help="pack whole sentences (.sent index) or lines (.line) into blocks instead of cutting the "
+                            "stream into contiguous windows (ours; not the authors' training data)")
     group.add_argument("--shuffle", action="store_true", help="shuffle the training blocks, anew every epoch")
     group.add_argument("--block_size", type=int, default=-1,
                        help="tokens per block, special tokens excluded (-1: the model's longest input)")
@@ -119,13 +127,39 @@ def _batch_and_optimiser_flags(parser):
     group.add_argument("--scheduler_type", default="linear", choices=["linear", "cosine", "poly"], help="LR schedule")
     group.add_argument("--scheduler_cosine_cycles", type=float, default=0.5, help="cycles of the cosine schedule")
     group.add_argument("--scheduler_poly_power", type=float, default=1.0, help="power of the polynomial schedule")
-    group.add_argument("--layer_drop", action="store_true", help="(not implemented yet) progressive layer dropping")
-    group.add_argument("--layer_drop_rate", type=float, default=0.0, help="(not implemented yet)")
-    group.add_argument("--layer_drop_lin_decay", action="store_true", help="(not implemented yet)")
-    group.add_argument("--token_drop", action="store_true", help="(not implemented yet) token dropping")
-    group.add_argument("--token_drop_rate", type=float, default=0.0, help="(not implemented yet)")
-    group.add_argument("--token_drop_start", type=int, default=2, help="(not implemented yet)")
-    group.add_argument("--token_drop_end", type=int, default=-1, help="(not implemented yet)")
+
+    group = parser.add_argument_group("efficient training (the paper's Figure 5; run_lm_distributed.py)")
+    group.add_argument("--layer_drop", action="store_true",
+                       help="progressive layer dropping (Zhang and He, 2020): skip layers at random in training, more "
+                            "often as training goes on (ligo/training/layer_drop.py)")
+    group.add_argument("--layer_drop_rate", type=float, default=0.0,
+                       help="the drop probability the schedule reaches (1 - PLD's theta_bar; the last layer's with "
+                            "--layer_drop_lin_decay)")
+    group.add_argument("--layer_drop_lin_decay", action="store_true",
+                       help="keep probability falling linearly with depth, --layer_drop_rate being the last layer's")
+    group.add_argument("--layer_drop_gamma", type=float, default=0.001,
+                       help="how fast the keep probability falls: theta(t) = (1 - bar) * exp(-gamma * t) + bar "
+                            "(DeepSpeed's default 0.001)")
+    group.add_argument("--token_drop", action="store_true",
+                       help="token dropping (Hou et al., 2022): the middle layers run on the important tokens only "
+                            "(ligo/training/token_drop.py)")
+    group.add_argument("--token_drop_rate", type=float, default=0.0, help="share of the tokens the middle layers drop")
+    group.add_argument("--token_drop_start", type=int, default=2, help="first layer that drops tokens (from 0)")
+    group.add_argument("--token_drop_end", type=int, default=-1,
+                       help="layer from which every token runs again (negative: from the top; -1: the last layer)")
+    group = parser.add_argument_group("Knowledge Inheritance (--grow_scheme ki) and MSLT (--grow_scheme mslt)")
+    group.add_argument("--ki_alpha", type=float, default=1.0,
+                       help="KI: weight of the teacher's loss at the first step, falling linearly to 0")
+    group.add_argument("--ki_steps", type=int,
+                       help="KI: the step at which the teacher's weight reaches 0 (default: 55/125 of --max_steps, as "
+                            "KI's authors)")
+    group.add_argument("--ki_temperature", type=float, default=2.0, help="KI: temperature of the distillation loss")
+    group.add_argument("--mslt_stages", type=int, nargs="+",
+                       help="MSLT: the depth after each stage, e.g. 9 12 from a 6-layer source (default: two stages, "
+                            "halfway and the target's depth)")
+    group.add_argument("--mslt_stage_steps", type=int, nargs="+",
+                       help="MSLT: optimiser steps of each stage (new layers only); the rest of --max_steps trains "
+                            "the whole model")
 
 
 def _system_flags(parser):
@@ -224,6 +258,31 @@ def _cpp_compiler_found() -> bool:
     return True
 
 
+def check_method_args(args):
+    """The training methods' values, and combinations they cannot run."""
+    LayerDrop.from_args(args)
+    TokenDrop.check_args(args)
+    if not 0.0 < args.ki_alpha <= 1.0:
+        raise UserError(f"--ki_alpha must be in (0, 1], the weight of the teacher's loss at the first step, got "
+                        f"{args.ki_alpha}")
+    if not 0.0 < args.ki_temperature < math.inf:
+        raise UserError(f"--ki_temperature must be positive and finite (KI's authors: 2), got {args.ki_temperature}")
+    if args.ki_steps is not None and args.ki_steps < 1:
+        raise UserError(f"--ki_steps must be at least 1 (the step at which the teacher's weight reaches 0), got "
+                        f"{args.ki_steps}")
+    if args.grow_scheme in ("ki", "mslt") and not args.source_model_path:
+        raise UserError(f"--grow_scheme {args.grow_scheme} needs --source_model_path: the small pretrained model "
+                        f"({'the teacher' if args.grow_scheme == 'ki' else 'the first stage'})")
+    if args.grow_scheme == "mslt" and not args.mslt_stage_steps:
+        raise UserError("--grow_scheme mslt needs --mslt_stage_steps: the optimiser steps of each stage, e.g. "
+                        "--mslt_stage_steps 1000 1000")
+    if args.grow_scheme != "mslt" and (args.mslt_stages or args.mslt_stage_steps):
+        raise UserError("--mslt_stages and --mslt_stage_steps belong to --grow_scheme mslt; remove them")
+    if args.torch_compile and (args.layer_drop or args.token_drop or args.grow_scheme == "mslt"):
+        raise UserError("--torch_compile cannot follow a model whose layers or tokens change from step to step "
+                        "(--layer_drop, --token_drop, --grow_scheme mslt): it would recompile; drop --torch_compile")
+
+
 def check_args(args):
     """Refuse values that cannot work, naming the flag and the fix."""
     positive = ["per_gpu_train_batch_size", "per_gpu_eval_batch_size", "gradient_accumulation_steps", "max_steps"]
@@ -251,9 +310,7 @@ def check_args(args):
         raise UserError("give --fp16 or --bf16, not both")
     if args.fp16_opt_level != "O1":
         raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the only level")
-    for flag in ["layer_drop", "token_drop"]:
-        if getattr(args, flag):
-            raise UserError(f"--{flag} is not implemented yet; remove it")
+    check_method_args(args)
     if args.nodes > 1 and "WORLD_SIZE" not in os.environ:
         raise UserError(
             f"--nodes {args.nodes}: launch each node with torchrun instead, e.g. `torchrun --nnodes {args.nodes} "

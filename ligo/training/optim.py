@@ -16,8 +16,10 @@ def decays(name: str, parameter: torch.Tensor) -> bool:
     return parameter.ndim >= 2 and not any(word in name for word in ("bias", "LayerNorm", "layer_norm"))
 
 
-def parameter_groups(named_parameters, weight_decay: float, **group_options) -> list[dict]:
-    named = [(name, p) for name, p in named_parameters if p.requires_grad]
+def parameter_groups(named_parameters, weight_decay: float, trainable_only: bool = True, **group_options) -> list[dict]:
+    """With ``trainable_only=False`` frozen parameters join too (AdamW skips a parameter without a
+    gradient; MSLT unfreezes them later)."""
+    named = [(name, p) for name, p in named_parameters if p.requires_grad or not trainable_only]
     return [
         {"params": [p for name, p in named if decays(name, p)], "weight_decay": weight_decay, **group_options},
         {"params": [p for name, p in named if not decays(name, p)], "weight_decay": 0.0, **group_options},

@@ -27,6 +27,13 @@ from ligo.training.trainer import Trainer
 RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt")
 # Arguments a resumed run must share with the checkpoint it resumes.
 MUST_MATCH_ON_RESUME = ("model_type", "config_name", "grow_scheme", "tokenizer_name", "block_size")
+# The same for the training methods' settings; a checkpoint written before a flag existed ran with
+# its default (the method off).
+METHOD_FLAGS_ON_RESUME = {"layer_drop": False, "layer_drop_rate": 0.0, "layer_drop_lin_decay": False,
+                          "layer_drop_gamma": 0.001, "token_drop": False, "token_drop_rate": 0.0,
+                          "token_drop_start": 2, "token_drop_end": -1, "ki_alpha": 1.0, "ki_steps": None,
+                          "ki_temperature": 2.0, "mslt_stages": None, "mslt_stage_steps": None,
+                          "pack_sentences": False}
 EVAL_MASK_SEED = 0
 
 
@@ -68,8 +75,11 @@ def prepare_output_dir(args, ctx) -> Path | None:
 
 
 def check_resumable(args, folder: Path):
-    saved = checkpoint.load_saved_args(folder)
-    for name in MUST_MATCH_ON_RESUME:
+    written = checkpoint.load_saved_args(folder)
+    saved = {**METHOD_FLAGS_ON_RESUME, **written}
+    if "pack_sentences" not in written:  # before --pack_sentences, --split_sent packed sentences
+        saved["pack_sentences"] = bool(written.get("split_sent", False))
+    for name in (*MUST_MATCH_ON_RESUME, *METHOD_FLAGS_ON_RESUME):
         if str(saved.get(name)) != str(getattr(args, name)):
             raise UserError(
                 f"--should_continue: checkpoint '{folder}' was made with --{name} {saved.get(name)}, this run has "
@@ -79,14 +89,17 @@ def check_resumable(args, folder: Path):
 
 def build_datasets(args, tokenizer, block_size: int):
     tag = tokenizer_tag(args.tokenizer_name)
-    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, args.split_sent) if args.do_train else None
-    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, args.split_sent) if args.do_eval else None
+    # --split_sent, the authors' flag, is not read here: their dataset never read it either, and
+    # trained on contiguous windows (their configs set it all the same).
+    pack = args.pack_sentences
+    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, pack) if args.do_train else None
+    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, pack) if args.do_eval else None
     return train, evaluation
 
 
 @exit_on_user_error
 def run_session(args, build_task):
-    """``build_task(args, config, resume_from)`` returns the task to train (on the CPU)."""
+    """``build_task(args, config, resume_from, tokenizer=)`` returns the task to train (on the CPU)."""
     ctx = distributed.init(args.ddp_timeout, args.local_rank)
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
     try:
@@ -112,8 +125,8 @@ def _run(args, build_task, ctx):
     check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
     args.block_size = resolve_block_size(args.block_size, config, args.model_type)
     train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
-    task = build_task(args, config, resume_from)
-    task.module.to(ctx.device)
+    task = build_task(args, config, resume_from, tokenizer=tokenizer)
+    task.to(ctx.device)
     if ctx.is_main:
         where = f"resuming from {resume_from}" if resume_from else "starting"
         trained = sum(p.numel() for p in task.module.parameters() if p.requires_grad)

@@ -40,13 +40,23 @@ from ligo.training.sampling import pin_memory_for, training_batches
 
 
 class Task(Protocol):
-    module: nn.Module
+    module: nn.Module  # what DDP wraps, the optimiser trains and ``save`` writes
+    unused_parameters: bool  # whether a step may leave some trained parameters without a gradient
 
     def parameter_groups(self, args) -> list[dict]: ...
 
-    def train_flops(self, batch_size: int, seq_len: int) -> int: ...  # one micro-batch, forward + backward
+    def begin_step(self, step: int) -> None: ...  # before optimiser step ``step`` (from 1)
+
+    def loss(self, model: nn.Module, batch: dict) -> torch.Tensor: ...  # ``model``: the module as trained (DDP...)
+
+    # one micro-batch, forward + backward: called after its loss, so it may count what ran
+    def train_flops(self, batch_size: int, seq_len: int) -> int: ...
 
     def eval_model(self) -> nn.Module: ...
+
+    def training_objects(self) -> dict: ...  # more state for the checkpoints (objects with state_dict())
+
+    def to(self, device: torch.device) -> None: ...
 
     def save(self, folder: Path) -> None: ...
 
@@ -136,7 +146,10 @@ class Trainer:
         self.ddp = None
         if ctx.world_size > 1:
             device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-            self.ddp = DistributedDataParallel(task.module, device_ids=device_ids)
+            # Unused parameters (layer dropping, MSLT's frozen layers) must be found each step;
+            # the search costs a graph traversal, so only tasks that need it pay for it.
+            self.ddp = DistributedDataParallel(task.module, device_ids=device_ids,
+                                               find_unused_parameters=task.unused_parameters)
         self.model = compiled(self.ddp if self.ddp is not None else task.module, args)
         self.state = TrainerState()
         self.resumed = resume_from is not None
@@ -148,7 +161,7 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def _training_objects(self) -> dict:
-        objects = {"optimizer": self.optimizer, "scheduler": self.scheduler}
+        objects = {"optimizer": self.optimizer, "scheduler": self.scheduler, **self.task.training_objects()}
         if self.args.fp16:  # otherwise the scaler, if any, holds a constant scale of 1
             objects["scaler"] = self.scaler
         return objects
@@ -173,7 +186,7 @@ class Trainer:
         no_sync = self.ddp.no_sync if self.ddp is not None and not sync else contextlib.nullcontext
         with no_sync():
             with self.autocast():
-                loss = self.model(**batch).loss * self.args.mlm_ratio
+                loss = self.task.loss(self.model, batch) * self.args.mlm_ratio
             if fault_injection.nan_at("train_step", step, self.ctx.rank):
                 loss = loss * math.nan
             fault_injection.at("train_step", step, self.ctx.rank)
@@ -241,12 +254,13 @@ class Trainer:
         """One optimiser step (step + 1); returns its loss on this rank for the logging window."""
         state, accumulation = self.state, self.args.gradient_accumulation_steps
         step, step_loss = state.step + 1, None  # step_loss: the sum of the micro-batch losses
+        self.task.begin_step(step)
         for micro in range(accumulation):
             state.epoch, state.batches_in_epoch, batch = next(batches)
+            loss = self._micro_step(batch, micro == accumulation - 1, step)
             pending[0] += self.task.train_flops(*batch["input_ids"].shape)
             pending[1] += int(batch["attention_mask"].sum())
             pending[2] += 1
-            loss = self._micro_step(batch, micro == accumulation - 1, step)
             step_loss = loss if step_loss is None else step_loss + loss
         return self.guard.after_step(step, step_loss, self._optimizer_step())
 
