@@ -102,8 +102,9 @@ for cell in $CELLS; do
   [ -d "$ROOT/seed-$first/$cell-operator" ] && operators+=("$ROOT/seed-$first/$cell-operator")
 done
 "$PYTHON" -m ligo.growth.diagnostics movement --operator "${operators[@]}" --output "$RESULTS/operator_movement.md"
-# Query (attention) and FFN-in of the first and last large layers.
-"$PYTHON" -m ligo.growth.diagnostics rank --run "$base/ligo" "$base/stackbert_direct_copy" "$base/bert2bert_fpi" \
+# Query (attention) and FFN-in of the first and last large layers. (Until MSLT and KI joined the
+# main job, its bert2BERT-FPI run was measured here; results/ablation holds that measurement.)
+"$PYTHON" -m ligo.growth.diagnostics rank --run "$base/ligo" "$base/stackbert_direct_copy" "$base/bert2bert_aki" \
   --steps 0 "${ABLATION_RANK_STEP:-100}" --output "$RESULTS/grown_ranks.md" --tensors \
   bert.encoder.layer.0.attention.self.query.weight bert.encoder.layer.3.attention.self.query.weight \
   bert.encoder.layer.0.intermediate.dense.weight bert.encoder.layer.3.intermediate.dense.weight

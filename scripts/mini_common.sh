@@ -84,6 +84,21 @@ train_grown() {  # train_grown OUTPUT_DIR GROW_SCHEME [FLAGS...]
     --source_model_path "$SMALL_RUN" --warmup_steps "$GROWN_WARMUP" "$@"
 }
 
+# MSLT (its stages: 10% of the large run's steps each, then the whole model) and KI (the small
+# model teaches for the first 55/125 of the steps, as KI's authors) train as many steps as every
+# other large run; MSLT starts from the small model as the grown runs do, KI from scratch as
+# scratch does.
+train_mslt() {  # train_mslt OUTPUT_DIR [FLAGS...]
+  local out=$1; shift
+  local stage=$(( LARGE_STEPS / 10 > 0 ? LARGE_STEPS / 10 : 1 ))
+  train_grown "$out" mslt --mslt_stage_steps "$stage" "$stage" "$@"
+}
+train_ki() {  # train_ki OUTPUT_DIR [FLAGS...]
+  local out=$1; shift
+  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" --grow_scheme ki \
+    --source_model_path "$SMALL_RUN" --warmup_steps "$SCRATCH_WARMUP" "$@"
+}
+
 # The machine and the code, for a RUN.md.
 describe_machine() {
   echo "- machine: $(env -u OMP_NUM_THREADS nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")')"

@@ -6,9 +6,12 @@
 #   2. train the large model from scratch (the target: its final eval loss)
 #   3. train the LiGO operator (2.5% of the large run's steps), grow the large model with it
 #      and train it
-#   4. grow and train with each baseline (StackBERT, interpolation: depth only, so their new
-#      width units start random; bert2BERT FPI and AKI)
+#   4. the paper's other rows: StackBERT (depth only, so its new width units start random),
+#      MSLT (stages 2 -> 3 -> 4 layers on the widened small model), KI (scratch taught by the
+#      small model), bert2BERT (AKI, the paper's bert2BERT)
 #   5. the savings report (python -m ligo.report) into $MINI_RESULTS, and its RUN.md
+# Interpolation and bert2BERT-FPI, rows of earlier versions, are in results/mini-seeds and
+# results/ablation; MINI_MORE_BASELINES=1 adds them here too (about 5 more minutes).
 # Every large-model run has the same settings and steps; finished runs are skipped,
 # interrupted ones resumed (--should_continue). Settings: see scripts/mini_common.sh.
 set -euo pipefail
@@ -28,20 +31,32 @@ echo "== mini Table 1: 3/5 LiGO: operator ($OPERATOR_STEPS steps), then the grow
 train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
 train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
 
-step=0
-for scheme in stackbert_direct_copy interpolation_direct_copy bert2bert_fpi bert2bert_aki; do
+schemes=(stackbert_direct_copy bert2bert_aki)
+[ -n "${MINI_MORE_BASELINES:-}" ] && schemes+=(interpolation_direct_copy bert2bert_fpi)
+total=$(( ${#schemes[@]} + 2 ))
+echo "== mini Table 1: 4/5 baseline 1/$total: MSLT"
+train_mslt "$RUNS/mslt"
+echo "== mini Table 1: 4/5 baseline 2/$total: KI"
+train_ki "$RUNS/ki"
+step=2
+for scheme in "${schemes[@]}"; do
   step=$((step + 1))
-  echo "== mini Table 1: 4/5 baseline $step/4: $scheme"
+  echo "== mini Table 1: 4/5 baseline $step/$total: $scheme"
   train_grown "$RUNS/$scheme" "$scheme"
 done
 
 echo "== mini Table 1: 5/5 savings report -> $RESULTS"
+more=()
+if [ -n "${MINI_MORE_BASELINES:-}" ]; then
+  more=(--run "Interpolation=$RUNS/interpolation_direct_copy" --run "bert2BERT-FPI=$RUNS/bert2bert_fpi")
+fi
 "$PYTHON" -m ligo.report --scratch "$RUNS/scratch" --small "$SMALL_RUN" --output_dir "$RESULTS" \
-  --run "LiGO=$RUNS/ligo+$RUNS/ligo-operator" \
   --run "StackBERT=$RUNS/stackbert_direct_copy" \
-  --run "Interpolation=$RUNS/interpolation_direct_copy" \
-  --run "bert2BERT-FPI=$RUNS/bert2bert_fpi" \
-  --run "bert2BERT-AKI=$RUNS/bert2bert_aki" \
+  --run "MSLT=$RUNS/mslt" \
+  --run "KI=$RUNS/ki" \
+  --run "bert2BERT=$RUNS/bert2bert_aki" \
+  ${more[@]+"${more[@]}"} \
+  --run "LiGO=$RUNS/ligo+$RUNS/ligo-operator" \
   --focus LiGO
 finished_at=$(date +%s)
 {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run
-from training_helpers import config_text, tiny_config
+from training_helpers import config_text, read_metrics, tiny_config
 from transformers import AutoTokenizer
 
 from ligo.growth.diagnostics import effective_rank
@@ -46,8 +46,12 @@ def mini(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
 def test_mini_table1_reports_every_method_in_the_papers_proportions(mini):
     root, _, outputs = mini
     table = (root / "results/mini/savings.md").read_text()
-    for method in ("Scratch", "LiGO", "StackBERT", "Interpolation", "bert2BERT-FPI", "bert2BERT-AKI"):
+    for method in ("Scratch", "LiGO", "StackBERT", "MSLT", "KI", "bert2BERT"):  # the paper's Table 1
         assert f"| {method} |" in table
+    # MSLT's stages (10% of the 8 steps, at least 1, each) and KI's teacher show in the FLOPs
+    mslt = read_metrics(root / "runs/mini/mslt")
+    ki, scratch = read_metrics(root / "runs/mini/ki"), read_metrics(root / "runs/mini/scratch")
+    assert mslt[1]["flops"] < scratch[1]["flops"] < ki[1]["flops"]
     assert "LiGO" in table.splitlines()[-1] and "baselines here" in table.splitlines()[-1]
     run_md = (root / "results/mini/RUN.md").read_text()
     assert "unigram entropy of the training tokens" in run_md and "nat " in run_md

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ligo.errors import UserError, exit_on_user_error
+from ligo.training import checkpoint
 from ligo.training.run_log import METRICS
 
 SCRATCH = "Scratch"
@@ -69,6 +70,7 @@ class Run:
     pace: Pace | None = None
     operator: tuple | None = None  # (flops, seconds) of the operator's training, if any
     operator_pace: Pace | None = None
+    uses_small: bool = True  # grown from, or taught by, the small model: its cost is shown beside
 
 
 # ---------------------------------------------------------------- parsing and loading
@@ -142,11 +144,21 @@ def step_pace(rows) -> Pace | None:
     return Pace(statistics.median(flops), statistics.median(seconds), mean)
 
 
+def uses_small_model(run_dir) -> bool:
+    """Whether the run grew from the small model or was taught by it (its --grow_scheme); a run
+    folder with no checkpoint (metrics written by other means) counts as one that did."""
+    latest = checkpoint.latest_checkpoint(run_dir)
+    if latest is None or not (latest / checkpoint.ARGS_FILE).is_file():
+        return True
+    return checkpoint.load_saved_args(latest).get("grow_scheme", "none") != "none"
+
+
 def load_run(name, run_dir, operator_dir=None) -> Run:
     rows = load_rows(run_dir)
     op_rows = load_rows(operator_dir) if operator_dir else None
     return Run(name, eval_points(run_dir, rows), step_pace(rows),
-               final_cost(op_rows) if op_rows else None, step_pace(op_rows) if op_rows else None)
+               final_cost(op_rows) if op_rows else None, step_pace(op_rows) if op_rows else None,
+               uses_small=uses_small_model(run_dir))
 
 
 def parse_run_spec(spec: str) -> tuple:
@@ -234,7 +246,7 @@ def summarize(scratch: Run, runs: list[Run], small_cost) -> tuple:
         shaped = same_shape(run.pace, scratch.pace)
         # The operator has another shape than scratch: its own measured seconds are all there is.
         at_speed = reach[2] * scratch_step + op_seconds if reach and shaped else None
-        is_grown = run is not scratch
+        is_grown = run is not scratch and run.uses_small
         rows.append({
             "method": run.name,
             "flops_to_target": flops,

@@ -10,7 +10,12 @@
 #   GLUE_DIR      a folder of GLUE task folders (CoLA, SST-2, ...): when set, every final
 #                 model is fine-tuned on GLUE and a row added to the recipe's GLUE table
 #   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa)
+#   OPERATOR_STEPS LiGO operator steps of the main runs              (100, the paper's)
+#   OPERATOR_STEPS_LIST the other operator lengths of operator_steps.sh ("500 1000 10000")
+#   MSLT_STAGE_STEPS steps of each MSLT stage before the whole model trains (10% of STEPS)
 #   PYTHON        interpreter                                       (python)
+#   PAPER_CONFIG  the recipe                                        (configs/${FAMILY}_wiki.txt)
+#   MODEL_CONFIGS folder of the model configs ($FAMILY-6L-512H.json, ...)  (configs)
 # Stages are skipped when their run is finished and resumed when it was interrupted.
 set -euo pipefail
 PYTHON=${PYTHON:-python}
@@ -25,7 +30,10 @@ if (( GLOBAL_BATCH % (PER_GPU * GPUS) != 0 )); then
   exit 2
 fi
 ACCUMULATION=$(( GLOBAL_BATCH / (PER_GPU * GPUS) ))
-CONFIG=configs/${FAMILY}_wiki.txt
+CONFIG=${PAPER_CONFIG:-configs/${FAMILY}_wiki.txt}
+MODEL_CONFIGS=${MODEL_CONFIGS:-configs}
+OPERATOR_STEPS=${OPERATOR_STEPS:-100}
+MSLT_STAGE_STEPS=${MSLT_STAGE_STEPS:-$(( STEPS / 10 > 0 ? STEPS / 10 : 1 ))}
 if [ "$FAMILY" = bert ]; then GROWN_WARMUP=${GROWN_WARMUP:-0}; else GROWN_WARMUP=${GROWN_WARMUP:-10000}; fi
 echo "[paper] $FAMILY, $GPUS GPU(s) x $PER_GPU sequences x $ACCUMULATION accumulation = $GLOBAL_BATCH a step, $STEPS steps"
 
@@ -53,13 +61,13 @@ report() {
 
 # pretrain NAME SIZE: a model from scratch (e.g. pretrain bert-small 6L-512H).
 pretrain() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$2.json"
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$2.json"
 }
 
 # grow NAME SMALL_RUN SIZE SCHEME: a large model grown by a baseline, then trained like scratch
 # but with GROWN_WARMUP warmup steps, as in the authors' growth commands.
 grow() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$3.json" --seed 17 \
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
     --grow_scheme "$4" --source_model_path "$RUNS/$2" --warmup_steps "$GROWN_WARMUP"
 }
 
@@ -67,12 +75,43 @@ grow() {
 ligo() {
   local name=$1 small=$2 size=$3 op_steps=$4
   shift 4
-  train "$RUNS/$name-operator" "$op_steps" run_grow_distributed.py --config_name "configs/$FAMILY-$size.json" \
+  train "$RUNS/$name-operator" "$op_steps" run_grow_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" \
     --source_model_path "$RUNS/$small" --fuse_init_scheme stackbert_noisy rand --seed 29 \
     --logging_steps "$(( op_steps < 100 ? op_steps : 100 ))" --ckpt_steps "$op_steps" "$@"
-  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "configs/$FAMILY-$size.json" --seed 17 \
-    --grow_scheme ligo --source_model_path "$RUNS/$small" --pretrained_ligo_path "$RUNS/$name-operator" \
+  ligo_grown "$name" "$small" "$size" "$RUNS/$name-operator"
+}
+
+# ligo_grown NAME SMALL_RUN SIZE OPERATOR_RUN [FLAGS...]: grow with a trained operator, train
+# (FLAGS, e.g. --token_drop ..., join the training).
+ligo_grown() {
+  local name=$1 small=$2 size=$3 operator=$4
+  shift 4
+  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" --seed 17 \
+    --grow_scheme ligo --source_model_path "$RUNS/$small" --pretrained_ligo_path "$operator" \
+    --warmup_steps "$GROWN_WARMUP" "$@"
+}
+
+# mslt NAME SMALL_RUN SIZE: MSLT's two stages (halfway, then the target's depth: 6 -> 9 -> 12),
+# MSLT_STAGE_STEPS each, then the whole model; warm-up as the grown models.
+mslt() {
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
+    --grow_scheme mslt --source_model_path "$RUNS/$2" --mslt_stage_steps "$MSLT_STAGE_STEPS" "$MSLT_STAGE_STEPS" \
     --warmup_steps "$GROWN_WARMUP"
+}
+
+# ki NAME SMALL_RUN SIZE: the large model from scratch (the recipe's warm-up), taught by SMALL_RUN
+# for the first 55/125 of the steps at temperature 2 (KI's authors' schedule).
+ki() {
+  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
+    --grow_scheme ki --source_model_path "$RUNS/$2"
+}
+
+# scratch NAME SIZE [FLAGS...]: as pretrain (the same seed as the scratch run), with FLAGS (e.g.
+# --layer_drop ...) joining the training.
+scratch() {
+  local name=$1 size=$2
+  shift 2
+  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" "$@"
 }
 
 # glue TABLE NAME RUN: fine-tune RUN's final model on GLUE (when GLUE_DIR is set), one row of TABLE.

@@ -6,7 +6,7 @@ FAMILY=bert
 source "$(dirname "$0")/common.sh"
 pretrain bert-6L-768H 6L-768H
 pretrain bert-base-scratch 12L-768H
-ligo bert-base-ligo-depth bert-6L-768H 12L-768H 100 --tune_depth
+ligo bert-base-ligo-depth bert-6L-768H 12L-768H "$OPERATOR_STEPS" --tune_depth
 grow bert-base-stackbert-depth bert-6L-768H 12L-768H stackbert
 grow bert-base-interpolation-depth bert-6L-768H 12L-768H interpolation
 report depth-only bert-base-scratch bert-6L-768H --focus LiGO \

@@ -6,9 +6,9 @@ FAMILY=bert
 source "$(dirname "$0")/common.sh"
 pretrain bert-small 6L-512H
 pretrain bert-base-scratch 12L-768H
-ligo bert-base-ligo bert-small 12L-768H 100 --tune_width --tune_depth
-runs=(--run "LiGO-100=$RUNS/bert-base-ligo+$RUNS/bert-base-ligo-operator")
-for op_steps in 500 1000 10000; do
+ligo bert-base-ligo bert-small 12L-768H "$OPERATOR_STEPS" --tune_width --tune_depth
+runs=(--run "LiGO-$OPERATOR_STEPS=$RUNS/bert-base-ligo+$RUNS/bert-base-ligo-operator")
+for op_steps in ${OPERATOR_STEPS_LIST:-500 1000 10000}; do
   ligo "bert-base-ligo-$op_steps" bert-small 12L-768H "$op_steps" --tune_width --tune_depth
   runs+=(--run "LiGO-$op_steps=$RUNS/bert-base-ligo-$op_steps+$RUNS/bert-base-ligo-$op_steps-operator")
 done

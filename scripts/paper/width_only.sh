@@ -6,7 +6,7 @@ FAMILY=bert
 source "$(dirname "$0")/common.sh"
 pretrain bert-12L-512H 12L-512H
 pretrain bert-base-scratch 12L-768H
-ligo bert-base-ligo-width bert-12L-512H 12L-768H 100 --tune_width
+ligo bert-base-ligo-width bert-12L-512H 12L-768H "$OPERATOR_STEPS" --tune_width
 grow bert-base-net2net-width bert-12L-512H 12L-768H net2net
 report width-only bert-base-scratch bert-12L-512H --focus LiGO \
   --run "Net2Net=$RUNS/bert-base-net2net-width" \

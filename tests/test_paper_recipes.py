@@ -1,0 +1,71 @@
+"""The paper-scale recipes (scripts/paper/*.sh) end to end at tiny settings: every stage they
+run on a GPU node, on the session's tokenised sample, with the paper's model names mapped to
+tiny configs (MODEL_CONFIGS) and a few steps, sharing their runs as they do for users."""
+
+import json
+
+import pytest
+from conftest import run
+from training_helpers import config_text, tiny_config
+from transformers import AutoTokenizer
+
+# The paper's sizes, as tiny models that grow the same way (depth, width or both).
+TINY_SIZES = {"6L-512H": (2, 32), "12L-768H": (4, 64), "6L-768H": (2, 64), "12L-512H": (4, 32)}
+
+
+def recipe_env(root, family, text_dir, tokenizer_dir, python):
+    configs = root / f"configs-{family}"
+    configs.mkdir()
+    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
+    for size, (layers, hidden) in TINY_SIZES.items():
+        tiny_config(configs / f"{family}-{size}.json", family, vocab, layers=layers, hidden=hidden)
+    recipe = config_text(root / f"{family}_wiki.txt", family, text_dir, tokenizer_dir, logging_steps=4,
+                         ckpt_steps=4, num_workers=0, warmup_steps=1)
+    return {"PYTHON": python, "PAPER_CONFIG": str(recipe), "MODEL_CONFIGS": str(configs), "RUNS": str(root / "runs"),
+            "RESULTS": str(root / "results"), "STEPS": "4", "GLOBAL_BATCH": "8", "PER_GPU": "8", "GPUS": "1",
+            "OPERATOR_STEPS": "1", "OPERATOR_STEPS_LIST": "2", "MSLT_STAGE_STEPS": "1", "LAYER_DROP_GAMMA": "1",
+            "TOKEN_DROP_START": "2"}
+
+
+@pytest.fixture(scope="module")
+def recipes(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
+    root = tmp_path_factory.mktemp("paper")
+    env = recipe_env(root, "bert", bert_tokenized, bert_tokenizer_dir, warm_python)
+    outputs = {name: run(["bash", f"scripts/paper/{name}.sh"], env=env).stdout
+               for name in ("bert_small_to_base", "depth_only", "width_only", "operator_steps", "figure5")}
+    return root, outputs
+
+
+def table_rows(path) -> list[str]:
+    return [line.split("|")[1].strip() for line in path.read_text().splitlines()[2:] if line.startswith("|")]
+
+
+def test_table1_recipe_trains_every_row_of_the_papers_table(recipes):
+    root, outputs = recipes
+    rows = table_rows(root / "results/table1-bert/savings.md")
+    assert rows[:7] == ["Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO", "Small model"] or \
+        {"Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"} <= set(rows), rows
+    assert "GLUE_DIR is not set: skipping GLUE for LiGO" in outputs["bert_small_to_base"]
+    args = json.loads((root / "runs/bert-base-mslt/checkpoints/checkpoint-00000004/training_args.json").read_text())
+    assert args["mslt_stage_steps"] == [1, 1] and args["grow_scheme"] == "mslt"  # 2 -> 3 -> 4 layers
+
+
+def test_the_other_recipes_share_the_runs_they_have_in_common(recipes):
+    root, outputs = recipes
+    assert "bert-base-scratch is finished" in outputs["depth_only"]
+    assert "bert-small is finished" in outputs["figure5"] and "bert-base-ligo-operator is finished" in outputs["figure5"]
+    assert {"StackBERT", "Interpolation", "LiGO"} <= set(table_rows(root / "results/depth-only/savings.md"))
+    assert {"Net2Net", "LiGO"} <= set(table_rows(root / "results/width-only/savings.md"))
+    assert {"LiGO-1", "LiGO-2"} <= set(table_rows(root / "results/table3-operator-steps/savings.md"))
+    figure5 = root / "results/figure5/savings.md"
+    assert {"Layer drop", "Token drop", "LiGO", "LiGO + layer drop", "LiGO + token drop"} <= set(table_rows(figure5))
+    small_cost = {line.split("|")[1].strip(): line.split("|")[-2].strip()
+                  for line in figure5.read_text().splitlines() if line.startswith("| ")}
+    # scratch with a method is not grown from the small model; LiGO with one is
+    assert small_cost["Layer drop"] == small_cost["Token drop"] == "—" != small_cost["LiGO + token drop"]
+
+
+def test_roberta_recipe_runs_too(tmp_path, roberta_tokenized, roberta_tokenizer_dir, warm_python):
+    env = recipe_env(tmp_path, "roberta", roberta_tokenized, roberta_tokenizer_dir, warm_python)
+    run(["bash", "scripts/paper/roberta_small_to_base.sh"], env=env)
+    assert {"Scratch", "MSLT", "KI", "LiGO"} <= set(table_rows(tmp_path / "results/table1-roberta/savings.md"))
