@@ -11,12 +11,14 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import checkpoint_io, data_path, evaluation, operator_overhead, scaling, tokenize, train_throughput
+from bench import (checkpoint_io, data_path, evaluation, method_flops, operator_overhead, scaling, tokenize,
+                   train_throughput)
 from ligo.errors import UserError, exit_on_user_error
 
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
 # a table of its own, a "table" key (the table's title) and its own columns.
-BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead, scaling]
+BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead, scaling,
+              method_flops]
 COLUMNS = {
     "benchmark": "benchmark",
     "ratio": "ratio (higher is better for ours)",

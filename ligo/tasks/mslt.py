@@ -15,9 +15,10 @@ For a target wider than the source, the new width units start as in ``stackbert_
 does not say how MSLT meets a wider target.
 
 FLOPs of a growth stage: the forward through the layers that run and the head, and the backward
-(2 x forward) through the trained layers and the head only. That backward is an upper bound: the
-lowest trained layer's input gradient and, where the output embedding is tied to the frozen word
-embedding, the decoder's weight gradient are not computed.
+(2 x forward) through the trained layers and the head only, less what that backward does not
+compute: the lowest trained layer's input gradient through its query, key and value projections,
+and, where the output embedding is tied to the frozen word embedding, the decoder's weight
+gradient (bench/method_flops.py checks the count against torch's).
 """
 
 from pathlib import Path
@@ -146,7 +147,14 @@ class MSLTTask:
         before, after = self.schedule.depths[self.stage], self.schedule.depths[self.stage + 1]
         trained = families.forward_flops_of_layers(
             self.config, seq_len, [seq_len if before <= i < after else 0 for i in range(layers)], outside="head")
-        return batch_size * (forward + BACKWARD_TO_FORWARD * trained)
+        # What the backward does not compute: the lowest trained layer's input gradient through
+        # its query, key and value projections (that input comes from frozen layers), and the tied
+        # decoder's weight gradient (it is the frozen word embedding).
+        terms = families.flops_breakdown(self.config, seq_len)
+        skipped = terms["blocks.kqv"] // layers
+        if ties_output_embeddings(self.config):
+            skipped += terms["head.decoder"]
+        return batch_size * (forward + BACKWARD_TO_FORWARD * trained - skipped)
 
     def eval_model(self):
         active = self._active()
