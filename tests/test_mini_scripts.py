@@ -37,9 +37,10 @@ def mini(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
         "ABLATION_RUNS": str(root / "runs/ablation"), "ABLATION_RESULTS": str(root / "results/ablation"),
         "ABLATION_SEEDS": "17", "ABLATION_CELLS": TINY_CELLS, "ABLATION_RANK_STEP": "4",
         "MINI_SEEDS": "17 18",  # two seeds make a spread, as three do
+        "MINI_FIGURE5_RESULTS": str(root / "results/mini-figure5"),
     }
     outputs = {script: run(["bash", f"scripts/{script}.sh"], env=env).stdout
-               for script in ("mini_table1", "mini_seeds", "mini_ablation")}
+               for script in ("mini_table1", "mini_seeds", "mini_ablation", "mini_figure5")}
     return root, env, outputs
 
 
@@ -88,6 +89,17 @@ def test_mini_ablation_runs_its_cells_and_measures_them(mini):
     query = "bert.encoder.layer.0.attention.self.query.weight"
     assert rows[(f"`{root}/runs/mini/ligo`", "0", query)] <= 32
     assert rows[(f"`{root}/runs/mini/stackbert_direct_copy`", "0", query)] > 32
+
+
+def test_mini_figure5_adds_layer_and_token_dropping_to_scratch_and_to_ligo(mini):
+    root, _, outputs = mini
+    assert "runs/mini/ligo-operator is finished" in outputs["mini_figure5"]
+    table = (root / "results/mini-figure5/savings.md").read_text()
+    for method in ("Scratch", "Layer drop", "Token drop", "LiGO", "LiGO + layer drop", "LiGO + token drop"):
+        assert f"| {method} |" in table
+    for name in ("scratch-tokendrop", "ligo-layerdrop"):  # cheaper steps than scratch's
+        assert read_metrics(root / f"runs/mini/{name}")[-1]["flops"] < read_metrics(root / "runs/mini/scratch")[-1]["flops"]
+    assert "--layer_drop_gamma 50.0" in (root / "results/mini-figure5/RUN.md").read_text()  # 0.001 * 400000 / 8
 
 
 def test_operator_over_2_5_percent_of_the_large_run_is_refused(mini):

@@ -242,18 +242,27 @@ def small_source(tmp_path_factory, request):
     return root / "small"
 
 
+# Where each run is killed (kill:train_step:N) and resumed from the checkpoint before. MSLT's stages
+# (steps 1-2, 3-4, then the whole model) with a checkpoint every step: killed in step 2, it resumes
+# inside stage 0; killed in step 3, from the checkpoint at the end of stage 0, before stage 1's copy.
+KILLS = {"layer_drop": [5], "token_drop": [5], "ki": [5], "mslt": [2, 3]}
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_each_method_trains_counts_its_flops_and_resumes_exactly(method, tmp_path, request, small_source, warm_python):
-    config, _ = setup_run(tmp_path, request, "bert", max_steps=6, logging_steps=2, ckpt_steps=3, warmup_steps=0)
+    config, _ = setup_run(tmp_path, request, "bert", max_steps=6, logging_steps=2,
+                          ckpt_steps=1 if method == "mslt" else 3, warmup_steps=0)
     vocab = json.loads((small_source / "config.json").read_text())["vocab_size"]
     large = tiny_config(tmp_path / "large.json", "bert", vocab, layers=4, hidden=128 if method == "mslt" else 64)
     flags = [*METHODS[method], "--source_model_path", small_source]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     processes = 2 if method == "layer_drop" else 1  # DDP with layers that get no gradient in a step
     run(lm_command(config, large, whole, *flags, python=warm_python, processes=processes))
-    killed = run(lm_command(config, large, resumed, *flags, python=warm_python, processes=processes),
-                 env={fault_injection.VARIABLE: "kill:train_step:5"}, check=False)
-    assert killed.returncode != 0
+    for n, step in enumerate(KILLS[method]):
+        again = ["--should_continue"] if n else []
+        killed = run(lm_command(config, large, resumed, *flags, *again, python=warm_python, processes=processes),
+                     env={fault_injection.VARIABLE: f"kill:train_step:{step}"}, check=False)
+        assert killed.returncode != 0
     run(lm_command(config, large, resumed, *flags, "--should_continue", python=warm_python, processes=processes))
     keys = ["step", "train_loss", "eval_loss", "flops", "tokens"]
     expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
