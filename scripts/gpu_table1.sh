@@ -25,7 +25,8 @@
 # Analytic training FLOPs (ligo/models/flops.py): 604 MFLOP a token for 12L-768H, 170 MFLOP for 6L-512H,
 # so 9.9 TFLOP a large step and 2.8 TFLOP a small one. An H200 (989 TFLOP/s bf16 dense) at a
 # realistic 35-45% MFU does 346-445 TFLOP/s: 22-29 ms a large step, so the 6 large runs (scratch,
-# LiGO, StackBERT, interpolation, bert2BERT FPI and AKI: 6000 steps) take 133-172 s, the small
+# LiGO, StackBERT, MSLT, KI, bert2BERT: 6000 steps; MSLT's 200 stage steps cost less, KI's 440
+# teaching steps ~10% more) take 133-172 s, the small
 # model ~6 s (at a lower MFU), the operator ~1 s (1.2x a large step). Start-up of the 8 runs
 # (imports, CUDA, growth, loader workers: ~10-15 s each, 80-120 s), 20 evaluations per run and the
 # two checkpoints each run writes (~1.3 GB for 12L-768H with its AdamW state: ~2 s) add ~130-170 s,

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-STEPS = 12
+STEPS = 24
 # A training step's pattern: a large tensor allocated, written, freed; STEPS times. Prints the
 # page faults of the last half of the steps, after (or without) keep_freed_memory(). Kept memory
 # needs a few steps to settle (a freed block is reused once the heap holds a large enough one).
