@@ -3,13 +3,17 @@ that holds a run unless --should_continue or --overwrite_output_dir is given, an
 another model config or grow scheme than the checkpoint's is refused with both values named;
 a refused run changes nothing in the folder."""
 
+import json
+import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from conftest import run
+from conftest import REPO, run
 from tiny_world import ENV, build_world
-from training_helpers import grow_command, lm_command, read_metrics, tiny_config
+from training_helpers import crash, grow_command, lm_command, read_metrics, tiny_config
 
 SCRIPTS = ["run_lm_distributed.py", "run_grow_distributed.py"]
 
@@ -99,3 +103,54 @@ def test_a_new_run_refuses_a_non_empty_folder_that_holds_no_run(finished, tmp_pa
     (out / "chapter1.tex").write_text("\\chapter{Growth}\n")
     refused(run(command(warm_python, world, "run_lm_distributed.py", out), env=ENV, check=False),
             f"--output_dir '{out}'", "--overwrite_output_dir")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(finished, tmp_path, warm_python):
+    # A requeued job started while the first still trains, both with --should_continue: the
+    # second is refused; the lock dies with its holder, even by SIGKILL.
+    world, _ = finished
+    out = tmp_path / "out"
+    first = subprocess.Popen(command(warm_python, world, "run_lm_distributed.py", out, "--max_steps", 100000,
+                                     "--logging_steps", 0, "--ckpt_steps", 0),
+                             env={**os.environ, **ENV}, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        lock = out / ".ligo.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.is_file() and lock.read_text()):
+            assert time.monotonic() < deadline and first.poll() is None, "the first run never took its folder"
+            time.sleep(0.05)
+        holder = json.loads(lock.read_text())
+        second = run(command(warm_python, world, "run_lm_distributed.py", out, "--should_continue"), env=ENV,
+                     check=False)
+        refused(second, f"'{out}' is in use by another run (run_lm_distributed.py, process {holder['pid']} on "
+                        f"{holder['host']}, started {holder['started']})")
+    finally:
+        crash(first)
+    deadline = time.monotonic() + 10
+    while alive(holder["pid"]):
+        assert time.monotonic() < deadline, "the killed run's process outlived it by 10 s"
+        time.sleep(0.05)
+    run(command(warm_python, world, "run_lm_distributed.py", out, "--should_continue", "--max_steps", 2), env=ENV)
+    assert not lock.exists()  # a run that ends removes it
+
+
+def test_an_output_dir_that_cannot_be_created_and_a_finished_run_past_max_steps_are_one_line(finished, tmp_path,
+                                                                                             warm_python):
+    world, runs = finished
+    (tmp_path / "a_file").write_text("x")
+    refused(run(command(warm_python, world, "run_lm_distributed.py", tmp_path / "a_file" / "out"), env=ENV,
+                check=False), f"cannot create --output_dir '{tmp_path / 'a_file' / 'out'}'")
+    out = copy_of(runs, "run_lm_distributed.py", tmp_path)
+    before = files_in(out)
+    refused(run(command(warm_python, world, "run_lm_distributed.py", out, "--should_continue", "--max_steps", 1),
+                env=ENV, check=False), "has trained 2 steps already, past --max_steps 1; raise --max_steps")
+    assert files_in(out) == before
+    done = run(command(warm_python, world, "run_lm_distributed.py", out, "--should_continue"), env=ENV)
+    assert "is finished (2 of --max_steps 2 steps); nothing to train" in done.stdout

@@ -283,8 +283,18 @@ def check_method_args(args):
                         "(--layer_drop, --token_drop, --grow_scheme mslt): it would recompile; drop --torch_compile")
 
 
+def check_finite(args):
+    """nan and inf are never meant: every number a flag takes must be finite."""
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UserError(f"--{name} must be a finite number, got {v}")
+
+
 def check_args(args):
     """Refuse values that cannot work, naming the flag and the fix."""
+    check_finite(args)
     positive = ["per_gpu_train_batch_size", "per_gpu_eval_batch_size", "gradient_accumulation_steps", "max_steps"]
     for name in positive:
         if getattr(args, name) < 1:

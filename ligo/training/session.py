@@ -21,6 +21,7 @@ from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError, exit_on_user_error
 from ligo.models.loading import check_tokenizer_fits, load_config, resolve_block_size
 from ligo.training import optim
+from ligo.training.output_lock import LOCK_FILE, claim_output_dir
 from ligo.training.trainer import Trainer
 
 # What our runs write into --output_dir; --overwrite_output_dir removes exactly these.
@@ -46,6 +47,13 @@ def prepare_output_dir(args, ctx) -> Path | None:
     latest = checkpoint.latest_checkpoint(output_dir)
     if args.should_continue and latest is not None:
         check_resumable(args, latest)
+        done = checkpoint.load_trainer_state(latest)["step"]
+        if done > args.max_steps:
+            raise UserError(f"--should_continue: '{output_dir}' has trained {done} steps already, past --max_steps "
+                            f"{args.max_steps}; raise --max_steps to train on, or choose another --output_dir")
+        if done == args.max_steps and args.do_train and ctx.is_main:
+            print(f"--should_continue: '{output_dir}' is finished ({done} of --max_steps {args.max_steps} steps); "
+                  "nothing to train", flush=True)
         distributed.on_main(ctx, "removing interrupted checkpoint writes",
                             lambda: checkpoint.remove_unfinished(output_dir))
         return latest
@@ -55,7 +63,8 @@ def prepare_output_dir(args, ctx) -> Path | None:
             f"--output_dir '{output_dir}' already holds a run ({', '.join(leftovers)}); pass --should_continue to "
             "resume it, --overwrite_output_dir to start afresh, or choose another folder"
         )
-    others = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() and not leftovers else []
+    others = sorted(p.name for p in output_dir.iterdir() if p.name != LOCK_FILE) \
+        if output_dir.is_dir() and not leftovers else []
     if others and not (args.overwrite_output_dir or args.should_continue):
         raise UserError(
             f"--output_dir '{output_dir}' is not empty ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}); "
@@ -119,6 +128,16 @@ def _run(args, build_task, ctx):
     """Everything a rank does; what it holds (the DDP model) goes when it returns."""
     host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
+    what = Path(sys.argv[0]).name or "a training run"
+    lock = distributed.on_main(ctx, "claiming --output_dir", lambda: claim_output_dir(args.output_dir, what))
+    try:
+        _run_locked(args, build_task, ctx)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_locked(args, build_task, ctx):
     resume_from = prepare_output_dir(args, ctx)
     tokenizer = load_tokenizer(args.tokenizer_name)
     config = load_config(args.model_type, args.config_name, args.cache_dir)

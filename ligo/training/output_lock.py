@@ -1,0 +1,76 @@
+"""An output folder belongs to one run at a time.
+
+The run's first process holds an exclusive ``flock`` on ``<output_dir>/.ligo.lock`` for as long
+as it lives. The operating system releases it when the process ends, however it ends (a
+SIGKILL, a lost node): no stale lock survives. A second run into the same folder (a requeued
+cluster job started while the first still trains, say) is refused with one line naming the
+holder, which the file records: process id, host and start time.
+"""
+
+import datetime
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+from ligo.errors import UserError
+
+LOCK_FILE = ".ligo.lock"
+
+
+class OutputLock:
+    """Held from construction to ``release()`` (or the process's end). ``release`` removes the
+    file too, so that a run refused after taking it leaves nothing behind; a taker checks that
+    the file it locked is still the one at the path (a run ending between another's open and
+    lock would otherwise leave two holders)."""
+
+    def __init__(self, output_dir, what: str):
+        self.path = Path(output_dir) / LOCK_FILE
+        while True:
+            self.file = open(self.path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.file.seek(0)
+                holder = self._holder(self.file.read())
+                self.file.close()
+                raise UserError(f"'{output_dir}' is in use by another run ({holder}); wait for it to end, stop it, "
+                                "or choose another output folder") from None
+            try:
+                if os.stat(self.path).st_ino == os.fstat(self.file.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            self.file.close()  # its holder removed it as we opened it: take the new one
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
+                                    "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}))
+        self.file.flush()
+
+    @staticmethod
+    def _holder(text: str) -> str:
+        try:
+            holder = json.loads(text)
+            return f"{holder['what']}, process {holder['pid']} on {holder['host']}, started {holder['started']}"
+        except (ValueError, KeyError, TypeError):
+            return "its holder did not say who it is"
+
+    def release(self):
+        if self.file.closed:
+            return
+        self.path.unlink(missing_ok=True)  # while still holding it: no one else can be inside
+        self.file.close()  # closing the descriptor releases the lock
+
+
+def claim_output_dir(output_dir, what: str) -> OutputLock:
+    """Create ``output_dir`` if need be and lock it; one line if it cannot be created."""
+    try:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create --output_dir '{output_dir}': {err.strerror or err}; choose a folder you can "
+                        "write to") from None
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise UserError(f"--output_dir '{output_dir}' is not writable; choose a folder you can write to")
+    return OutputLock(output_dir, what)
