@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import REPO, run
-from training_helpers import config_text, crash, failing_rank_worker, lm_command, tiny_config
+from training_helpers import config_text, crash, failing_rank_worker, lm_command, process_tree, tiny_config
 from transformers import AutoTokenizer
 
 from ligo.training import checkpoint
@@ -142,3 +142,41 @@ def test_a_checkpoint_saved_again_is_replaced_whole(tmp_path):
     final = _save(tmp_path, 1, lambda folder: (folder / "model.safetensors").write_bytes(b"new"))
     assert (final / "model.safetensors").read_bytes() == b"new"
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-00000001"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup, tmp_path, warm_python):
+    # Plain python workers (not the warm interpreter): what a user's torchrun starts.
+    out = tmp_path / "out"
+    command = lm_command(setup.config, setup.model_config, out, "--max_steps", 100000, "--logging_steps", 0,
+                         "--ckpt_steps", 0, processes=2)
+    agent = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python")})
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoints/checkpoint-00000000").is_dir():  # both workers are training
+            assert time.monotonic() < deadline and agent.poll() is None, "the run never started"
+            time.sleep(0.1)
+        workers = [pid for pid in process_tree(agent.pid) if pid != agent.pid]
+        assert len(workers) >= 2
+        agent.kill()  # the agent alone, as a node's OOM killer or a careless `kill -9` would
+        agent.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {[p for p in workers if _alive(p)]} outlived the agent"
+            time.sleep(0.1)
+    finally:
+        crash(agent)
+        for pid in workers:  # orphans, if the fix failed: never leave them to the rest of the suite
+            if _alive(pid):
+                os.kill(pid, 9)
+    resumed = run(lm_command(setup.config, setup.model_config, out, "--should_continue", "--max_steps", 2,
+                             processes=2, python=warm_python))
+    assert "resuming from" in resumed.stdout

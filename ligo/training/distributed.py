@@ -6,9 +6,11 @@ it starts, stop every rank when one fails and name it; a collective waits ``--dd
 seconds at most; and work only rank 0 does (``on_main``) tells the others whether it failed.
 """
 
+import ctypes
 import datetime
 import gc
 import os
+import signal
 import socket
 import sys
 import time
@@ -22,6 +24,7 @@ import torch.multiprocessing as mp
 from ligo.errors import UserError
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def launch(worker, args):
         missing = [name for name in TORCHRUN_VARIABLES if name not in os.environ]
         if missing:
             raise UserError(f"WORLD_SIZE is set but {', '.join(missing)} is not: launch with torchrun")
+        die_with_parent()  # the parent is torchrun's agent
         worker(args)
         return
     gpus = torch.cuda.device_count()
@@ -72,7 +76,23 @@ def _exit_naming(rank: int, processes: int, what: str, code: int):
     sys.exit(code)
 
 
+def die_with_parent():
+    """A worker whose launcher is gone (torchrun's agent SIGKILLed, a spawning parent lost) is
+    killed at once by the kernel, before it can write anything: Linux's parent-death signal.
+    Without it such workers slept on, holding their memory (and GPUs), until the requeued job
+    stalled on them. Elsewhere than Linux there is no such signal and nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the launcher died before the signal was set
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _spawned_worker(rank, world_size, port, worker, args):
+    die_with_parent()
     _set_single_node_env(rank, world_size, port)
     try:
         worker(args)
