@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
@@ -99,18 +101,44 @@ def process_tree(pid) -> list[int]:
 
 def crash(process):
     """SIGKILL a run and every process it started, all at one moment, as a machine crash would:
-    each is stopped first, so none carries on while the others are killed. (A command on the warm
-    interpreter dies a few milliseconds after its client, when it sees the client gone.)"""
+    each is stopped first, so none carries on while the others are killed. A command on the warm
+    interpreter dies shortly after its client, when it sees the client gone: this waits for that
+    too, as a crashed run's processes are gone when the next starts (its output lock with them)."""
     stopped = set()
     while pending := [p for p in process_tree(process.pid) if p not in stopped]:
         for pid in pending:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)
         stopped.update(pending)
+    commands = _warm_commands(process.args, stopped)
     for pid in stopped:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in commands):
+        assert time.monotonic() < deadline, f"warm-interpreter commands {commands} outlived their clients by 30 s"
+        time.sleep(0.01)
+
+
+def _warm_commands(args, clients) -> list[int]:
+    """The warm interpreter's children that ``clients`` (pids) run (tests/warm_python.py notes them)."""
+    commands = []
+    for folder in {Path(a).parent / "children" for a in map(str, args) if Path(a).name == "python"}:
+        for pid in clients:
+            note = folder / str(pid)
+            if note.is_file():
+                commands.append(int(note.read_text()))
+                note.unlink()
+    return commands
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def comparable_metrics(output_dir):

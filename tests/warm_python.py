@@ -136,9 +136,14 @@ def receive():
         data += more
     return struct.unpack("!i", data)[0]
 pid = receive()
+# Where tests/training_helpers.crash finds the command a killed client ran, to wait for its end.
+note = os.path.join(os.path.dirname({socket!r}), "children", str(os.getpid()))
+with open(note, "w") as out:
+    out.write(str(pid))
 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # `timeout` and Ctrl-C reach the child
     signal.signal(sig, lambda number, frame: os.kill(pid, number))
 code = receive()
+os.unlink(note)  # only a killed client leaves its note
 if code < 0:  # killed by a signal: so is the client, as its caller would see a python killed
     if -code != signal.SIGKILL:  # whose action cannot be changed
         signal.signal(-code, signal.SIG_DFL)
@@ -159,6 +164,7 @@ def start(folder: Path):
             server.kill()
             raise AssertionError(f"the warm interpreter did not start: {server.stderr.read().decode()[-2000:]}")
         time.sleep(0.1)
+    (folder / "children").mkdir(exist_ok=True)
     client = folder / "python"
     client.write_text(CLIENT.format(python=sys.executable, socket=sock))
     client.chmod(0o755)

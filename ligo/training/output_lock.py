@@ -1,13 +1,14 @@
 """An output folder belongs to one run at a time.
 
-The run's first process holds an exclusive ``flock`` on ``<output_dir>/.ligo.lock`` for as long
-as it lives. The operating system releases it when the process ends, however it ends (a
+The run's first process holds an exclusive lock (``fcntl.lockf``) on ``<output_dir>/.ligo.lock``
+for as long as it lives. The operating system releases it when the process ends, however it ends (a
 SIGKILL, a lost node): no stale lock survives. A second run into the same folder (a requeued
 cluster job started while the first still trains, say) is refused with one line naming the
 holder, which the file records: process id, host and start time.
 """
 
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -30,8 +31,12 @@ class OutputLock:
         while True:
             self.file = open(self.path, "a+", encoding="utf-8")
             try:
-                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                # A POSIX record lock, not flock(): processes forked by the holder (DataLoader
+                # workers) do not inherit it, so it goes with the holder alone.
+                fcntl.lockf(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as err:
+                if err.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
                 self.file.seek(0)
                 holder = self._holder(self.file.read())
                 self.file.close()
