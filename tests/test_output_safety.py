@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run
 from tiny_world import ENV, build_world
-from training_helpers import crash, grow_command, lm_command, read_metrics, tiny_config
+from training_helpers import alive, crash, grow_command, lm_command, read_metrics, tiny_config
 
 SCRIPTS = ["run_lm_distributed.py", "run_grow_distributed.py"]
 
@@ -103,13 +103,6 @@ def test_a_new_run_refuses_a_non_empty_folder_that_holds_no_run(finished, tmp_pa
     (out / "chapter1.tex").write_text("\\chapter{Growth}\n")
     refused(run(command(warm_python, world, "run_lm_distributed.py", out), env=ENV, check=False),
             f"--output_dir '{out}'", "--overwrite_output_dir")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(finished, tmp_path, warm_python):

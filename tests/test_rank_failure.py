@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import REPO, run
-from training_helpers import config_text, crash, failing_rank_worker, lm_command, process_tree, tiny_config
+from training_helpers import alive, config_text, crash, failing_rank_worker, lm_command, process_tree, tiny_config
 from transformers import AutoTokenizer
 
 from ligo.training import checkpoint
@@ -144,13 +144,6 @@ def test_a_checkpoint_saved_again_is_replaced_whole(tmp_path):
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["checkpoint-00000001"]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup, tmp_path, warm_python):
     # Plain python workers (not the warm interpreter): what a user's torchrun starts.
     out = tmp_path / "out"
@@ -169,13 +162,13 @@ def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup,
         agent.kill()  # the agent alone, as a node's OOM killer or a careless `kill -9` would
         agent.wait()
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in workers):
-            assert time.monotonic() < deadline, f"workers {[p for p in workers if _alive(p)]} outlived the agent"
+        while any(alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, f"workers {[p for p in workers if alive(p)]} outlived the agent"
             time.sleep(0.1)
     finally:
         crash(agent)
         for pid in workers:  # orphans, if the fix failed: never leave them to the rest of the suite
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, 9)
     resumed = run(lm_command(setup.config, setup.model_config, out, "--should_continue", "--max_steps", 2,
                              processes=2, python=warm_python))

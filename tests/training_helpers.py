@@ -116,7 +116,7 @@ def crash(process):
             os.kill(pid, signal.SIGKILL)
     process.wait()
     deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in commands):
+    while any(alive(pid) for pid in commands):
         assert time.monotonic() < deadline, f"warm-interpreter commands {commands} outlived their clients by 30 s"
         time.sleep(0.01)
 
@@ -133,7 +133,8 @@ def _warm_commands(args, clients) -> list[int]:
     return commands
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
