@@ -121,16 +121,28 @@ def crash(process):
         time.sleep(0.01)
 
 
-def _warm_commands(args, clients) -> list[int]:
+def _warm_commands(args, clients, forget=True) -> list[int]:
     """The warm interpreter's children that ``clients`` (pids) run (tests/warm_python.py notes them)."""
     commands = []
     for folder in {Path(a).parent / "children" for a in map(str, args) if Path(a).name == "python"}:
         for pid in clients:
             note = folder / str(pid)
-            if note.is_file():
+            with contextlib.suppress(FileNotFoundError, ValueError):
                 commands.append(int(note.read_text()))
-                note.unlink()
+                if forget:
+                    note.unlink()
     return commands
+
+
+def signal_every_process(process, number):
+    """Send signal ``number`` to every process of a run at once, as SLURM does to a job step: the
+    launcher, the workers (those the warm interpreter runs too) and their DataLoader workers."""
+    tree = process_tree(process.pid)
+    for command in _warm_commands(process.args, tree, forget=False):
+        tree += process_tree(command)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, number)
 
 
 def alive(pid: int) -> bool:

@@ -140,7 +140,8 @@ pid = receive()
 note = os.path.join(os.path.dirname({socket!r}), "children", str(os.getpid()))
 with open(note, "w") as out:
     out.write(str(pid))
-for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # `timeout` and Ctrl-C reach the child
+# `timeout`, Ctrl-C and a cluster's preemption signals reach the child
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(sig, lambda number, frame: os.kill(pid, number))
 code = receive()
 os.unlink(note)  # only a killed client leaves its note

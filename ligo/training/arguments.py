@@ -16,6 +16,7 @@ import torch
 from ligo.errors import UserError
 from ligo.models.families import MODEL_TYPES, family_of
 from ligo.training.layer_drop import LayerDrop
+from ligo.training.preemption import DEFAULT_SIGNALS, EXIT_PREEMPTED, parse_signals
 from ligo.training.token_drop import TokenDrop
 
 INIT_SCHEMES = ["rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy", "sel",
@@ -179,6 +180,13 @@ def _system_flags(parser):
     group.add_argument("--torch_compile_backend", default="inductor",
                        help="torch.compile backend for --torch_compile (inductor; aot_eager compiles fast, runs eager)")
     group.add_argument("--ddp_timeout", type=int, default=1800, help="seconds a collective may wait before failing")
+    group = parser.add_argument_group("preemption (docs/cluster.md)")
+    group.add_argument("--preempt_signals", nargs="+", default=list(DEFAULT_SIGNALS),
+                       help="signals that stop the run after its current step with a checkpoint and exit code "
+                            f"{EXIT_PREEMPTED} (none: die of them)")
+    group.add_argument("--preempt_grace_seconds", type=float, default=0.0,
+                       help="after such a signal, stop at once (no checkpoint) if the checkpoint is not written within "
+                            "this many seconds (0: no limit); set it below the scheduler's grace time")
 
 
 def parse_args(argv=None, parser=None):
@@ -321,6 +329,9 @@ def check_args(args):
     if args.fp16_opt_level != "O1":
         raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the only level")
     check_method_args(args)
+    parse_signals(args.preempt_signals)
+    if args.preempt_grace_seconds < 0:
+        raise UserError(f"--preempt_grace_seconds must not be negative (0: no limit), got {args.preempt_grace_seconds}")
     if args.nodes > 1 and "WORLD_SIZE" not in os.environ:
         raise UserError(
             f"--nodes {args.nodes}: launch each node with torchrun instead, e.g. `torchrun --nnodes {args.nodes} "

@@ -22,6 +22,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from ligo.errors import UserError
+from ligo.training.preemption import EXIT_PREEMPTED, parse_signals
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -33,6 +34,9 @@ class Context:
     local_rank: int
     world_size: int
     device: torch.device
+    # For the small CPU-side agreements made every step (a stop asked for): gloo, so that they
+    # need no host sync with the GPU; None: the default group (gloo already, or one process).
+    cpu_group: object = None
 
     @property
     def is_main(self) -> bool:
@@ -59,16 +63,34 @@ def launch(worker, args):
 
 def spawn(worker, args, processes: int):
     """``worker(args)`` in ``processes`` local processes; if one fails, the others are stopped
-    and this process exits non-zero with a line naming the rank that failed."""
+    and this process exits non-zero with a line naming the rank that failed. The preemption
+    signals (``args.preempt_signals``) sent to this process are passed on to the workers, which
+    stop with a checkpoint (ligo/training/preemption.py); this process then exits as they do."""
+    context = mp.start_processes(_spawned_worker, args=(processes, _free_port(), worker, args), nprocs=processes,
+                                 join=False, start_method="spawn")
+
+    def forward(number, frame):
+        for process in context.processes:
+            if process.is_alive():
+                os.kill(process.pid, number)
+
+    signals = parse_signals(getattr(args, "preempt_signals", ["none"]))
+    previous = {number: signal.signal(number, forward) for number in signals}
     try:
-        mp.spawn(_spawned_worker, nprocs=processes, args=(processes, _free_port(), worker, args), join=True)
+        while not context.join():
+            pass
     except mp.ProcessRaisedException as err:
         print(err, file=sys.stderr)  # the rank's traceback
         _exit_naming(err.error_index, processes, "raised the exception above", 1)
     except mp.ProcessExitedException as err:
+        if err.exit_code == EXIT_PREEMPTED:
+            sys.exit(EXIT_PREEMPTED)  # rank 0 has said why
         if err.signal_name:
             _exit_naming(err.error_index, processes, f"was killed by {err.signal_name}", 1)
         _exit_naming(err.error_index, processes, f"exited with code {err.exit_code}", err.exit_code)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _exit_naming(rank: int, processes: int, what: str, code: int):
@@ -136,8 +158,10 @@ def init(timeout_seconds: int, local_rank_flag: int = -1) -> Context:
         device, backend = torch.device("cuda", local_rank), "nccl"
     else:
         device, backend = torch.device("cpu"), "gloo"
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_seconds))
-    return Context(rank=rank, local_rank=local_rank, world_size=world_size, device=device)
+    timeout = datetime.timedelta(seconds=timeout_seconds)
+    dist.init_process_group(backend, timeout=timeout)
+    cpu_group = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" and world_size > 1 else None
+    return Context(rank=rank, local_rank=local_rank, world_size=world_size, device=device, cpu_group=cpu_group)
 
 
 def shutdown():
@@ -161,6 +185,15 @@ def all_reduce_min(value: float, device: torch.device) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MIN)
     return tensor.item()
+
+
+def any_rank(flag: bool, ctx: Context) -> bool:
+    """Whether ``flag`` holds on any rank (a CPU collective: no host sync with a GPU)."""
+    if ctx.world_size == 1:
+        return flag
+    tensor = torch.tensor([float(flag)], dtype=torch.float64)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX, group=ctx.cpu_group)
+    return bool(tensor.item())
 
 
 def on_main(ctx: Context, what: str, work: Callable):

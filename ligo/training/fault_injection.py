@@ -9,6 +9,7 @@ STEP (the step being trained, evaluated or saved). Actions:
     raise   raise RuntimeError: a bug
     enospc  raise OSError(ENOSPC): a full disk
     nan     make the loss of every micro-batch of the step NaN (POINT "train_step")
+    hang    sleep for 10 minutes: a write or step that does not end (a stalled file system)
 
 Points: "train_step" (a micro-batch's forward done, its backward not), "eval" (evaluation's
 forward passes done, its metrics not yet recorded), "checkpoint_write" (rank 0 has written
@@ -20,11 +21,13 @@ Nothing is remembered between calls: a step number, not an occurrence count, say
 import errno
 import os
 import signal
+import time
 
 from ligo.errors import UserError
 
 VARIABLE = "LIGO_FAULT_INJECT"
-ACTIONS = ("kill", "raise", "enospc", "nan")
+ACTIONS = ("kill", "raise", "enospc", "nan", "hang")
+HANG_SECONDS = 600
 POINTS = ("train_step", "eval", "checkpoint_write", "checkpoint_rename")
 
 
@@ -52,6 +55,9 @@ def at(point: str, step: int, rank: int, path=None):
         raise RuntimeError(f"fault injected by {VARIABLE} at {point}, step {step}, rank {rank}")
     elif action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) if path is not None else None)
+    elif action == "hang":
+        print(f"{VARIABLE}: hanging at {point}, step {step}, rank {rank}", flush=True)
+        time.sleep(HANG_SECONDS)
 
 
 def nan_at(point: str, step: int, rank: int) -> bool:

@@ -48,7 +48,7 @@ def pin_memory_for(choice: str, device: torch.device) -> bool:
 
 def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: bool, seed: int, num_workers: int,
                      start_epoch: int = 0, start_batch: int = 0, pin_memory: bool | None = None,
-                     prefetch_factor: int | None = None):
+                     prefetch_factor: int | None = None, worker_init_fn=None):
     """Yield ``(epoch, batches consumed in that epoch, batch)`` forever, from a position.
 
     ``pin_memory`` None: on CUDA only; ``prefetch_factor`` None: torch's default (with workers)."""
@@ -66,6 +66,7 @@ def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: b
             num_workers=num_workers,
             pin_memory=pin_memory,
             prefetch_factor=prefetch_factor,  # neither changes the data order, only when batches are ready
+            worker_init_fn=worker_init_fn if num_workers > 0 else None,
             # Its own generator: creating a loader must not draw from the global RNG, which
             # drives dropout and is restored exactly on resume.
             generator=torch.Generator(),

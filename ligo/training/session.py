@@ -22,10 +22,11 @@ from ligo.errors import UserError, exit_on_user_error
 from ligo.models.loading import check_tokenizer_fits, load_config, resolve_block_size
 from ligo.training import optim
 from ligo.training.output_lock import LOCK_FILE, claim_output_dir
+from ligo.training.preemption import EXIT_PREEMPTED, MARKER, Preempted, Preemption, parse_signals, remove_marker
 from ligo.training.trainer import Trainer
 
 # What our runs write into --output_dir; --overwrite_output_dir removes exactly these.
-RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt")
+RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt", MARKER)
 # Arguments a resumed run must share with the checkpoint it resumes.
 MUST_MATCH_ON_RESUME = ("model_type", "config_name", "grow_scheme", "tokenizer_name", "block_size")
 # The same for the training methods' settings; a checkpoint written before a flag existed ran with
@@ -54,8 +55,11 @@ def prepare_output_dir(args, ctx) -> Path | None:
         if done == args.max_steps and args.do_train and ctx.is_main:
             print(f"--should_continue: '{output_dir}' is finished ({done} of --max_steps {args.max_steps} steps); "
                   "nothing to train", flush=True)
-        distributed.on_main(ctx, "removing interrupted checkpoint writes",
-                            lambda: checkpoint.remove_unfinished(output_dir))
+        def tidy():
+            checkpoint.remove_unfinished(output_dir)
+            remove_marker(output_dir)  # the run goes on: no longer stopped
+
+        distributed.on_main(ctx, "removing interrupted checkpoint writes", tidy)
         return latest
     leftovers = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
     if leftovers and not (args.overwrite_output_dir or args.should_continue):
@@ -111,8 +115,11 @@ def run_session(args, build_task):
     """``build_task(args, config, resume_from, tokenizer=)`` returns the task to train (on the CPU)."""
     ctx = distributed.init(args.ddp_timeout, args.local_rank)
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
+    preempted = None
     try:
         _run(args, build_task, ctx)
+    except Preempted as stop:
+        preempted = str(stop)  # not the exception: its frames hold the model, and go now
     except Exception as err:
         if ctx.world_size > 1:
             report_failure(ctx, err)
@@ -122,6 +129,11 @@ def run_session(args, build_task):
         raise
     finally:
         distributed.shutdown()
+    if preempted is not None:
+        if ctx.is_main:
+            print(f"{preempted}: checkpoint written and {MARKER} left in {args.output_dir}; resume with "
+                  f"--should_continue (exit code {EXIT_PREEMPTED})", file=sys.stderr, flush=True)
+        sys.exit(EXIT_PREEMPTED)
 
 
 def _run(args, build_task, ctx):
@@ -130,14 +142,18 @@ def _run(args, build_task, ctx):
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
     what = Path(sys.argv[0]).name or "a training run"
     lock = distributed.on_main(ctx, "claiming --output_dir", lambda: claim_output_dir(args.output_dir, what))
+    # Watched from here, not only in the loop: a signal while the data loads must stop the run
+    # as cleanly (it stops before the first step).
+    signals = parse_signals(args.preempt_signals) if args.do_train else ()
     try:
-        _run_locked(args, build_task, ctx)
+        with Preemption(signals, args.preempt_grace_seconds, ctx.rank) as preemption:
+            _run_locked(args, build_task, ctx, preemption)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run_locked(args, build_task, ctx):
+def _run_locked(args, build_task, ctx, preemption):
     resume_from = prepare_output_dir(args, ctx)
     tokenizer = load_tokenizer(args.tokenizer_name)
     config = load_config(args.model_type, args.config_name, args.cache_dir)
@@ -157,7 +173,8 @@ def _run_locked(args, build_task, ctx):
     collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
     # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
     eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
-    trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from)
+    trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from,
+                      preemption)
     if args.do_train:
         trainer.train()
     else:

@@ -13,6 +13,11 @@ it is found without a host sync a step: on-device flags are read where the loop 
 counters anyway, before anything is logged or saved, so no checkpoint holds a diverged model.
 Work that only rank 0 does (writing logs and checkpoints) tells every rank whether it failed,
 so that no rank waits for a failed one until the timeout.
+
+A stop asked for by a signal (ligo/training/preemption.py) is agreed on by every rank after each
+optimiser step; the run then writes a checkpoint of that step and raises ``Preempted``. The
+logging window's loss is kept per rank in that checkpoint, unreduced, so that the resumed run
+adds the same numbers in the same order as one never stopped.
 """
 
 import contextlib
@@ -32,9 +37,10 @@ from ligo.training import checkpoint
 
 from ligo.errors import UserError
 from ligo.training import fault_injection
-from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, gather_to_main, on_main
+from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
 from ligo.training.evaluate import evaluate, perplexity
 from ligo.training.optim import build_optimizer, build_scheduler
+from ligo.training.preemption import Preempted, Preemption, in_data_worker, write_marker
 from ligo.training.run_log import RunLog
 from ligo.training.sampling import pin_memory_for, training_batches
 
@@ -74,6 +80,8 @@ class TrainerState:
     window_loss: float = 0.0  # sum of micro-batch losses since the last log, all ranks (skipped steps not)
     window_batches: int = 0  # their number
     skipped_steps: int = 0  # steps not applied for a non-finite loss or gradient (--skip_nonfinite_steps)
+    # each rank's loss since the last reduction, at a stop between reductions (a preemption)
+    pending_window_losses: list[float] = dataclasses.field(default_factory=list)
 
 
 class NumericsGuard:
@@ -130,8 +138,9 @@ def compiled(model: nn.Module, args) -> nn.Module:
 
 class Trainer:
     def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate, eval_collate,
-                 resume_from: Path | None):
+                 resume_from: Path | None, preemption: Preemption | None = None):
         self.task, self.args, self.ctx, self.tokenizer = task, args, ctx, tokenizer
+        self.preemption = preemption or Preemption((), 0, ctx.rank)
         self.train_data, self.eval_data = train_data, eval_data
         self.collate, self.eval_collate = collate, eval_collate
         self.autocast = autocast_for(args, ctx.device)
@@ -218,14 +227,22 @@ class Trainer:
             if args.do_eval:
                 self._log(train_loss=None)
             self.save()
+        if self._stop_requested():  # before the first step: this step's checkpoint exists already
+            self._stop()
         batches = training_batches(self.train_data, self.collate, self.ctx, args.per_gpu_train_batch_size,
                                    args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch,
-                                   self.pin_memory, args.prefetch_factor)
+                                   self.pin_memory, args.prefetch_factor,
+                                   functools.partial(in_data_worker, self.preemption.signals))
         window_loss = torch.zeros((), device=self.ctx.device)  # this rank's, since the last reduction
+        if state.pending_window_losses:  # stopped between two reductions
+            window_loss += state.pending_window_losses[self.ctx.rank]
+            state.pending_window_losses = []
         pending = [0, 0, 0]  # FLOPs, tokens and micro-batches on this rank since the last reduction
-        # closed on an error too, so that the error's message starts a line of its own
+        # The bar is closed on an error too, so that the error's message starts a line of its own;
+        # the batches too, so that their DataLoader workers (which ignore the preemption signals)
+        # are told to end, not left for the interpreter's exit to wait for.
         with tqdm(total=args.max_steps, initial=state.step, desc="training", unit="step",
-                  disable=not self.ctx.is_main) as bar:
+                  disable=not self.ctx.is_main) as bar, contextlib.closing(batches):
             self.task.module.train()
             while state.step < args.max_steps:
                 started = time.perf_counter()
@@ -234,21 +251,48 @@ class Trainer:
                 bar.update()
                 logging_now = args.logging_steps > 0 and state.step % args.logging_steps == 0
                 saving_now = (args.ckpt_steps > 0 and state.step % args.ckpt_steps == 0) or state.step == args.max_steps
-                if logging_now or saving_now:  # a reduction: the counters are exact here
+                stopping = state.step < args.max_steps and self._stop_requested()
+                if logging_now or saving_now or stopping:  # a reduction: the counters are exact here
                     if self.ctx.device.type == "cuda":
                         torch.cuda.synchronize()  # so the step's time is counted as training
                     state.train_seconds += time.perf_counter() - started
-                    self._reduce(pending, window_loss)
+                    regular = logging_now or saving_now
+                    self._reduce(pending, window_loss if regular else None)
                     pending[:] = [0, 0, 0]
-                    window_loss.zero_()
+                    if regular:
+                        window_loss.zero_()
                 else:
                     state.train_seconds += time.perf_counter() - started
                 if logging_now or state.step == args.max_steps:
                     self._log_window(bar)
-                if saving_now:
+                if stopping:
+                    losses = gather_to_main(window_loss.item(), self.ctx)
+                    state.pending_window_losses = losses if losses is not None else []
+                if saving_now or stopping:
                     self.save()
+                if stopping:
+                    self._stop()
         if self.log:
             self.log.close()
+
+    def _stop_requested(self) -> bool:
+        return any_rank(self.preemption.requested, self.ctx)
+
+    def _stop(self):
+        """After the checkpoint of this step: say so, leave the marker, and end the run."""
+        self.preemption.arm()  # the rest (the marker, the logs) must not outlast the grace time either
+        state, received = self.state, self.preemption.received
+        name = received or "a signal to another rank"
+        where = checkpoint.checkpoint_dir(self.args.output_dir, state.step)
+
+        def note():
+            write_marker(self.args.output_dir, state.step, name, where)
+            self.log.note(f"stopped by {name} after step {state.step}; checkpoint {where}; resume with "
+                          "--should_continue")
+            self.log.close()
+
+        on_main(self.ctx, "writing preempted.json", note)
+        raise Preempted(state.step, name)
 
     def _train_step(self, batches, pending: list[int]) -> torch.Tensor:
         """One optimiser step (step + 1); returns its loss on this rank for the logging window."""
@@ -264,13 +308,14 @@ class Trainer:
             step_loss = loss if step_loss is None else step_loss + loss
         return self.guard.after_step(step, step_loss, self._optimizer_step())
 
-    def _reduce(self, pending: list[int], window_loss: torch.Tensor):
+    def _reduce(self, pending: list[int], window_loss: torch.Tensor | None):
         """Adds every rank's counters to the state (the same on every rank, so a checkpoint holds
-        them all); stops, before anything is logged or saved, if a step was non-finite."""
+        them all); stops, before anything is logged or saved, if a step was non-finite.
+        ``window_loss`` None: the loss stays on each rank (a stop between two reductions)."""
         state = self.state
         bad, skipped = self.guard.poll()
-        flops, tokens, batches, loss, bad_ranks = all_reduce_sum([*pending, window_loss.item(), float(bad)],
-                                                                 self.ctx.device)
+        loss = window_loss.item() if window_loss is not None else 0.0
+        flops, tokens, batches, loss, bad_ranks = all_reduce_sum([*pending, loss, float(bad)], self.ctx.device)
         if bad_ranks:
             step = int(all_reduce_min(self.guard.first_bad.item(), self.ctx.device))
             last = checkpoint.latest_checkpoint(self.args.output_dir)
