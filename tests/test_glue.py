@@ -16,6 +16,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from glue_fixtures import corpus_lines, write_glue, write_tsv
+
 from ligo.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
 from ligo.finetune.glue.arguments import parse_glue_args
@@ -25,6 +26,7 @@ from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.run import run_glue
 from ligo.finetune.glue.table import append_row, check_table, csv_path
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
+from ligo.training.output_lock import OutputLock
 from tokenization.train_tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -396,3 +398,20 @@ def test_the_script_itself_refuses_with_one_line(glue_dir, bert_model, tmp_path,
         f"error: '{glue / 'RTE' / 'train.tsv'}' line 2 has 2 tab-separated columns, expected 4 "
         "(index, sentence1, sentence2, label); fix or remove that line"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(glue_dir, bert_model, tmp_path, warm_python):
+    """This test's process holds the folder's lock, as a first run_glue.py would; a second one,
+    its own process, is refused in one line and writes nothing there."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = OutputLock(out, "run_glue.py")
+    try:
+        result = run_script(warm_python, "--model_name_or_path", bert_model, "--glue_dir", glue_dir, "--output_dir",
+                            out, "--tasks", "sst2", *FAST)
+    finally:
+        holder.release()
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"'{out}' is in use by another run (run_glue.py, process {os.getpid()} on" in line, line
+    assert sorted(p.name for p in out.iterdir()) == []

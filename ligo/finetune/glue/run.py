@@ -26,6 +26,7 @@ from ligo.finetune.glue.model import check_max_seq_length, check_tokenizer_match
 from ligo.finetune.glue.table import MD_HEADER, append_row, check_table
 from ligo.finetune.glue.tasks import GlueTask, get_tasks
 from ligo.training import host_memory
+from ligo.training.output_lock import claim_output_dir
 
 SEEDS_DIR = "seeds"
 SUMMARY = "glue_results.json"
@@ -48,10 +49,16 @@ def run_glue(args):
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
     host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
     run = check_run(args)
-    output_dir = clear_output_dir(args.output_dir, run.leftovers)
-    results = {task.key: run_task(task, run.data.pop(task.key), run.model_path, run.tokenizer, args, run.device,
-                                  output_dir) for task in run.tasks}
-    finish(args, run, output_dir, results)
+    # One run at a time in a folder (ligo/training/output_lock.py), taken once the inputs are
+    # checked: a refused input leaves nothing behind.
+    lock = claim_output_dir(args.output_dir, "run_glue.py")
+    try:
+        output_dir = clear_output_dir(args.output_dir, run.leftovers)
+        results = {task.key: run_task(task, run.data.pop(task.key), run.model_path, run.tokenizer, args, run.device,
+                                      output_dir) for task in run.tasks}
+        finish(args, run, output_dir, results)
+    finally:
+        lock.release()
 
 
 def check_run(args) -> CheckedRun:
