@@ -226,6 +226,58 @@ def lm_token_file_of_another_tokenizer(tmp, world):
 # ---------------------------------------------------------------- run_grow_distributed.py
 
 @case
+def lm_learning_rate_nan(tmp, world):
+    return Case(lm(world, tmp, "--learning_rate", "nan"), ("--learning_rate must be a finite number, got nan",))
+
+
+@case
+def lm_output_dir_inside_a_file(tmp, world):
+    (tmp / "notes.txt").write_text("a file, not a folder\n")
+    return Case(lm(world, tmp, "--output_dir", tmp / "notes.txt" / "run"),
+                (f"cannot create --output_dir '{tmp / 'notes.txt' / 'run'}'", "choose a folder you can write to"))
+
+
+@case
+def lm_preempt_signal_unknown(tmp, world):
+    return Case(lm(world, tmp, "--preempt_signals", "SIGTERM", "SIGFOO"),
+                ("--preempt_signals: 'SIGFOO' is not a signal", "SIGTERM SIGUSR1 SIGINT, or none"))
+
+
+@case
+def lm_preempt_signal_that_cannot_be_caught(tmp, world):
+    return Case(lm(world, tmp, "--preempt_signals", "KILL"), ("'KILL' is not a signal a process can catch",))
+
+
+@case
+def operator_preempt_grace_negative(tmp, world):
+    return Case(operator(world, tmp, "--preempt_grace_seconds", "-5"),
+                ("--preempt_grace_seconds must not be negative (0: no limit), got -5.0",))
+
+
+@case
+def lm_model_config_is_a_folder(tmp, world):
+    # transformers gave BERT-Base's default config for a folder without config.json, and it trained
+    return Case(lm(world, tmp, config=tmp), (f"model config '{tmp}' is a folder without config.json",))
+
+
+@case
+def lm_train_data_file_is_a_folder(tmp, world):
+    return Case(lm(world, tmp, "--train_data_file", tmp), (f"'{tmp}",))
+
+
+@case
+def lm_tokenizer_is_a_file(tmp, world):
+    (tmp / "tokenizer.txt").write_text("not a tokenizer\n")
+    return Case(lm(world, tmp, "--tokenizer_name", tmp / "tokenizer.txt"), (f"'{tmp / 'tokenizer.txt'}'",))
+
+
+@case
+def glue_output_dir_is_a_file(tmp, world):
+    (tmp / "results.txt").write_text("a file\n")
+    return Case(glue(tmp, world.small_model, "--output_dir", tmp / "results.txt"), ("is a file; pass a folder",))
+
+
+@case
 def operator_source_larger_than_target(tmp, world):
     large = save_model(tmp / "bert-large", world.large_config, "bert")
     return Case(operator(world, tmp, "--source_model_path", large, config=world.small_config),

@@ -18,6 +18,10 @@ def load_config(model_type: str, config_name: str, cache_dir: str | None = None)
     family = family_of(model_type)
     config_class = family.config_class
     path = Path(config_name)
+    if path.is_dir() and not (path / "config.json").is_file():
+        # transformers would give the family's default config (BERT-Base) for such a folder, silently
+        raise UserError(f"model config '{config_name}' is a folder without config.json; pass a JSON file such as "
+                        f"{family.example_config}, or a model folder that holds one")
     if path.is_file():
         try:
             config = config_class.from_json_file(str(path))
