@@ -359,6 +359,20 @@ def report_missing_operator_run(tmp, world):
 # ---------------------------------------------------------------- run_glue.py
 
 @case
+def report_scratch_is_a_file(tmp, world):
+    (tmp / "metrics.jsonl").write_text(SCRATCH_ROWS[0] + "\n")
+    return Case([PY, "-m", "ligo.report", "--scratch", tmp / "metrics.jsonl", "--run", f"LiGO={tmp / 'metrics.jsonl'}",
+                 "--output_dir", tmp / "report"],
+                (f"run directory {tmp / 'metrics.jsonl'} is a file, not a run's folder",))
+
+
+@case
+def report_run_without_a_name(tmp, world):
+    ligo = metrics_run(tmp / "ligo", SCRATCH_ROWS)
+    return Case(report(tmp, str(ligo)), ("NAME=RUN_DIR",))
+
+
+@case
 def glue_split_missing(tmp, world):
     glue_dir = write_glue(tmp / "glue", train_rows=8, dev_rows=4)
     (glue_dir / "MNLI" / "dev_mismatched.tsv").unlink()

@@ -79,7 +79,8 @@ def load_rows(run_dir) -> list[dict]:
     """All rows of ``run_dir/metrics.jsonl``; a UserError names a missing or malformed file."""
     path = Path(run_dir) / METRICS
     if not Path(run_dir).is_dir():
-        raise UserError(f"run directory {run_dir} does not exist; pass the --output_dir of a finished run")
+        what = "is a file, not a run's folder" if Path(run_dir).exists() else "does not exist"
+        raise UserError(f"run directory {run_dir} {what}; pass the --output_dir of a finished run")
     if not path.is_file():
         raise UserError(f"{path} does not exist; pass the --output_dir of a run that logged metrics")
     rows = []
