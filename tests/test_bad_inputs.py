@@ -148,6 +148,20 @@ def tokenize_zero_processes(tmp, world):
 
 
 @case
+def tokenize_text_file_is_a_folder(tmp, world):
+    (tmp / "en.train.raw").mkdir()
+    return Case([PY, "-m", "tokenization.tokenize_dataset", tmp, "en.train.raw", world.tokenizer],
+                (f"{tmp / 'en.train.raw'}",))
+
+
+@case
+def tokenize_data_dir_is_a_file(tmp, world):
+    (tmp / "corpus.txt").write_text("some text\n")
+    return Case([PY, "-m", "tokenization.tokenize_dataset", tmp / "corpus.txt", "en.train.raw", world.tokenizer],
+                (f"{tmp / 'corpus.txt'}",))
+
+
+@case
 def tokenize_empty_tokenizer_folder(tmp, world):
     (tmp / "en.train.raw").write_bytes((world.text_dir / "en.valid.raw").read_bytes())
     (tmp / "bert-wiki-uncased").mkdir()
