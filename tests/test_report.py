@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from ligo.errors import UserError
 from ligo.report import savings as report
+from ligo.training.output_lock import OutputLock
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -176,6 +178,24 @@ def test_command_line_end_to_end(runs, tmp_path, warm_python):
                           "--run", f"LiGO={runs['grown']}", "--output_dir", str(out)],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "nowhere does not exist" in bad.stderr
+
+
+def test_a_report_into_a_folder_in_use_is_refused_naming_the_holder(runs, tmp_path, warm_python):
+    """This test's process holds the folder, as a first report would while it writes; a second
+    one, its own process, is refused in one line and writes nothing there."""
+    out = tmp_path / "held"
+    out.mkdir()
+    holder = OutputLock(out, "python -m ligo.report")
+    try:
+        result = subprocess.run([warm_python, "-m", "ligo.report", "--scratch", runs["scratch"], "--run",
+                                 f"LiGO={runs['grown']}", "--output_dir", str(out)], cwd=REPO, capture_output=True,
+                                text=True)
+    finally:
+        holder.release()
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"'{out}' is in use by another run (python -m ligo.report, process {os.getpid()} on" in line, line
+    assert list(out.iterdir()) == []
 
 
 # ---------------------------------------------------------------- machine speed

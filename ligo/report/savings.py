@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ligo.errors import UserError, exit_on_user_error
 from ligo.training import checkpoint
+from ligo.training.output_lock import claim_output_dir
 from ligo.training.run_log import METRICS
 
 SCRATCH = "Scratch"
@@ -437,11 +438,11 @@ def main(argv=None):
     table = markdown(target, rows, args.scratch)
     if args.focus:
         table += "\n" + verdict(rows, args.focus) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "savings.md").write_text(table, encoding="utf-8")
-    write_csv(out / "savings.csv", rows)
-    plot(out / "loss_vs_flops.png", [scratch, *runs], target, 0, "training FLOPs")
-    plot(out / "loss_vs_time.png", [scratch, *runs], target, 1, "wall-clock training seconds")
+    with claim_output_dir(out, "python -m ligo.report"):  # one writer at a time (ligo/training/output_lock.py)
+        (out / "savings.md").write_text(table, encoding="utf-8")
+        write_csv(out / "savings.csv", rows)
+        plot(out / "loss_vs_flops.png", [scratch, *runs], target, 0, "training FLOPs")
+        plot(out / "loss_vs_time.png", [scratch, *runs], target, 1, "wall-clock training seconds")
     print(table, end="")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ligo.errors import UserError, exit_on_user_error
 from ligo.report.savings import AT_SCRATCH_SPEED, NOT_REACHED, SCRATCH, SPEED_MARK, output_folder, pct
+from ligo.training.output_lock import claim_output_dir
 
 SAVINGS = "savings.csv"
 # (savings.csv column, Markdown header) of every aggregated value.
@@ -260,9 +261,9 @@ def main(argv=None):
     text = markdown(seeds, aggregated)
     if args.focus:
         text += "\n" + focus_verdict(seeds, aggregated, args.focus) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "seeds.md").write_text(text, encoding="utf-8")
-    write_csv(out / "seeds.csv", aggregated)
+    with claim_output_dir(out, "python -m ligo.report.seeds"):  # one writer at a time (ligo/training/output_lock.py)
+        (out / "seeds.md").write_text(text, encoding="utf-8")
+        write_csv(out / "seeds.csv", aggregated)
     print(text, end="")
 
 

@@ -21,6 +21,7 @@ from ligo.growth.baselines import BASELINES
 from ligo.models.families import MODEL_TYPES
 from ligo.models.loading import check_tokenizer_fits, load_config
 from ligo.tasks.lm import grown_model
+from ligo.training.output_lock import claim_beside
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None):
     args = build_parser().parse_args(argv)
     output_dir = Path(args.output_dir)
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        raise UserError(f"--output_dir '{output_dir}' is not an empty folder; choose a new folder")
+    check_empty(output_dir)
     transformers.utils.logging.disable_progress_bar()
     config = load_config(args.model_type, args.config_name, args.cache_dir)
     tokenizer = None
@@ -50,12 +50,22 @@ def main(argv=None):
         tokenizer = load_tokenizer(args.tokenizer_name)
         check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
     model = grown_model(args, config)
-    save(model, tokenizer, output_dir)
+    # One grow into a folder at a time (ligo/training/output_lock.py), taken once everything is
+    # checked and grown: a refused input leaves nothing behind.
+    with claim_beside(output_dir, "python -m ligo.grow"):
+        check_empty(output_dir)  # again: another grow may have finished into it meanwhile
+        save(model, tokenizer, output_dir)
     print(f"wrote the {args.grow_scheme}-grown {config.num_hidden_layers}L-{config.hidden_size}H model to {output_dir}")
+
+
+def check_empty(output_dir: Path):
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise UserError(f"--output_dir '{output_dir}' is not an empty folder; choose a new folder")
 
 
 def save(model, tokenizer, output_dir: Path):
     """Written beside ``output_dir`` and renamed: the folder appears complete or not at all."""
+    output_dir = output_dir.absolute()  # "." has no name to put beside
     partial = output_dir.with_name(f".{output_dir.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:

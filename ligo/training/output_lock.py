@@ -5,6 +5,9 @@ for as long as it lives. The operating system releases it when the process ends,
 SIGKILL, a lost node): no stale lock survives. A second run into the same folder (a requeued
 cluster job started while the first still trains, say) is refused with one line naming the
 holder, which the file records: process id, host and start time.
+
+A tool that renames a finished folder into place (``python -m ligo.grow``) locks a file beside
+it instead (``claim_beside``): a lock inside would move with the folder.
 """
 
 import datetime
@@ -26,8 +29,8 @@ class OutputLock:
     the file it locked is still the one at the path (a run ending between another's open and
     lock would otherwise leave two holders)."""
 
-    def __init__(self, output_dir, what: str):
-        self.path = Path(output_dir) / LOCK_FILE
+    def __init__(self, output_dir, what: str, path=None):
+        self.path = Path(path) if path is not None else Path(output_dir) / LOCK_FILE
         while True:
             self.file = open(self.path, "a+", encoding="utf-8")
             try:
@@ -62,6 +65,12 @@ class OutputLock:
         except (ValueError, KeyError, TypeError):
             return "its holder did not say who it is"
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
     def release(self):
         if self.file.closed:
             return
@@ -71,11 +80,23 @@ class OutputLock:
 
 def claim_output_dir(output_dir, what: str) -> OutputLock:
     """Create ``output_dir`` if need be and lock it; one line if it cannot be created."""
-    try:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create --output_dir '{output_dir}': {err.strerror or err}; choose a folder you can "
-                        "write to") from None
-    if not os.access(output_dir, os.W_OK | os.X_OK):
-        raise UserError(f"--output_dir '{output_dir}' is not writable; choose a folder you can write to")
+    make_writable_folder(output_dir, "--output_dir")
     return OutputLock(output_dir, what)
+
+
+def make_writable_folder(folder, shown: str):
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create {shown} '{folder}': {err.strerror or err}; choose a folder you can "
+                        "write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{shown} '{folder}' is not writable; choose a folder you can write to")
+
+
+def claim_beside(output_dir, what: str) -> OutputLock:
+    """Lock ``output_dir`` through ``.<name>.lock`` in its parent (created if need be), for a folder
+    that appears whole by a rename."""
+    output_dir = Path(output_dir)
+    make_writable_folder(output_dir.absolute().parent, "--output_dir's parent folder")
+    return OutputLock(output_dir, what, path=output_dir.absolute().with_name(f".{output_dir.absolute().name}.lock"))
