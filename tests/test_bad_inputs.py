@@ -51,6 +51,7 @@ def case(build):
 MEDIAWIKI = (b'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">\n'
              + b"<page><title>Anarchism</title><text>Anarchism is a political philosophy .</text></page>\n" * 3000
              + b"</mediawiki>\n")
+UNWRITABLE = "/proc/ligo out"  # no one creates a folder in /proc, root included
 LATIN1 = "Le café est très animé à cette heure de la journée , dit-il .\n".encode("latin-1") * 50
 
 
@@ -184,6 +185,22 @@ def train_tokenizer_zero_vocab_size(tmp, world):
                 ("--vocab_size 0 is too small", "use >= 1000"))
 
 
+
+@case
+def train_tokenizer_output_dir_is_a_file(tmp, world):
+    (tmp / "tokenizer.json").write_text("{}\n")
+    return Case([PY, "-m", "tokenization.train_tokenizer", "--kind", "bert-uncased", "--input",
+                 world.text_dir / "en.valid.raw", "--output_dir", tmp / "tokenizer.json"],
+                (f"--output_dir '{tmp / 'tokenizer.json'}' is a file", "pass a folder"))
+
+
+@case
+def train_tokenizer_output_dir_unwritable(tmp, world):
+    return Case([PY, "-m", "tokenization.train_tokenizer", "--kind", "bert-uncased", "--input",
+                 world.text_dir / "en.valid.raw", "--output_dir", f"{UNWRITABLE}/tokenizer"],
+                (f"cannot create --output_dir's parent folder '{UNWRITABLE}'", "choose a folder you can write to"))
+
+
 # ---------------------------------------------------------------- run_lm_distributed.py
 
 @case
@@ -243,6 +260,33 @@ def lm_token_file_of_another_tokenizer(tmp, world):
 def lm_learning_rate_nan(tmp, world):
     return Case(lm(world, tmp, "--learning_rate", "nan"), ("--learning_rate must be a finite number, got nan",))
 
+
+
+@case
+def lm_seed_negative(tmp, world):
+    return Case(lm(world, tmp, "--seed", "-1"), ("--seed must not be negative, got -1",))
+
+
+@case
+def lm_adam_epsilon_negative(tmp, world):
+    return Case(lm(world, tmp, "--adam_epsilon", "-1"), ("--adam_epsilon must not be negative, got -1.0",))
+
+
+@case
+def operator_ddp_timeout_zero(tmp, world):
+    return Case(operator(world, tmp, "--ddp_timeout", "0"), ("--ddp_timeout must be positive, got 0",))
+
+
+@case
+def operator_fuse_init_noise_negative(tmp, world):
+    return Case(operator(world, tmp, "--fuse_init_noise", "0.03", "-0.01"),
+                ("--fuse_init_noise must not be negative, got 0.03 -0.01",))
+
+
+@case
+def lm_output_dir_unwritable(tmp, world):
+    return Case(lm(world, tmp, "--output_dir", f"{UNWRITABLE}/run"),
+                (f"cannot create --output_dir '{UNWRITABLE}/run'", "choose a folder you can write to"))
 
 @case
 def lm_output_dir_inside_a_file(tmp, world):
@@ -340,6 +384,13 @@ def grow_with_missing_tokenizer(tmp, world):
                 (f"tokenizer '{tmp / 'bert-wiki-uncased'}' is not a local folder", "pass a tokenizer folder"))
 
 
+
+@case
+def grow_output_dir_unwritable(tmp, world):
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model,
+                     "--output_dir", f"{UNWRITABLE}/grown"),
+                ("cannot", f"'{UNWRITABLE}", "choose a folder you can write to"))
+
 # ---------------------------------------------------------------- python -m ligo.report
 
 @case
@@ -384,6 +435,36 @@ def report_scratch_is_a_file(tmp, world):
 def report_run_without_a_name(tmp, world):
     ligo = metrics_run(tmp / "ligo", SCRATCH_ROWS)
     return Case(report(tmp, str(ligo)), ("NAME=RUN_DIR",))
+
+
+@case
+def report_output_dir_unwritable(tmp, world):
+    return Case(report(tmp, f"A={metrics_run(tmp / 'grown', SCRATCH_ROWS)}", output_dir=f"{UNWRITABLE}/report"),
+                (f"cannot create --output_dir '{UNWRITABLE}/report'", "choose a folder you can write to"))
+
+
+@case
+def unigram_config_missing(tmp, world):
+    scratch = metrics_run(tmp / "scratch", SCRATCH_ROWS)
+    return Case([PY, "-m", "ligo.report.unigram", "--config", tmp / "bert.txt", "--scratch", scratch],
+                (f"--config '{tmp / 'bert.txt'}' is not a file", "pass a training config file"))
+
+
+@case
+def glue_epochs_inf(tmp, world):
+    return Case(glue(tmp, world.small_model, "--num_train_epochs", "inf"),
+                ("--num_train_epochs must be a finite number, got inf",))
+
+
+@case
+def glue_adam_epsilon_nan(tmp, world):
+    return Case(glue(tmp, world.small_model, "--adam_epsilon", "nan"), ("--adam_epsilon must be a finite number",))
+
+
+@case
+def glue_seed_negative(tmp, world):
+    return Case(glue(tmp, world.small_model, "--seeds", "1", "-1"),
+                ("--seeds 1 -1: a seed must be in [0, 2**32)",))
 
 
 @case
@@ -443,8 +524,8 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 24
-    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "glue"}
+    assert len(CASES) >= 55
+    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue"}
 
 
 @pytest.mark.parametrize("name", list(CASES))

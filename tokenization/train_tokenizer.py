@@ -19,6 +19,7 @@ from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from transformers import BertTokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
 
 from ligo.errors import UserError, exit_on_user_error
+from ligo.training.output_lock import claim_beside
 from tokenization.wordpiece import count_words, learn_vocabulary
 
 KINDS = ("bert-uncased", "bert-cased", "roberta")
@@ -91,6 +92,13 @@ def _is_utf8(path: Path) -> bool:
     return True
 
 
+def check_output_dir(output_dir: Path, overwrite: bool):
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"--output_dir '{output_dir}' is a file; pass a folder (it receives the tokenizer)")
+    if output_dir.exists() and any(output_dir.iterdir()) and not overwrite:
+        raise UserError(f"--output_dir '{output_dir}' is not empty; pass --overwrite to replace it")
+
+
 @exit_on_user_error
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,15 +110,20 @@ def main():
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output_dir")
     args = parser.parse_args()
 
-    if args.output_dir.exists() and any(args.output_dir.iterdir()) and not args.overwrite:
-        raise UserError(f"--output_dir '{args.output_dir}' is not empty; pass --overwrite to replace it")
+    if args.min_frequency < 0:
+        raise UserError(f"--min_frequency must not be negative, got {args.min_frequency}")
+    check_output_dir(args.output_dir, args.overwrite)
     tokenizer = train_tokenizer(args.kind, args.input, args.vocab_size, args.min_frequency)
-    # Saved beside the target and renamed, so a crash never leaves half a tokenizer.
-    partial = args.output_dir.with_name(args.output_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    tokenizer.save_pretrained(str(partial))
-    shutil.rmtree(args.output_dir, ignore_errors=True)
-    partial.rename(args.output_dir)
+    # One writer at a time (ligo/training/output_lock.py); checked again under the lock.
+    with claim_beside(args.output_dir, "tokenization/train_tokenizer.py"):
+        check_output_dir(args.output_dir, args.overwrite)
+        # Saved beside the target and renamed, so a crash never leaves half a tokenizer.
+        output_dir = args.output_dir.absolute()
+        partial = output_dir.with_name(output_dir.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        tokenizer.save_pretrained(str(partial))
+        shutil.rmtree(output_dir, ignore_errors=True)
+        partial.rename(output_dir)
     print(f"saved a {args.kind} tokenizer with {len(tokenizer)} tokens to {args.output_dir}")
 
 

@@ -23,6 +23,10 @@ def main():
     for name in ("valid_lines", "test_lines"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not args.all_file.is_file():
+        sys.exit(f"split_lines: {args.all_file} is not a file; pass the text file to split")
+    if not args.out_dir.is_dir():
+        sys.exit(f"split_lines: {args.out_dir} is not a folder; pass the folder that receives the splits")
     total = count_lines(args.all_file)
     held_out = args.valid_lines + args.test_lines
     if total <= held_out:

@@ -47,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--train_data_file", help="overrides the config's")
     parser.add_argument("--scratch", required=True, metavar="RUN_DIR", help="the run whose final eval loss is compared")
     args = parser.parse_args(argv)
+    if args.config and not Path(args.config).is_file():
+        raise UserError(f"--config '{args.config}' is not a file; pass a training config file")
     values = config_values(args.config, ("tokenizer_name", "train_data_file")) if args.config else {}
     tokenizer_name = args.tokenizer_name or values.get("tokenizer_name")
     train_file = args.train_data_file or values.get("train_data_file")

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.seed < 0:
+        raise UserError(f"--seed must not be negative, got {args.seed}")
     output_dir = Path(args.output_dir)
     check_empty(output_dir)
     transformers.utils.logging.disable_progress_bar()

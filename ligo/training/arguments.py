@@ -307,9 +307,16 @@ def check_args(args):
     for name in positive:
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers"]:
-        if getattr(args, name) < 0:
-            raise UserError(f"--{name} must not be negative, got {getattr(args, name)}")
+    for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers", "seed", "weight_decay", "adam_epsilon",
+                 "max_grad_norm", "tune_residual_noise", "weight_decay_res", "learning_rate_res", "nr"]:
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise UserError(f"--{name} must not be negative, got {value}")
+    if any(noise < 0 for noise in args.fuse_init_noise):
+        raise UserError(f"--fuse_init_noise must not be negative, got {' '.join(map(str, args.fuse_init_noise))}")
+    for name in ["ddp_timeout", "mlm_ratio", "scheduler_cosine_cycles", "scheduler_poly_power", "nodes"]:
+        if getattr(args, name) <= 0:
+            raise UserError(f"--{name} must be positive, got {getattr(args, name)}")
     check_loader_args(args)
     check_compile_args(args)
     if args.learning_rate <= 0:

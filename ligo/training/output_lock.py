@@ -32,7 +32,11 @@ class OutputLock:
     def __init__(self, output_dir, what: str, path=None):
         self.path = Path(path) if path is not None else Path(output_dir) / LOCK_FILE
         while True:
-            self.file = open(self.path, "a+", encoding="utf-8")
+            try:
+                self.file = open(self.path, "a+", encoding="utf-8")
+            except OSError as err:
+                raise UserError(f"cannot write the lock file '{self.path}' of '{output_dir}': {err.strerror or err}; "
+                                "choose a folder you can write to") from None
             try:
                 # A POSIX record lock, not flock(): processes forked by the holder (DataLoader
                 # workers) do not inherit it, so it goes with the holder alone.

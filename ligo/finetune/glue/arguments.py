@@ -12,7 +12,7 @@ import configargparse
 
 from ligo.errors import UserError
 from ligo.finetune.glue.tasks import TASKS
-from ligo.training.arguments import check_config_files
+from ligo.training.arguments import check_config_files, check_finite
 
 
 class _OneLineParser(configargparse.ArgParser):
@@ -65,6 +65,7 @@ def parse_glue_args(argv=None):
 
 def check_glue_args(args):
     """Refuse values that cannot work, naming the flag, the value and the fix."""
+    check_finite(args)
     for name in ("model_name_or_path", "glue_dir", "output_dir"):
         if not getattr(args, name):
             raise UserError(f"--{name} is required; see `python run_glue.py --help`")
@@ -81,9 +82,11 @@ def check_glue_args(args):
         raise UserError(f"--learning_rate must be positive, got {args.learning_rate:g}")
     if not 0.0 <= args.warmup_ratio < 1.0:
         raise UserError(f"--warmup_ratio must be in [0, 1), got {args.warmup_ratio:g}")
-    for name in ("weight_decay", "max_grad_norm"):
+    for name in ("weight_decay", "adam_epsilon", "max_grad_norm"):
         if getattr(args, name) < 0:
             raise UserError(f"--{name} must not be negative, got {getattr(args, name):g}")
+    if any(not 0 <= seed < 2**32 for seed in args.seeds):
+        raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed must be in [0, 2**32), as numpy's are")
     if len(set(args.seeds)) != len(args.seeds):
         raise UserError(f"--seeds {' '.join(map(str, args.seeds))} repeats a seed; give each seed once")
     if args.fp16 and args.bf16:
