@@ -21,11 +21,11 @@ from ligo.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
 from ligo.finetune.glue.arguments import parse_glue_args
 from ligo.finetune.glue.data import read_split, read_task
-from ligo.finetune.glue.finetune import total_steps
+from ligo.finetune.train import total_steps
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.run import run_glue
-from ligo.finetune.glue.table import append_row, check_table, csv_path
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
+from ligo.finetune.table import add_results, check_table, csv_header, csv_path
 from ligo.training.output_lock import OutputLock
 from tokenization.train_tokenizer import train_tokenizer
 
@@ -217,29 +217,63 @@ def test_total_steps_with_epochs_and_cap():
 
 # ---------------------------------------------------------------- the table
 
-def test_two_appends_keep_one_header_and_average_the_shown_numbers(tmp_path):
+def test_two_rows_keep_one_header_and_average_the_shown_numbers(tmp_path):
     table = tmp_path / "glue_table.md"
     check_table(table)  # a new table is fine
-    first = append_row(table, "Scratch", {"SST-2": 0.8, "CoLA": 0.25, "MNLI-m": 0.6, "MNLI-mm": 0.625})
-    append_row(table, "LiGO", {label: 0.5 for label in [c.label for c in TABLE_COLUMNS]})
+    first = add_results(table, "Scratch", "GLUE", {"SST-2": 80, "CoLA": 25, "MNLI-m": 60, "MNLI-mm": 62.5})
+    add_results(table, "LiGO", "GLUE", {label: 50 for label in [c.label for c in TABLE_COLUMNS]})
     check_table(table)  # and so is one this project wrote
-    # Shown: 80.0, 25.0, 60.0, 62.5 -> Avg (80 + 25 + 60 + 62.5) / 4 = 56.875 -> 56.9; absent tasks show '-'.
-    assert first == ["Scratch", "25.0", "80.0", "-", "-", "-", "60.0", "62.5", "-", "-", "56.9"]
+    # Shown: 80.0, 25.0, 60.0, 62.5 -> GLUE Avg (80 + 25 + 60 + 62.5) / 4 = 56.875 -> 56.9; absent tasks and
+    # SQuAD show '-'.
+    assert first == ["Scratch", "25.0", "80.0", "-", "-", "-", "60.0", "62.5", "-", "-", "-", "-", "56.9", "-"]
     lines = table.read_text().splitlines()
     assert len(lines) == 4 and lines[0].startswith("| Model | CoLA (MCC) | SST-2 (Acc) | MRPC (F1) | STS-B (Spearman)")
+    assert lines[0].endswith("| RTE (Acc) | SQuAD v1.1 (F1/EM) | SQuAD v2.0 (F1/EM) | GLUE Avg | SQuAD Avg (F1/EM) |")
     assert lines[1].startswith("| --- | ---: |")
-    assert lines[2] == "| Scratch | 25.0 | 80.0 | - | - | - | 60.0 | 62.5 | - | - | 56.9 |"
-    assert lines[3] == "| LiGO | " + " | ".join(["50.0"] * 10) + " |"
+    assert lines[2] == "| Scratch | 25.0 | 80.0 | - | - | - | 60.0 | 62.5 | - | - | - | - | 56.9 | - |"
+    assert lines[3] == "| LiGO | " + " | ".join(["50.0"] * 9) + " | - | - | 50.0 | - |"
     rows = read_csv(csv_path(table))
-    assert [row["Model"] for row in rows] == ["Scratch", "LiGO"] and rows[0]["Avg"] == "56.9"
-    assert rows[0]["MRPC"] == "-" and rows[1]["MNLI-mm"] == "50.0"
+    assert [row["Model"] for row in rows] == ["Scratch", "LiGO"] and rows[0]["GLUE Avg"] == "56.9"
+    assert rows[0]["MRPC"] == "-" and rows[1]["MNLI-mm"] == "50.0" and rows[1]["SQuAD v2.0 EM"] == "-"
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_squad_fills_the_models_row_and_a_second_glue_run_gets_its_own(tmp_path):
+    table = tmp_path / "table.md"
+    add_results(table, "LiGO", "GLUE", {"SST-2": 90, "RTE": 70})
+    row = add_results(table, "LiGO", "SQuAD", {"SQuAD v1.1 F1": 86.55, "SQuAD v1.1 EM": 77.31,
+                                                "SQuAD v2.0 F1": 71.31, "SQuAD v2.0 EM": 67.07})
+    # SQuAD Avg: (86.5 + 71.3) / 2 = 78.9 (of the numbers shown: 86.55 shows as 86.5, round half to even)
+    assert row == ["LiGO", "-", "90.0", "-", "-", "-", "-", "-", "-", "70.0", "86.5/77.3", "71.3/67.1", "80.0",
+                   "78.9/72.2"]
+    add_results(table, "LiGO", "GLUE", {"SST-2": 91})  # the row's GLUE cells are taken: a new row
+    rows = read_csv(csv_path(table))
+    assert [(r["Model"], r["SST-2"], r["SQuAD v1.1 F1"]) for r in rows] == [("LiGO", "90.0", "86.5"),
+                                                                         ("LiGO", "91.0", "-")]
+    only_v1 = add_results(table, "KI", "SQuAD", {"SQuAD v1.1 F1": 80, "SQuAD v1.1 EM": 70})
+    assert only_v1[-4:] == ["80.0/70.0", "-", "-", "-"]  # no average of one version
+
+
+def test_a_table_written_before_squad_gets_the_new_columns(tmp_path):
+    table = tmp_path / "glue_table.md"
+    labels = [c.label for c in TABLE_COLUMNS]
+    table.write_text("an older table\n")
+    csv_path(table).write_text(",".join(["Model", *labels, "Avg"]) + "\n" + ",".join(["Scratch", *["80.0"] * 10, "80.0"])
+                               + "\n")
+    check_table(table)
+    add_results(table, "Scratch", "SQuAD", {"SQuAD v1.1 F1": 80, "SQuAD v1.1 EM": 70, "SQuAD v2.0 F1": 60,
+                                            "SQuAD v2.0 EM": 50})
+    (row,) = read_csv(csv_path(table))
+    assert row["SST-2"] == "80.0" and row["GLUE Avg"] == "80.0" and row["SQuAD Avg F1"] == "70.0"
 
 
 def test_a_foreign_table_is_refused_before_anything_runs(tmp_path):
     table = tmp_path / "other.md"
     table.write_text("| Model | SST-2 |\n")
-    with pytest.raises(UserError, match="other.md' is not a GLUE table"):
+    with pytest.raises(UserError, match="other.md' has no 'other.csv' beside it"):
+        check_table(table)
+    csv_path(table).write_text("Model,SST-2\n")
+    with pytest.raises(UserError, match="other.csv' is not a results table"):
         check_table(table)
     with pytest.raises(UserError, match="must end in .md"):
         check_table(tmp_path / "table.csv")
@@ -272,9 +306,9 @@ def test_bert_run_on_every_task_and_two_seeds(glue_dir, bert_model, tmp_path, wa
     assert set(summary["columns"]["MRPC"]["metrics"]) == {"f1", "acc"}
 
     (row,) = read_csv(out / "glue_table.csv")
-    assert list(row) == ["Model"] + [c.label for c in TABLE_COLUMNS] + ["Avg"] and row["Model"] == "tiny-bert"
+    assert list(row) == csv_header() and row["Model"] == "tiny-bert"
     shown = [float(row[c.label]) for c in TABLE_COLUMNS]
-    assert float(row["Avg"]) == pytest.approx(statistics.fmean(shown), abs=0.05)
+    assert float(row["GLUE Avg"]) == pytest.approx(statistics.fmean(shown), abs=0.05)
     assert float(row["SST-2"]) == pytest.approx(100 * sst2["mean"], abs=0.05)
     assert "| tiny-bert |" in (out / "glue_table.md").read_text()
 
@@ -298,7 +332,7 @@ def test_roberta_run_from_a_config_file(glue_dir, roberta_model, tmp_path, warm_
     assert record["new_weights"] == ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias",
                                      "classifier.out_proj.weight"]
     (row,) = read_csv(csv_path(table))
-    assert row["Model"] == "model" and row["Avg"] == row["SST-2"] and row["CoLA"] == "-"
+    assert row["Model"] == "model" and row["GLUE Avg"] == row["SST-2"] and row["CoLA"] == "-"
 
 
 # ---------------------------------------------------------------- refused inputs

@@ -1,57 +1,24 @@
-"""The command line of run_glue.py. Defaults are the paper's fine-tuning recipe: 3 epochs,
-learning rate 1e-4, batch 32, sequences of at most 128 tokens, averaged over seeds 1 2 3.
-Warm-up is 10% of the steps (BERT's fine-tuning warm-up share).
-
-``--config FILE`` reads ``name = value`` lines (lists as ``seeds = [1, 2, 3]``); flags on
-the command line override them. Every mistake, argparse's own included, is one line.
-"""
+"""The command line of run_glue.py: the shared fine-tuning flags (ligo/finetune/arguments.py)
+with the paper's GLUE recipe as defaults (3 epochs, learning rate 1e-4, batch 32, sequences of
+at most 128 tokens, seeds 1 2 3; warm-up 10% of the steps, BERT's fine-tuning share), plus the
+GLUE folder and tasks."""
 
 from pathlib import Path
 
-import configargparse
-
 from ligo.errors import UserError
+from ligo.finetune.arguments import OneLineParser, check_finetune_args, finetune_parser
 from ligo.finetune.glue.tasks import TASKS
-from ligo.training.arguments import check_config_files, check_finite
+from ligo.training.arguments import check_config_files
 
 
-class _OneLineParser(configargparse.ArgParser):
-    def error(self, message):
-        raise UserError(f"{message}; see `python run_glue.py --help`")
-
-
-def build_glue_parser() -> configargparse.ArgParser:
-    parser = _OneLineParser(description="Fine-tune a pretrained model on GLUE tasks and append its row to a "
-                                        "GLUE table.")
-    parser.add_argument("--config", is_config_file=True, help="config file of `name = value` lines")
-    parser.add_argument("--model_name_or_path", help="a training run's --output_dir (its latest checkpoint), a "
-                                                     "checkpoint folder, or a Hugging Face model id (cache first)")
-    parser.add_argument("--tokenizer_name", help="tokenizer folder or hub id (default: the model's folder)")
+def build_glue_parser() -> OneLineParser:
+    parser = finetune_parser("run_glue.py", "Fine-tune a pretrained model on GLUE tasks and append its row to a "
+                                            "results table.", epochs=3.0, learning_rate=1e-4, train_batch=32,
+                             max_seq_length=128, output_files="per-seed results and glue_results.json",
+                             table="glue_table.md")
     parser.add_argument("--glue_dir", help="folder holding the GLUE task folders (CoLA, SST-2, MRPC, ...)")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS),
                         help=f"tasks to run (default: all; MNLI gives MNLI-m and MNLI-mm): {' '.join(TASKS)}")
-    parser.add_argument("--output_dir", help="where per-seed results and glue_results.json go")
-    parser.add_argument("--overwrite_output_dir", action="store_true",
-                        help="replace the GLUE results already in --output_dir")
-    parser.add_argument("--num_train_epochs", type=float, default=3.0, help="epochs per task")
-    parser.add_argument("--max_steps", type=int, default=-1,
-                        help="cap on optimiser steps per task and seed, for smoke runs (-1: no cap)")
-    parser.add_argument("--learning_rate", type=float, default=1e-4, help="peak learning rate of AdamW")
-    parser.add_argument("--per_device_train_batch_size", type=int, default=32, help="training batch size")
-    parser.add_argument("--per_device_eval_batch_size", type=int, default=64, help="evaluation batch size")
-    parser.add_argument("--max_seq_length", type=int, default=128, help="tokens per example, pairs truncated")
-    parser.add_argument("--warmup_ratio", type=float, default=0.1,
-                        help="linear warm-up over this share of the steps, then linear decay to 0")
-    parser.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on biases, LayerNorm)")
-    parser.add_argument("--adam_epsilon", type=float, default=1e-6, help="AdamW epsilon")
-    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm (0: no clipping)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],
-                        help="one fine-tuning run per seed; the table shows the mean")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (CUDA only)")
-    parser.add_argument("--fp16", action="store_true", help="float16 autocast with loss scaling (CUDA only)")
-    parser.add_argument("--results_table", help="Markdown GLUE table to append a row to (default: "
-                                                "<output_dir>/glue_table.md); a .csv is kept beside it")
-    parser.add_argument("--name", help="the row's label in the table, e.g. LiGO (default: the model folder's name)")
     return parser
 
 
@@ -64,35 +31,9 @@ def parse_glue_args(argv=None):
 
 
 def check_glue_args(args):
-    """Refuse values that cannot work, naming the flag, the value and the fix."""
-    check_finite(args)
-    for name in ("model_name_or_path", "glue_dir", "output_dir"):
-        if not getattr(args, name):
-            raise UserError(f"--{name} is required; see `python run_glue.py --help`")
-    for name in ("per_device_train_batch_size", "per_device_eval_batch_size"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if not args.num_train_epochs > 0:
-        raise UserError(f"--num_train_epochs must be positive, got {args.num_train_epochs:g}")
-    if args.max_steps == 0 or args.max_steps < -1:
-        raise UserError(f"--max_steps must be at least 1 (or -1 for no cap), got {args.max_steps}")
-    if args.max_seq_length < 4:
-        raise UserError(f"--max_seq_length must be at least 4 (a pair and its special tokens), got {args.max_seq_length}")
-    if not args.learning_rate > 0:
-        raise UserError(f"--learning_rate must be positive, got {args.learning_rate:g}")
-    if not 0.0 <= args.warmup_ratio < 1.0:
-        raise UserError(f"--warmup_ratio must be in [0, 1), got {args.warmup_ratio:g}")
-    for name in ("weight_decay", "adam_epsilon", "max_grad_norm"):
-        if getattr(args, name) < 0:
-            raise UserError(f"--{name} must not be negative, got {getattr(args, name):g}")
-    if any(not 0 <= seed < 2**32 for seed in args.seeds):
-        raise UserError(f"--seeds {' '.join(map(str, args.seeds))}: a seed must be in [0, 2**32), as numpy's are")
-    if len(set(args.seeds)) != len(args.seeds):
-        raise UserError(f"--seeds {' '.join(map(str, args.seeds))} repeats a seed; give each seed once")
-    if args.fp16 and args.bf16:
-        raise UserError("give --fp16 or --bf16, not both")
-    if args.name is not None and (not args.name.strip() or any(c in args.name for c in "|\n\r")):
-        raise UserError(f"--name {args.name!r} must be non-empty, on one line and without '|'")
+    if not args.glue_dir:
+        raise UserError("--glue_dir is required; see `python run_glue.py --help`")
+    check_finetune_args(args, "run_glue.py", 4, "a pair and its special tokens")
     if not Path(args.glue_dir).is_dir():
         raise UserError(f"--glue_dir '{args.glue_dir}' does not exist; pass the folder that holds the GLUE task "
                         "folders (CoLA, SST-2, MRPC, ...)")

@@ -22,8 +22,9 @@ from ligo.data.tokenizer import load_tokenizer
 from ligo.errors import UserError
 from ligo.finetune.glue.data import read_task, tokenize
 from ligo.finetune.glue.finetune import finetune
-from ligo.finetune.glue.model import check_max_seq_length, check_tokenizer_matches, load_classifier, resolve_model
-from ligo.finetune.glue.table import MD_HEADER, append_row, check_table
+from ligo.finetune.glue.model import load_classifier
+from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model
+from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.finetune.glue.tasks import GlueTask, get_tasks
 from ligo.training import host_memory
 from ligo.training.output_lock import claim_output_dir
@@ -81,11 +82,11 @@ def finish(args, run: CheckedRun, output_dir: Path, results: dict[str, list[dict
     """The summary, then the table row: only once every task has finished."""
     columns = summarise(run.tasks, results)
     name = args.name or default_name(args.model_name_or_path)
-    scores = {label: column["metrics"][column["headline"]]["mean"] for label, column in columns.items()}
+    scores = {label: 100 * column["metrics"][column["headline"]]["mean"] for label, column in columns.items()}
     write_json_atomic(output_dir / SUMMARY, {"name": name, "model": run.model_path, "device": run.device.type,
                                              "columns": columns, "table": str(run.table), "args": vars(args)})
-    row = append_row(run.table, name, scores)
-    print(f"{MD_HEADER}\n| {' | '.join(row)} |\nappended to {run.table}")
+    row = add_results(run.table, name, "GLUE", scores)
+    print(f"{MD_HEADER}\n| {' | '.join(row)} |\nin {run.table}")
 
 
 def pick_device(args) -> torch.device:

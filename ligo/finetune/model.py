@@ -1,0 +1,124 @@
+"""The model to fine-tune: found (a run's output_dir, a checkpoint folder or a hub id,
+offline first) and loaded with a fresh task head (a classifier for GLUE, span start and end
+scores for SQuAD), Hugging Face's unmodified ``AutoModelFor...`` classes.
+
+Our checkpoints are masked-LM models: their MLM head is dropped and the task head (and,
+for BERT's classifier, the pooler, which BertForMaskedLM lacks) is newly initialised, as with any
+pretrained encoder. transformers' load report lists those keys as MISSING in a warning
+table; it is silenced and replaced by one plain line, and an encoder weight missing from
+the checkpoint is refused instead of being silently trained from random. Weights are read
+from safetensors only: a pickle (pytorch_model.bin) is never loaded, as unpickling can run code.
+"""
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+
+from ligo.errors import UserError
+from ligo.models.families import position_offset
+from ligo.models.loading import require_safetensors
+from ligo.training.checkpoint import resolve_model_path
+
+LOAD_REPORT_LOGGER = "transformers.modeling_utils"
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def resolve_model(name_or_path: str) -> tuple[str, PretrainedConfig]:
+    """The folder (or hub id) to load, and its config; a UserError names a bad value."""
+    if Path(name_or_path).exists():
+        path = resolve_model_path(name_or_path)
+        if not (Path(path) / "config.json").is_file():
+            raise UserError(f"--model_name_or_path '{name_or_path}' holds no config.json and no checkpoints/; pass a "
+                            "training run's --output_dir, a checkpoint folder, or a Hugging Face model id")
+        return path, _local_config(path)
+    return name_or_path, _hub_config(name_or_path)
+
+
+def _local_config(path: str) -> PretrainedConfig:
+    try:
+        return AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise UserError(f"--model_name_or_path '{path}': its config could not be read ({_one_line(err)})") from None
+
+
+def _hub_config(name: str) -> PretrainedConfig:
+    for local_only in (True,) if _offline() else (True, False):
+        try:
+            return AutoConfig.from_pretrained(name, local_files_only=local_only)
+        except (OSError, ValueError):
+            continue
+    raise UserError(f"--model_name_or_path '{name}' is not a folder and not a Hugging Face model in the cache"
+                    + ("" if _offline() else " or on the hub")
+                    + "; pass a training run's --output_dir, a checkpoint folder, or a downloaded hub id")
+
+
+def _not_load_report(record: logging.LogRecord) -> bool:
+    return "LOAD REPORT" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_load_report():
+    # A filter, not a higher level: transformers runs extra checks when that logger's level is raised.
+    logger = logging.getLogger(LOAD_REPORT_LOGGER)
+    logger.addFilter(_not_load_report)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_load_report)
+
+
+def load_with_head(path: str, auto_class, what: str, **kwargs) -> tuple[PreTrainedModel, list[str]]:
+    """The pretrained encoder with a new task head (``auto_class``, e.g.
+    AutoModelForQuestionAnswering), and the names of the new weights. ``what`` names the head in
+    errors ("a sequence classifier")."""
+    require_safetensors(path, "--model_name_or_path")
+    # A hub id found in the cache loads from it; the hub is asked only if it is not there.
+    attempts = (True,) if _offline() or Path(path).exists() else (True, False)
+    for local_only in attempts:
+        try:
+            with _quiet_load_report():
+                model, info = auto_class.from_pretrained(path, local_files_only=local_only, output_loading_info=True,
+                                                         use_safetensors=True, **kwargs)
+            break
+        except (OSError, ValueError, SafetensorError) as err:
+            error = err
+    else:
+        raise UserError(f"--model_name_or_path '{path}' could not be loaded as {what} ({_one_line(error)})")
+    new = sorted(set(info["missing_keys"]) | {key for key, *_ in info["mismatched_keys"]})
+    _check_encoder_complete(model, new, path)
+    return model, new
+
+
+def _check_encoder_complete(model: PreTrainedModel, new_keys: list[str], path: str):
+    encoder = f"{model.base_model_prefix}."
+    missing = [key for key in new_keys if key.startswith(encoder) and ".pooler." not in key]
+    if missing:
+        raise UserError(f"--model_name_or_path '{path}' lacks {len(missing)} encoder weights (e.g. {missing[0]}); "
+                        f"it is not a pretrained {model.config.model_type} of this architecture, pass another checkpoint")
+
+
+def check_tokenizer_matches(config: PretrainedConfig, tokenizer, model_path: str, tokenizer_name: str):
+    """A bigger vocabulary indexes past the embeddings; another pad id shifts RoBERTa's positions."""
+    pad_differs = config.pad_token_id is not None and tokenizer.pad_token_id != config.pad_token_id
+    if len(tokenizer) > config.vocab_size or pad_differs:
+        raise UserError(f"tokenizer '{tokenizer_name}' ({len(tokenizer)} tokens, pad id {tokenizer.pad_token_id}) "
+                        f"does not fit model '{model_path}' (vocab_size {config.vocab_size}, pad_token_id "
+                        f"{config.pad_token_id}); pass the tokenizer it was pretrained with as --tokenizer_name")
+
+
+def check_max_seq_length(config: PretrainedConfig, max_seq_length: int):
+    longest = config.max_position_embeddings - position_offset(config.model_type)
+    if max_seq_length > longest:
+        raise UserError(f"--max_seq_length {max_seq_length} exceeds the model's {longest} positions; "
+                        f"use --max_seq_length {longest} or less")
