@@ -1,5 +1,5 @@
 """What run_glue.py does: check everything, fine-tune every task with every seed, write the
-results, then append one row to the GLUE table.
+results, then fill the model's GLUE cells of the results table.
 
 Whatever can be refused (arguments, model, tokenizer, every TSV file, the table, the
 output folder) is checked before the first training step, and the table row is appended
@@ -8,8 +8,6 @@ only after every task has finished: a failed run leaves no row. Written to --out
 and per-seed values of every metric, the arguments and the table path).
 """
 
-import shutil
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +17,13 @@ from transformers import PreTrainedTokenizerBase
 
 from ligo.atomic_write import write_json_atomic
 from ligo.data.tokenizer import load_tokenizer
-from ligo.errors import UserError
 from ligo.finetune.glue.data import read_task, tokenize
 from ligo.finetune.glue.finetune import finetune
 from ligo.finetune.glue.model import load_classifier
-from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model
-from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.finetune.glue.tasks import GlueTask, get_tasks
+from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model
+from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
+from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.training import host_memory
 from ligo.training.output_lock import claim_output_dir
 
@@ -72,7 +70,7 @@ def check_run(args) -> CheckedRun:
     check_max_seq_length(config, args.max_seq_length)
     table = Path(args.results_table or Path(args.output_dir) / "glue_table.md")
     check_table(table)
-    leftovers = check_output_dir(args)
+    leftovers = check_output_dir(args, RUN_OUTPUTS, "GLUE")
     load_classifier(model_path, tasks[0])  # a broken or foreign checkpoint is refused before anything is written
     data = {task.key: read_task(task, args.glue_dir) for task in tasks}
     return CheckedRun(device, tasks, model_path, tokenizer, table, leftovers, data)
@@ -87,34 +85,6 @@ def finish(args, run: CheckedRun, output_dir: Path, results: dict[str, list[dict
                                              "columns": columns, "table": str(run.table), "args": vars(args)})
     row = add_results(run.table, name, "GLUE", scores)
     print(f"{MD_HEADER}\n| {' | '.join(row)} |\nin {run.table}")
-
-
-def pick_device(args) -> torch.device:
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    for flag in ("bf16", "fp16"):
-        if getattr(args, flag) and device.type != "cuda":
-            raise UserError(f"--{flag} needs a CUDA GPU and none is visible; leave --{flag} out to train in float32")
-    return device
-
-
-def check_output_dir(args) -> list[str]:
-    """The earlier GLUE results that --overwrite_output_dir will remove."""
-    output_dir = Path(args.output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output_dir '{output_dir}' is a file; pass a folder")
-    leftovers = [name for name in RUN_OUTPUTS if (output_dir / name).exists()]
-    if leftovers and not args.overwrite_output_dir:
-        raise UserError(f"--output_dir '{output_dir}' already holds GLUE results ({', '.join(leftovers)}); pass "
-                        "--overwrite_output_dir to replace them, or choose another folder")
-    return leftovers
-
-
-def clear_output_dir(output_dir, leftovers: list[str]) -> Path:
-    output_dir = Path(output_dir)
-    for name in leftovers:
-        path = output_dir / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink()
-    return output_dir
 
 
 def run_task(task: GlueTask, data, model_path: str, tokenizer, args, device, output_dir: Path) -> list[dict]:
@@ -136,23 +106,13 @@ def run_task(task: GlueTask, data, model_path: str, tokenizer, args, device, out
     return runs
 
 
-def _stats(values: list[float]) -> dict:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0  # sample std over seeds
-    return {"mean": statistics.fmean(values), "std": std, "per_seed": values}
-
-
 def summarise(tasks: list[GlueTask], results: dict[str, list[dict]]) -> dict[str, dict]:
     """Per table column: its headline metric and mean/std/per-seed values of every metric."""
     columns = {}
     for task in tasks:
         runs = results[task.key]
         for column in task.columns:
-            metrics = {name: _stats([run["eval"][column.label][name] for run in runs]) for name in task.metrics}
+            metrics = {name: stats([run["eval"][column.label][name] for run in runs]) for name in task.metrics}
             columns[column.label] = {"task": task.key, "headline": column.headline, "seeds": [r["seed"] for r in runs],
                                      "metrics": metrics}
     return columns
-
-
-def default_name(model_name_or_path: str) -> str:
-    path = Path(model_name_or_path)
-    return path.resolve().name if path.exists() else model_name_or_path
