@@ -1,5 +1,5 @@
 """Bad inputs across the tools, each typed as a user would: the data scripts, tokenisation, both
-entry scripts, growing, the savings report and run_glue.py. Every one must be refused with exit
+entry scripts, growing, the savings report, run_glue.py and run_squad.py. Every one must be refused with exit
 code 2 (1 for the bash scripts), no traceback, a last line that names the bad value and the fix,
 and nothing written that a later step could take for a result: the case's folder holds no new or
 changed file afterwards.
@@ -12,6 +12,7 @@ test_tokenize_dataset.py, test_wiki_pipeline.py); these are other values, throug
 """
 
 import bz2
+import json
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -91,6 +92,25 @@ def glue(tmp: Path, model, *extra, glue_dir=None) -> list:
     return [PY, "run_glue.py", "--model_name_or_path", model, "--glue_dir", glue_dir,
             "--output_dir", tmp / "glue-results", "--max_steps", "1", "--max_seq_length", "32",
             "--seeds", "1", *extra]
+
+
+def squad_files(folder: Path, version="1.1", context="Albania was declared an atheist state in 1967 .",
+                answer_start=None) -> Path:
+    """A SQuAD folder with train and dev files of ``version``: one question, on ``context``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = context.find("1967") if answer_start is None else answer_start
+    qa = {"id": "q1", "question": "In what year ?", "answers": [{"text": "1967", "answer_start": start}]}
+    for split in ("train", "dev"):
+        data = {"version": f"v{version}", "data": [{"title": "Albania", "paragraphs": [{"context": context,
+                                                                                         "qas": [qa]}]}]}
+        (folder / f"{split}-v{version}.json").write_text(json.dumps(data))
+    return folder
+
+
+def squad(tmp: Path, model, squad_dir, *extra) -> list:
+    return [PY, "run_squad.py", "--model_name_or_path", model, "--squad_dir", squad_dir, "--output_dir",
+            tmp / "squad-results", "--max_steps", "1", "--max_seq_length", "32", "--doc_stride", "8", "--seeds", "1",
+            "--versions", "1.1", *extra]
 
 
 def grow(world: World, tmp: Path, *extra, config=None) -> list:
@@ -492,6 +512,45 @@ def glue_tokenizer_larger_than_model_vocabulary(tmp, world):
                  "pass the tokenizer it was pretrained with"))
 
 
+# ---------------------------------------------------------------- run_squad.py
+
+@case
+def squad_split_missing(tmp, world):
+    folder = squad_files(tmp / "squad")
+    (folder / "dev-v1.1.json").unlink()
+    return Case(squad(tmp, world.small_model, folder), (f"--squad_dir '{folder}' lacks dev-v1.1.json",
+                                                        "put SQuAD's official files there"))
+
+
+@case
+def squad_malformed_json(tmp, world):
+    folder = squad_files(tmp / "squad")
+    (folder / "dev-v1.1.json").write_text((folder / "dev-v1.1.json").read_text()[:-20])  # cut short
+    return Case(squad(tmp, world.small_model, folder), (f"'{folder / 'dev-v1.1.json'}' is not valid JSON",
+                                                        "download it again"))
+
+
+@case
+def squad_answer_start_off_its_text(tmp, world):
+    folder = squad_files(tmp / "squad", answer_start=5)
+    return Case(squad(tmp, world.small_model, folder),
+                ("question q1: answer '1967' is not at answer_start 5 of its context (found 'ia w')",
+                 "fix answer_start"))
+
+
+@case
+def squad_context_without_text(tmp, world):
+    folder = squad_files(tmp / "squad", context="   ")
+    return Case(squad(tmp, world.small_model, folder), ("a paragraph of 'Albania' has no context text",))
+
+
+@case
+def squad_model_folder_without_tokenizer(tmp, world):
+    model = save_model(tmp / "bert-small", world.small_config, "bert")
+    return Case(squad(tmp, model, squad_files(tmp / "squad")),
+                (f"--model_name_or_path '{model}' holds no tokenizer", "--tokenizer_name"))
+
+
 # ---------------------------------------------------------------- running and checking
 
 def files_in(folder: Path) -> dict[Path, tuple[int, int]]:
@@ -524,8 +583,8 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 55
-    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue"}
+    assert len(CASES) >= 60
+    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad"}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -21,11 +21,11 @@ from ligo.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
 from ligo.finetune.glue.arguments import parse_glue_args
 from ligo.finetune.glue.data import read_split, read_task
-from ligo.finetune.train import total_steps
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.run import run_glue
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
 from ligo.finetune.table import add_results, check_table, csv_header, csv_path
+from ligo.finetune.train import total_steps
 from ligo.training.output_lock import OutputLock
 from tokenization.train_tokenizer import train_tokenizer
 

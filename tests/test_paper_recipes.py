@@ -2,10 +2,13 @@
 run on a GPU node, on the session's tokenised sample, with the paper's model names mapped to
 tiny configs (MODEL_CONFIGS) and a few steps, sharing their runs as they do for users."""
 
+import csv
 import json
 
 import pytest
 from conftest import run
+from glue_fixtures import write_glue
+from squad_fixtures import write_squad
 from training_helpers import config_text, tiny_config
 from transformers import AutoTokenizer
 
@@ -65,7 +68,18 @@ def test_the_other_recipes_share_the_runs_they_have_in_common(recipes):
     assert small_cost["Layer drop"] == small_cost["Token drop"] == "—" != small_cost["LiGO + token drop"]
 
 
-def test_roberta_recipe_runs_too(tmp_path, roberta_tokenized, roberta_tokenizer_dir, warm_python):
+def test_roberta_recipe_runs_too_and_fine_tunes_every_model_on_glue_and_squad(tmp_path, roberta_tokenized,
+                                                                             roberta_tokenizer_dir, warm_python):
     env = recipe_env(tmp_path, "roberta", roberta_tokenized, roberta_tokenizer_dir, warm_python)
+    env.update(GLUE_DIR=str(write_glue(tmp_path / "glue", train_rows=16, dev_rows=8)),
+               SQUAD_DIR=str(write_squad(tmp_path / "squad", roberta_tokenized / "en.train.raw", train_questions=16,
+                                         dev_questions=8)),
+               GLUE_ARGS="--tasks rte --max_steps 1 --seeds 1 --max_seq_length 32",
+               SQUAD_ARGS="--max_steps 1 --seeds 1 --max_seq_length 48 --doc_stride 16")
     run(["bash", "scripts/paper/roberta_small_to_base.sh"], env=env)
     assert {"Scratch", "MSLT", "KI", "LiGO"} <= set(table_rows(tmp_path / "results/table1-roberta/savings.md"))
+    # One row a model, its RTE and both SQuAD versions filled, as Table 1.
+    with (tmp_path / "results/table1-roberta/glue_table.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["Model"] for row in rows] == ["Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"]
+    assert all(row["RTE"] != "-" and row["SQuAD v2.0 EM"] != "-" and row["SQuAD Avg F1"] != "-" for row in rows)

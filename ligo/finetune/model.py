@@ -108,6 +108,20 @@ def _check_encoder_complete(model: PreTrainedModel, new_keys: list[str], path: s
                         f"it is not a pretrained {model.config.model_type} of this architecture, pass another checkpoint")
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
+def tokenizer_name(tokenizer_flag: str | None, model_path: str) -> str:
+    """--tokenizer_name, else the model's folder, which must then hold one."""
+    if tokenizer_flag:
+        return tokenizer_flag
+    folder = Path(model_path)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(f"--model_name_or_path '{model_path}' holds no tokenizer (no tokenizer.json); pass the one it "
+                        "was pretrained with as --tokenizer_name")
+    return model_path
+
+
 def check_tokenizer_matches(config: PretrainedConfig, tokenizer, model_path: str, tokenizer_name: str):
     """A bigger vocabulary indexes past the embeddings; another pad id shifts RoBERTa's positions."""
     pad_differs = config.pad_token_id is not None and tokenizer.pad_token_id != config.pad_token_id

@@ -2,13 +2,16 @@
 # environment variables:
 #   FAMILY        bert or roberta                                   (set by each recipe)
 #   RUNS          where the training runs go                        (runs/paper)
-#   RESULTS       where reports and GLUE tables go                  (results/paper)
+#   RESULTS       where reports and results tables go               (results/paper)
 #   STEPS         training steps of every large model and the small one (400000, the paper's)
 #   GLOBAL_BATCH  sequences per optimizer step over all GPUs        (256, the paper's)
 #   PER_GPU       sequences per GPU per micro-batch                 (64)
 #   GPUS          GPUs on this node                                 (all that torch sees)
 #   GLUE_DIR      a folder of GLUE task folders (CoLA, SST-2, ...): when set, every final
-#                 model is fine-tuned on GLUE and a row added to the recipe's GLUE table
+#                 model is fine-tuned on GLUE and its row of the recipe's results table filled
+#   SQUAD_DIR     a folder of SQuAD's train/dev-v1.1.json and -v2.0.json: when set, every final
+#                 model is fine-tuned on SQuAD too, its SQuAD cells in the same row
+#   GLUE_ARGS, SQUAD_ARGS  extra flags of run_glue.py / run_squad.py (e.g. "--seeds 1")  (none)
 #   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa)
 #   OPERATOR_STEPS LiGO operator steps of the main runs              (100, the paper's)
 #   OPERATOR_STEPS_LIST the other operator lengths of operator_steps.sh ("500 1000 10000")
@@ -125,6 +128,24 @@ glue() {
     echo "[paper] GLUE for $3 is done ($out)"
     return
   fi
+  # shellcheck disable=SC2086  # GLUE_ARGS holds several flags
   "$PYTHON" run_glue.py --model_name_or_path "$3" --glue_dir "$GLUE_DIR" --output_dir "$out" \
-    --results_table "$1" --name "$2"
+    --results_table "$1" --name "$2" ${GLUE_ARGS:-}
+}
+
+# squad TABLE NAME RUN: fine-tune RUN's final model on SQuAD v1.1 and v2.0 (when SQUAD_DIR is
+# set), its SQuAD cells of TABLE.
+squad() {
+  if [ -z "${SQUAD_DIR:-}" ]; then
+    echo "[paper] SQUAD_DIR is not set: skipping SQuAD for $2"
+    return
+  fi
+  local out="$RESULTS/squad/$(basename "$3")"
+  if [ -f "$out/squad_results.json" ]; then
+    echo "[paper] SQuAD for $3 is done ($out)"
+    return
+  fi
+  # shellcheck disable=SC2086  # SQUAD_ARGS holds several flags
+  "$PYTHON" run_squad.py --model_name_or_path "$3" --squad_dir "$SQUAD_DIR" --output_dir "$out" \
+    --results_table "$1" --name "$2" ${SQUAD_ARGS:-}
 }

@@ -21,7 +21,7 @@ from ligo.finetune.glue.data import read_task, tokenize
 from ligo.finetune.glue.finetune import finetune
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.tasks import GlueTask, get_tasks
-from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model
+from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model, tokenizer_name
 from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
 from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.training import host_memory
@@ -64,9 +64,9 @@ def check_run(args) -> CheckedRun:
     device = pick_device(args)
     tasks = get_tasks(args.tasks)
     model_path, config = resolve_model(args.model_name_or_path)
-    tokenizer_name = args.tokenizer_name or model_path
-    tokenizer = load_tokenizer(tokenizer_name)
-    check_tokenizer_matches(config, tokenizer, model_path, tokenizer_name)
+    tokenizer_source = tokenizer_name(args.tokenizer_name, model_path)
+    tokenizer = load_tokenizer(tokenizer_source)
+    check_tokenizer_matches(config, tokenizer, model_path, tokenizer_source)
     check_max_seq_length(config, args.max_seq_length)
     table = Path(args.results_table or Path(args.output_dir) / "glue_table.md")
     check_table(table)

@@ -24,7 +24,8 @@ from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding,
 
 from ligo.atomic_write import write_json_atomic
 from ligo.data.tokenizer import load_tokenizer
-from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, load_with_head, resolve_model
+from ligo.finetune.model import (check_max_seq_length, check_tokenizer_matches, load_with_head, resolve_model,
+                                 tokenizer_name)
 from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
 from ligo.finetune.squad.data import SquadSplit, check_files, read_split
 from ligo.finetune.squad.features import eval_features, train_features
@@ -78,9 +79,9 @@ def check_run(args) -> CheckedRun:
     device = pick_device(args)
     check_files(args.squad_dir, args.versions)
     model_path, config = resolve_model(args.model_name_or_path)
-    tokenizer_name = args.tokenizer_name or model_path
-    tokenizer = load_tokenizer(tokenizer_name)
-    check_tokenizer_matches(config, tokenizer, model_path, tokenizer_name)
+    tokenizer_source = tokenizer_name(args.tokenizer_name, model_path)
+    tokenizer = load_tokenizer(tokenizer_source)
+    check_tokenizer_matches(config, tokenizer, model_path, tokenizer_source)
     check_max_seq_length(config, args.max_seq_length)
     table = Path(args.results_table or Path(args.output_dir) / "squad_table.md")
     check_table(table)
