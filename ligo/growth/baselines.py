@@ -16,10 +16,11 @@
   initialised large model's values. This is how a depth-only method meets a target that is
   also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
 
-The MLM head reuses the residual stream's selection: its decoder is the word embedding (tied,
-or a copy of it when the small model ties them), whose columns copy; so the head's LayerNorm
-carries the division instead (its weight and bias of a copied unit divided by the copies),
-and the logits stay the same. Function preservation is exact when every hidden unit has the
+The output side reuses the residual stream's selection: the decoder is the word embedding
+(tied, or a copy of it when the small model ties them), whose columns copy; so the LayerNorm it
+reads (BERT's MLM head LayerNorm, GPT-2's final ``ln_f``: ``layout.output_norm``) carries the
+division instead (its weight and bias of a copied unit divided by the copies), and the logits
+stay the same. Function preservation is exact when every hidden unit has the
 same number of copies (new hidden a multiple of old); otherwise LayerNorm statistics over
 the residual stream change and the function only approximately survives.
 """
@@ -33,7 +34,7 @@ from transformers import PretrainedConfig
 from ligo.errors import UserError
 from ligo.growth.expansion import MatrixExpansion, init_depth
 from ligo.growth.growth_map import SmallWeights, grow_parameters, widen
-from ligo.models.families import check_growable, layout_of
+from ligo.models.families import check_growable, layout_of, space_sizes
 from ligo.models.layout import TensorSpec, ties_output_embeddings
 from ligo.models.loading import new_model
 
@@ -76,11 +77,12 @@ def net2net_selections(small_config: PretrainedConfig, large_config: PretrainedC
     old, new = small_config.hidden_size, large_config.hidden_size
     head_size = old // small_config.num_attention_heads
     hidden = selection(new, old, generator)
+    small_ffn, large_ffn = space_sizes(small_config)["ffn"], space_sizes(large_config)["ffn"]
     attention, ffn = [], []
     for _ in range(small_config.num_hidden_layers):
         attention.append(head_selection(large_config.num_attention_heads, small_config.num_attention_heads,
                                         head_size, generator))
-        ffn.append(selection(large_config.intermediate_size, small_config.intermediate_size, generator))
+        ffn.append(selection(large_ffn, small_ffn, generator))
     return Selections(hidden, torch.stack(attention), torch.stack(ffn))
 
 
@@ -96,7 +98,7 @@ def _divided(p: Tensor) -> Tensor:
 
 def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: PretrainedConfig,
                   large_config: PretrainedConfig, seed: int) -> dict[str, Tensor]:
-    """Every parameter of the large model by its Hugging Face name (as ``grow_parameters``: the
+    """Every parameter of the large model by its Hugging Face name (as ``LiGOOperator()``: the
     decoder weight and bias only where the large config unties them), grown by ``scheme``."""
     if scheme not in BASELINES:
         raise UserError(f"growth baseline '{scheme}' is not one of {', '.join(BASELINES)}")
@@ -104,10 +106,10 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
         check_growable(small_config, large_config, "small model", "large config")
     except UserError as err:
         raise UserError(f"{scheme}: {err}") from None
-    sizes = (f"{small_config.num_hidden_layers}L-{small_config.hidden_size}H-{small_config.intermediate_size}F to "
-             f"{large_config.num_hidden_layers}L-{large_config.hidden_size}H-{large_config.intermediate_size}F")
-    same_width = all(getattr(small_config, f) == getattr(large_config, f)
-                     for f in ("hidden_size", "intermediate_size", "num_attention_heads"))
+    small_spaces, large_spaces = space_sizes(small_config), space_sizes(large_config)
+    sizes = (f"{small_config.num_hidden_layers}L-{small_config.hidden_size}H-{small_spaces['ffn']}F to "
+             f"{large_config.num_hidden_layers}L-{large_config.hidden_size}H-{large_spaces['ffn']}F")
+    same_width = small_spaces == large_spaces and small_config.num_attention_heads == large_config.num_attention_heads
     if scheme in DEPTH_ONLY and not same_width:
         raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use {scheme}_direct_copy "
                         "(new units random), bert2bert_fpi (Net2Net width with StackBERT depth) or keep the hidden, "
@@ -124,11 +126,12 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     depth = lambda spec: coefficients.to(small.layers[spec.name].dtype)  # noqa: E731
 
     if scheme in WIDENING:
-        return _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki")
-    grown = grow_parameters(layout, small, large_config, depth, lambda spec, side: None)
-    if scheme in DIRECT_COPY:
-        return _direct_copy(layout, grown, small_config, large_config, seed)
-    return grown
+        grown = _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki")
+    else:
+        grown = grow_parameters(layout, small, large_config, depth, lambda spec, side: None)
+        if scheme in DIRECT_COPY:
+            grown = _direct_copy(layout, grown, small_config, large_config, seed)
+    return layout.from_growth(grown)
 
 
 def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool):
@@ -138,23 +141,19 @@ def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth
     per_space = {
         "hidden": hidden,
         "query": _copy_matrix(chosen.attention, small_config.hidden_size, dtype),
-        "ffn": _copy_matrix(chosen.ffn, small_config.intermediate_size, dtype),
+        "ffn": _copy_matrix(chosen.ffn, space_sizes(small_config)["ffn"], dtype),
     }
     per_space["key"] = per_space["value"] = per_space["query"]
     expansions = {space: MatrixExpansion(p, _divided(p)) for space, p in per_space.items()}
-    # The MLM head: the hidden selection; its LayerNorm divides, its decoder (the word embedding) copies.
-    linear_modules = {spec.module_path for spec in layout.head if spec.in_space is not None}
-    head_norm = {spec.name for spec in layout.head if spec.out_space == "head" and spec.module_path not in linear_modules}
-
+    # The output side: the hidden selection; the LayerNorm the decoder reads divides, the decoder
+    # (the word embedding) copies.
     def expansion(spec: TensorSpec, side: str):
+        if spec.name in layout.output_norm:
+            return MatrixExpansion(_divided(hidden), _divided(hidden))
+        if spec.name == layout.decoder.name:
+            return MatrixExpansion(hidden, hidden)
         space = spec.out_space if side == "out" else spec.in_space
-        if space == "head":
-            if spec.name in head_norm:
-                return MatrixExpansion(_divided(hidden), _divided(hidden))
-            if spec.name == layout.decoder.name:
-                return MatrixExpansion(hidden, hidden)
-            return expansions["hidden"]
-        return expansions.get(space)
+        return expansions["hidden"] if space == "head" else expansions.get(space)
 
     # Encoder layers: widened at the small depth (each small layer with its own selections),
     # so the depth map then stacks layers together with their selections.
@@ -181,7 +180,7 @@ def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth
 
 
 def _direct_copy(layout, grown: dict[str, Tensor], small_config, large_config, seed: int) -> dict[str, Tensor]:
-    random_state = new_model(large_config.model_type, large_config, seed).state_dict()
+    random_state = layout.to_growth(new_model(large_config.model_type, large_config, seed).state_dict())
     result = {}
     for name, tensor in grown.items():
         target = random_state[name].detach().clone().to(tensor.dtype)

@@ -29,14 +29,16 @@ class GrownModel(nn.Module):
         with torch.device("meta"):
             large = model_class(large_config)
         object.__setattr__(self, "large", large)  # not a submodule: its meta tensors are no one's parameters
-        # The large model's constant buffers (position and token-type ids), real this time.
-        embeddings = getattr(large, large.base_model_prefix).embeddings
-        real_embeddings = type(embeddings)(large_config)
-        prefix = f"{large.base_model_prefix}.embeddings."
+        # The large model's constant buffers (BERT's position and token-type ids; GPT-2 has none),
+        # real this time: each module that holds some is built once more on the CPU for them.
         self.buffer_names = {}
-        for name, buffer in real_embeddings.named_buffers():
-            self.register_buffer(parameter_slot(prefix + name), buffer, persistent=False)
-            self.buffer_names[prefix + name] = parameter_slot(prefix + name)
+        owners = {name.rpartition(".")[0] for name, _ in large.named_buffers()}
+        for owner in sorted(owners):
+            real = type(large.get_submodule(owner))(large_config)
+            for name, buffer in real.named_buffers(recurse=False):
+                full = f"{owner}.{name}"
+                self.register_buffer(parameter_slot(full), buffer, persistent=False)
+                self.buffer_names[full] = parameter_slot(full)
 
     def train(self, mode: bool = True):
         super().train(mode)

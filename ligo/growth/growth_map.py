@@ -31,16 +31,23 @@ class SmallWeights:
 
     @classmethod
     def from_state_dict(cls, layout: Layout, state: dict[str, Tensor], n_layers: int) -> "SmallWeights":
+        """``state``: a Hugging Face state dict of the layout's family."""
+        try:
+            state = layout.to_growth(state)
+        except KeyError as err:
+            raise UserError(f"the small model lacks the {layout.family} weight {err}; is it a {layout.family} "
+                            f"language-model checkpoint with {n_layers} layers?") from None
         missing = [spec.key(i) for spec in layout.layer for i in range(n_layers) if spec.key(i) not in state]
         missing += [spec.name for spec in layout.embeddings + layout.head if spec.name not in state]
         if missing:
             raise UserError(f"the small model lacks {len(missing)} {layout.family} weight(s), e.g. '{missing[0]}'; "
-                            f"is it a {layout.family} masked-LM checkpoint with {n_layers} layers?")
+                            f"is it a {layout.family} language-model checkpoint with {n_layers} layers?")
         layers = {spec.name: torch.stack([state[spec.key(i)] for i in range(n_layers)]) for spec in layout.layer}
         others = {spec.name: state[spec.name] for spec in layout.embeddings + layout.head}
         # transformers ties the decoder bias to the head bias only where the embeddings are tied;
         # an untied model adds decoder.bias alone: that is the output bias to grow.
-        others[layout.head_bias] = state.get(layout.decoder_bias, state[layout.head_bias])
+        if layout.head_bias is not None:
+            others[layout.head_bias] = state.get(layout.decoder_bias, state[layout.head_bias])
         decoder = state.get(layout.decoder.name, state[layout.word_embeddings])
         return cls(layers, others, decoder)
 
@@ -65,7 +72,8 @@ def widen(spec: TensorSpec, tensor: Tensor, expansion: ExpansionFn) -> Tensor:
 def grow_parameters(layout: Layout, small: SmallWeights, large_config: PretrainedConfig, depth: DepthFn,
                     expansion: ExpansionFn, residual: Callable[[str, Tensor], Tensor] | None = None
                     ) -> dict[str, Tensor]:
-    """Every parameter of the large model, by its Hugging Face name."""
+    """Every parameter of the large model, by its name in the layout's growth view (the family's
+    ``layout.from_growth`` gives the Hugging Face names)."""
 
     def finish(name: str, tensor: Tensor) -> Tensor:
         return residual(name, tensor) if residual is not None else tensor
@@ -79,5 +87,6 @@ def grow_parameters(layout: Layout, small: SmallWeights, large_config: Pretraine
         grown.update({spec.key(j): tensor for j, tensor in enumerate(stacked.unbind(0))})
     if not ties_output_embeddings(large_config):
         grown[layout.decoder.name] = finish(layout.decoder.name, widen(layout.decoder, small.decoder, expansion))
-        grown[layout.decoder_bias] = grown[layout.head_bias]
+        if layout.decoder_bias is not None:
+            grown[layout.decoder_bias] = grown[layout.head_bias]
     return grown

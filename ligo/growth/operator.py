@@ -177,8 +177,9 @@ class LiGOOperator(nn.Module):
                                self._expansion_of, residual)
 
     def forward(self) -> dict[str, Tensor]:
-        """The large model's parameters (grown once per call; use them for a whole step)."""
-        return self._grow(with_residual=True)
+        """The large model's parameters by their Hugging Face names (grown once per call; use them
+        for a whole step)."""
+        return self.layout.from_growth(self._grow(with_residual=True))
 
     # -- saving ------------------------------------------------------------------------------
 
@@ -220,6 +221,7 @@ class LiGOOperator(nn.Module):
         for spec in layout.embeddings + layout.head:
             small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
         small_state[layout.decoder.name] = state["small_decoder"]
+        small_state = layout.from_growth(small_state)  # the file holds the growth view's tensors
         operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
         # Operators written before the fix in _expansion_sites may hold the tied decoder's unused
         # width blocks: nothing ever read them, so leaving them out grows the same model.

@@ -69,6 +69,7 @@ def encoder_layout(family: str, base: str, head: str, head_dense: str, head_norm
         decoder_bias=f"{head}.decoder.bias",
         head_bias=head_bias,
         word_embeddings=f"{emb}.word_embeddings.weight",
+        output_norm=(f"{head}.{head_norm}.weight", f"{head}.{head_norm}.bias"),
     )
 
 

@@ -5,12 +5,12 @@ a module in ligo/models/ (see ligo/models/family.py) added to ``FAMILIES``."""
 from transformers import PretrainedConfig
 
 from ligo.errors import UserError
-from ligo.models import bert, roberta
+from ligo.models import bert, gpt2, roberta
 from ligo.models.family import Family
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import Layout
 
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY)}
+FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY)}
 MODEL_TYPES = tuple(FAMILIES)
 
 
@@ -47,6 +47,11 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
         if getattr(large, field) < getattr(small, field):
             raise UserError(f"cannot grow {pair}: the target has fewer {what} ({getattr(large, field)} < "
                             f"{getattr(small, field)}); the target must be at least as large in every dimension")
+    small_spaces, large_spaces = family.space_sizes(small), family.space_sizes(large)
+    for space, size in small_spaces.items():
+        if large_spaces[space] < size:
+            raise UserError(f"cannot grow {pair}: the target's {space} space is smaller ({large_spaces[space]} < "
+                            f"{size}); the target must be at least as large in every dimension")
     for field in family.shared_fields:
         if getattr(large, field) != getattr(small, field):
             raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs {getattr(large, field)}); "

@@ -15,7 +15,7 @@ class Family:
     model_type: str  # Hugging Face's config.model_type
     config_class: type[PretrainedConfig]
     pretraining_class: type[PreTrainedModel]  # the unmodified Hugging Face model pretraining trains
-    objective: str  # the pretraining loss: "mlm" (masked LM)
+    objective: str  # the pretraining loss: "mlm" (masked LM) or "clm" (causal LM: next token, shifted labels)
     layout: Callable[[], Layout]  # where every parameter lives and which space each dimension is in
     space_sizes: Callable[[PretrainedConfig], dict[str, int]]  # the size of each space of a config
     # Forward FLOPs of one sequence, per term, and the terms torch runs as matmuls (ligo/models/flops.py).
@@ -29,5 +29,18 @@ class Family:
     # first and the attention mask second (or as ``attention_mask=``), as Hugging Face's encoders do.
     layers_path: str
     position_offset: int = 0  # position slots before the first token's (RoBERTa: padding_idx + 1)
-    special_tokens_per_block: int = 2  # tokens the data wraps around each block ([CLS] ... [SEP])
+    # The tokenizer's special tokens (attribute names) the data puts around each block, and
+    # between two lines of the token stream: BERT's [CLS] block [SEP]; GPT-2's <|endoftext|>
+    # before each block and after each line (the line is a document of the corpus).
+    block_start_token: str | None = "cls_token"
+    block_end_token: str | None = "sep_token"
+    document_end_token: str | None = None
     example_config: str = ""  # a config JSON of this family, for error messages
+
+    @property
+    def special_tokens_per_block(self) -> int:
+        return (self.block_start_token is not None) + (self.block_end_token is not None)
+
+    @property
+    def causal(self) -> bool:
+        return self.objective == "clm"

@@ -8,7 +8,8 @@ A *space* is a dimension that growth widens: ``hidden`` (the residual stream), `
 token types). Layer tensors carry ``{i}`` in their name.
 """
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from transformers import PretrainedConfig
 
@@ -41,6 +42,10 @@ def norm(path, space, layer_module=None):
     return [TensorSpec(path, "weight", space, None, layer_module), TensorSpec(path, "bias", space, None, layer_module)]
 
 
+def _same(tensors: dict) -> dict:
+    return tensors
+
+
 @dataclass(frozen=True)
 class Layout:
     family: str
@@ -48,9 +53,18 @@ class Layout:
     layer: tuple[TensorSpec, ...]
     head: tuple[TensorSpec, ...]
     decoder: TensorSpec  # the output embedding, tied to the word embedding unless the config unties it
-    decoder_bias: str  # tied to the head's bias where the embeddings are tied
-    head_bias: str
+    decoder_bias: str | None  # tied to the head's bias where the embeddings are tied; None: no output bias
+    head_bias: str | None
     word_embeddings: str
+    # The LayerNorm whose output the decoder reads (its weight and bias): Net2Net divides it by
+    # the copies of each hidden unit, as the decoder's columns (the word embedding) only copy.
+    output_norm: tuple[str, ...] = ()
+    # Growth sees every weight as ``[out, in]`` with one tensor per projection. A family whose
+    # Hugging Face tensors differ (GPT-2's Conv1D ``[in, out]``, its fused query/key/value) gives
+    # the two maps between its state dict and that view (the specs name the view's tensors);
+    # both must be differentiable, as the LiGO operator trains through them.
+    to_growth: Callable[[dict], dict] = field(default=_same)  # Hugging Face names -> the view
+    from_growth: Callable[[dict], dict] = field(default=_same)  # the view -> Hugging Face names
 
     def all_specs(self) -> tuple[TensorSpec, ...]:
         return self.embeddings + self.layer + self.head

@@ -5,7 +5,7 @@
     python -m ligo.grow --model_type bert --config_name configs/bert-12L-768H.json \
         --grow_scheme bert2bert_fpi --source_model_path runs/bert-small --output_dir runs/bert-base-fpi
 
-The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (and is what
+The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (GPT-2: ``AutoModelForCausalLM``; it is what
 ``run_lm_distributed.py --grow_scheme ...`` starts from).
 """
 

@@ -13,7 +13,7 @@ from ligo.growth.baselines import BASELINES, grow_baseline
 from ligo.growth.grown_model import materialize
 from ligo.growth.operator import LiGOOperator
 from ligo.models import families
-from ligo.models.families import check_growable, family_of
+from ligo.models.families import check_growable, family_of, space_sizes
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.loading import load_model, new_model
 from ligo.tasks.ki import KnowledgeInheritance
@@ -110,13 +110,15 @@ def latest_operator(args) -> LiGOOperator:
 
 
 def check_operator_fits(operator: LiGOOperator, config, args, small_config=None):
-    fields = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "vocab_size")
+    fields = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
     for which, expected, name in [(operator.large_config, config, f"--config_name {args.config_name}"),
                                   (operator.small_config, small_config, "--source_model_path")]:
         if expected is None:
             continue
         differing = [f"{f} {getattr(which, f)} vs {getattr(expected, f)}" for f in fields
                      if getattr(which, f) != getattr(expected, f)]
+        if not differing and space_sizes(which)["ffn"] != space_sizes(expected)["ffn"]:
+            differing = [f"FFN size {space_sizes(which)['ffn']} vs {space_sizes(expected)['ffn']}"]
         if differing:
             raise UserError(f"the LiGO operator in '{args.pretrained_ligo_path}' was trained for other model sizes "
                             f"than {name} ({'; '.join(differing)}); train an operator for these models")

@@ -94,18 +94,22 @@ class MSLTTask:
         """Stage ``k``'s new layers start as copies of the top layers below them."""
         before, after = self.schedule.depths[k], self.schedule.depths[k + 1]
         new = after - before
-        with torch.no_grad():
-            for offset in range(new):
-                source, target = before - new + offset, before + offset
-                for spec in self.layout.layer:
-                    self.module.get_parameter(spec.key(target)).copy_(self.module.get_parameter(spec.key(source)))
+        layers = self.module.get_submodule(self.family.layers_path)
+        for offset in range(new):
+            source, target = before - new + offset, before + offset
+            layers[target].load_state_dict(layers[source].state_dict())  # copies in place
 
     def _trained_names(self, k: int | None) -> set[str] | None:
         if k is None:
             return None  # everything
         before, after = self.schedule.depths[k], self.schedule.depths[k + 1]
-        names = {spec.key(i) for i in range(before, after) for spec in self.layout.layer}
-        names |= {spec.key() for spec in self.layout.head} | {self.layout.decoder_bias}
+        layers = self.module.get_submodule(self.family.layers_path)
+        names = {f"{self.family.layers_path}.{i}.{name}" for i in range(before, after)
+                 for name, _ in layers[i].named_parameters()}
+        # The head's own weights (BERT's MLM transform, GPT-2's ln_f), as the layout names them
+        names |= {spec.key() for spec in self.layout.head}
+        if self.layout.decoder_bias is not None:
+            names.add(self.layout.decoder_bias)
         if not ties_output_embeddings(self.config):
             names.add(self.layout.decoder.name)
         return names
