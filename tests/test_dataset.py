@@ -118,3 +118,44 @@ def test_the_authors_split_sent_trains_on_contiguous_windows_as_their_code_did(r
     train, _ = build_datasets(authors, load_tokenizer(str(roberta_tokenizer_dir)), 64)
     assert np.array_equal(train.spans[:, 0], np.arange(len(train)) * 64)
     assert np.all(train.spans[:, 1] - train.spans[:, 0] == 64)
+
+
+def _stream_with_separators(ds, separator_id):
+    """The token stream with ``separator_id`` after every line, built the slow, obvious way."""
+    tokens = stream(ds).tolist()
+    offsets = np.loadtxt(str(ds.path)[: -len(".hdf5")] + ".line", dtype=np.int64).tolist()
+    out = []
+    for start, end in zip(offsets, offsets[1:]):
+        out += tokens[start:end] + [separator_id]
+    return out
+
+
+@pytest.mark.parametrize("block_size", [1, 7, 63])
+def test_a_separator_after_every_line_and_a_start_token_before_every_block(block_size, roberta_tokenized,
+                                                                         roberta_tokenizer_dir):
+    # GPT-2's data (its family: start eos_token, no end token, eos_token after each line), here on
+    # RoBERTa's real tokenised sample with its </s>.
+    tokenizer = load_tokenizer(str(roberta_tokenizer_dir))
+    ds = dataset(roberta_tokenized, roberta_tokenizer_dir, block_size=block_size, start_token="eos_token",
+                 end_token=None, separator_token="eos_token")
+    eos = tokenizer.eos_token_id
+    expected = _stream_with_separators(ds, eos)
+    assert len(ds) == len(expected) // block_size
+    assert expected.count(eos) == len(np.loadtxt(str(ds.path)[: -len(".hdf5")] + ".line")) - 1
+    picks = sorted({0, 1, 2, len(ds) // 2, len(ds) - 1} | set(range(0, len(ds), max(1, len(ds) // 50))))
+    for i in picks:
+        item = ds[i]["input_ids"].tolist()
+        assert item[0] == eos and len(item) == block_size + 1
+        assert item[1:] == expected[i * block_size:(i + 1) * block_size], i
+
+
+def test_packing_is_refused_where_the_data_has_document_separators(roberta_tokenized, roberta_tokenizer_dir):
+    with pytest.raises(UserError, match="--pack_sentences.*leave it out"):
+        dataset(roberta_tokenized, roberta_tokenizer_dir, block_size=64, pack_sentences=True, start_token="eos_token",
+                end_token=None, separator_token="eos_token")
+
+
+def test_a_tokenizer_without_the_needed_special_token_is_named(bert_tokenized, bert_tokenizer_dir):
+    with pytest.raises(UserError, match="has no eos_token"):
+        dataset(bert_tokenized, bert_tokenizer_dir, start_token="eos_token", end_token=None,
+                separator_token="eos_token")

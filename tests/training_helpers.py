@@ -15,10 +15,17 @@ from transformers import AutoTokenizer
 
 from ligo.training import distributed
 
-FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir")}
+FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
+               "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir")}
 
 
-def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62):
+def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62, eos_token_id=None):
+    if family == "gpt2":  # blocks of block_size + 1 (the <|endoftext|> before each)
+        config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": hidden, "n_layer": layers,
+                  "n_head": hidden // 32, "n_inner": 4 * hidden, "n_positions": block_size + 2, "vocab_size": vocab_size,
+                  "bos_token_id": eos_token_id, "eos_token_id": eos_token_id}
+        path.write_text(json.dumps(config))
+        return path
     positions = block_size + 2 + (2 if family == "roberta" else 0)
     config = {
         "architectures": [f"{family.capitalize() if family == 'bert' else 'Roberta'}ForMaskedLM"],
@@ -43,6 +50,8 @@ def config_text(path, family, text_dir, tokenizer_dir, **overrides):
         "learning_rate": "2e-3", "weight_decay": 0.1, "warmup_steps": 2,
         "logging_steps": 3, "ckpt_steps": 4, "num_workers": 1,
     }
+    if family == "gpt2":
+        del values["mlm"]  # a causal LM
     values.update(overrides)
     path.write_text("".join(f"{key} = {value}\n" for key, value in values.items()))
     return path
@@ -52,8 +61,9 @@ def setup_run(tmp_path, request, family, **overrides):
     """A tiny model config and a --config file on the session's tokenised sample of ``family``."""
     text_dir = request.getfixturevalue(FAMILY_DATA[family][0])
     tokenizer_dir = request.getfixturevalue(FAMILY_DATA[family][1])
-    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, vocab)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, len(tokenizer),
+                               eos_token_id=tokenizer.eos_token_id)
     config = config_text(tmp_path / f"{family}.txt", family, text_dir, tokenizer_dir, **overrides)
     return config, model_config
 

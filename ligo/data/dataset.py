@@ -7,6 +7,12 @@ greedily into blocks of at most ``block_size`` tokens, and a unit longer than a 
 cut. Each block is wrapped in the family's special tokens: ``[CLS] ... [SEP]`` for BERT,
 ``<s> ... </s>`` for RoBERTa, so a block of 126 tokens makes a sequence of 128.
 
+A family with a document separator (GPT-2's ``<|endoftext|>``) reads the stream with the
+separator after every line (from the ``.line`` index; a line is a document), inserted as a
+block is read: the file stays the one every family reads. GPT-2's blocks start with one more
+``<|endoftext|>`` and have no end token, so that a causal model predicts every token of the
+stream, a block's first included, exactly once.
+
 The file is opened lazily in each process that reads it (DataLoader workers, DDP ranks)
 and never loaded whole. Its ids are checked against the tokenizer's vocabulary up front
 (from its ``max_id`` attribute, or read through once in blocks where it has none).
@@ -50,10 +56,16 @@ def pack_units(offsets: np.ndarray, block_size: int) -> np.ndarray:
 
 
 class BlockDataset(Dataset):
-    def __init__(self, text_file, tokenizer_tag: str, tokenizer, block_size: int, pack_sentences: bool = False):
+    """``start_token``, ``end_token``, ``separator_token``: the tokenizer's special tokens (attribute
+    names, e.g. ``cls_token``) before each block, after it, and after each line; ``None``: none."""
+
+    def __init__(self, text_file, tokenizer_tag: str, tokenizer, block_size: int, pack_sentences: bool = False,
+                 start_token: str | None = "cls_token", end_token: str | None = "sep_token",
+                 separator_token: str | None = None):
         self.path = token_file(text_file, tokenizer_tag)
         self.block_size = block_size
-        self.cls_id, self.sep_id = _wrapping_ids(tokenizer)
+        self.start_id, self.end_id, self.separator_id = (_special_id(tokenizer, role)
+                                                         for role in (start_token, end_token, separator_token))
         n_tokens = self._inspect_file(tokenizer)
         if block_size < 1:
             raise UserError(f"--block_size must be at least 1, got {block_size}")
@@ -62,6 +74,18 @@ class BlockDataset(Dataset):
                 f"--block_size {block_size} is larger than the {n_tokens} tokens in '{self.path}'; "
                 "use a smaller block size or more text"
             )
+        # Positions in the stream where a separator stands (none without one).
+        self.separators = np.zeros(0, dtype=np.int64)
+        if self.separator_id is not None:
+            if pack_sentences:
+                raise UserError(f"--pack_sentences packs whole sentences into blocks; this model's data is the "
+                                f"contiguous stream with {separator_token} between documents: leave it out")
+            line_ends = self._unit_offsets(n_tokens, (".line",))[1:]
+            self.separators = line_ends + np.arange(len(line_ends))  # each after its line, counting those before
+            n_tokens += len(line_ends)
+            if block_size > n_tokens:
+                raise UserError(f"--block_size {block_size} is larger than the {n_tokens} tokens in '{self.path}'; "
+                                "use a smaller block size or more text")
         if pack_sentences:
             self.spans = pack_units(self._unit_offsets(n_tokens), block_size)
         else:
@@ -99,16 +123,18 @@ class BlockDataset(Dataset):
         except OSError as err:
             raise UserError(f"'{self.path}' is not a readable HDF5 file ({err}); tokenise again") from None
 
-    def _unit_offsets(self, n_tokens: int) -> np.ndarray:
+    def _unit_offsets(self, n_tokens: int, suffixes=(".sent", ".line")) -> np.ndarray:
         base = str(self.path)[: -len(".hdf5")]
-        for suffix in (".sent", ".line"):
+        for suffix in suffixes:
             index = Path(base + suffix)
             if index.is_file():
                 offsets = np.loadtxt(index, dtype=np.int64, ndmin=1)
                 if len(offsets) == 0 or offsets[-1] != n_tokens or np.any(np.diff(offsets) < 0):
                     raise UserError(f"index '{index}' does not match '{self.path}'; tokenise again")
                 return offsets
-        raise UserError(f"--pack_sentences needs '{base}.sent' or '{base}.line' beside '{self.path}'; tokenise again")
+        what = "the data of this model" if suffixes == (".line",) else "--pack_sentences"
+        raise UserError(f"{what} needs {' or '.join(repr(base + s) for s in suffixes)} beside '{self.path}'; "
+                        "tokenise again")
 
     def __len__(self) -> int:
         return len(self.spans)
@@ -124,10 +150,22 @@ class BlockDataset(Dataset):
 
     def __getitem__(self, key: int) -> dict:
         start, end = self.spans[key % len(self.spans)]
-        input_ids = np.empty(end - start + 2, dtype=np.int64)
-        input_ids[0], input_ids[-1] = self.cls_id, self.sep_id
-        input_ids[1:-1] = self._tokens()[start:end]
+        block = self._stream(int(start), int(end))
+        parts = [[self.start_id]] if self.start_id is not None else []
+        parts.append(block)
+        if self.end_id is not None:
+            parts.append([self.end_id])
+        input_ids = np.concatenate(parts).astype(np.int64) if len(parts) > 1 else block.astype(np.int64)
         return {"input_ids": torch.from_numpy(input_ids), "mask_key": int(key)}
+
+    def _stream(self, start: int, end: int) -> np.ndarray:
+        """Positions [start, end) of the token stream: the file's tokens, with the separators."""
+        if not len(self.separators):
+            return self._tokens()[start:end]
+        first, last = np.searchsorted(self.separators, [start, end])  # the separators inside
+        tokens = self._tokens()[start - first:end - last]  # the file's tokens, less the separators before
+        inside = self.separators[first:last] - start  # their places in the block
+        return np.insert(tokens, inside - np.arange(len(inside)), self.separator_id)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -152,11 +190,14 @@ def _check_ids_fit(path: Path, tokens, tokenizer):
         )
 
 
-def _wrapping_ids(tokenizer) -> tuple[int, int]:
-    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
-    if cls_id is None or sep_id is None:
+def _special_id(tokenizer, role: str | None) -> int | None:
+    if role is None:
+        return None
+    token_id = getattr(tokenizer, f"{role}_id")
+    if token_id is None:
         raise UserError(
-            f"tokenizer {type(tokenizer).__name__} has no CLS/SEP (or <s>/</s>) tokens; "
-            "use a tokenizer that marks the start and end of a sequence"
+            f"tokenizer {type(tokenizer).__name__} ('{tokenizer.name_or_path}') has no {role}, which this model's "
+            f"data needs (BERT: cls_token and sep_token; GPT-2: eos_token); use a tokenizer of the model's family "
+            "(python -m tokenization.train_tokenizer --kind ...)"
         )
-    return cls_id, sep_id
+    return token_id

@@ -26,9 +26,12 @@ class SeededMLMCollator:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
         self.seed = seed
         self.mlm = mlm
-        self.pad_id = tokenizer.pad_token_id
+        # A tokenizer without a pad token (GPT-2's) pads with 0: padded positions are left out of
+        # attention and of the labels, so the value never reaches the loss.
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
-        self._masker = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=mlm_probability)
+        if mlm:  # without: labels are the inputs (a causal LM shifts them itself)
+            self._masker = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=mlm_probability)
 
     def __call__(self, examples: list[dict]) -> dict[str, torch.Tensor]:
         rows = [example["input_ids"] for example in examples]

@@ -30,6 +30,7 @@ from pathlib import Path
 from ligo.errors import UserError, exit_on_user_error
 from ligo.training import checkpoint
 from ligo.training.output_lock import claim_output_dir
+from ligo.training.evaluate import perplexity
 from ligo.training.run_log import METRICS
 
 SCRATCH = "Scratch"
@@ -300,7 +301,8 @@ def markdown(target, rows, scratch_dir) -> str:
                 _cost(row["operator_flops"], row["operator_seconds"]),
                 _cost(row["small_flops"], row["small_seconds"])]
 
-    lines = [f"Target: eval loss {target:.4f}, the final eval loss of the scratch run {scratch_dir}. "
+    lines = [f"Target: eval loss {target:.4f} (perplexity {perplexity(target):.2f}), the final eval loss of the "
+             f"scratch run {scratch_dir}. "
              f"Operator cost is included in the cost to target; small-model cost is not.", "",
              "| " + " | ".join(MD_HEADER) + " |", "|" + "---|" * len(MD_HEADER)]
     lines += ["| " + " | ".join(cells(row)) + " |" for row in rows]

@@ -331,6 +331,12 @@ def check_args(args):
         raise UserError(f"--model_type is required: one of {', '.join(MODEL_TYPES)}")
     if family_of(args.model_type).objective == "mlm" and not args.mlm:
         raise UserError(f"{args.model_type} is trained with the masked-LM loss: pass --mlm (or mlm = true in --config)")
+    if family_of(args.model_type).causal and args.mlm:
+        raise UserError(f"{args.model_type} is a causal LM, trained to predict the next token: leave --mlm out (and "
+                        "mlm = true out of --config); there is no masking")
+    if family_of(args.model_type).causal and args.token_drop:
+        raise UserError(f"--token_drop is BERT's token dropping (it drops unmasked tokens from middle layers, which a "
+                        f"causal LM must predict): not for {args.model_type}; use --layer_drop")
     if args.fp16 and args.bf16:
         raise UserError("give --fp16 or --bf16, not both")
     if args.fp16_opt_level != "O1":

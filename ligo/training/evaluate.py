@@ -1,9 +1,10 @@
-"""Masked-LM loss and perplexity on the evaluation blocks, sharded over every rank.
+"""Language-model loss and perplexity on the evaluation blocks, sharded over every rank.
 
 Each rank takes every world_size-th block (no block twice), sums the token losses and the
-masked-token count, and the sums are reduced: the result is the mean loss over all masked
-tokens, the same for any number of ranks. Masks are seeded by block index, so the same
-model always gets the same number."""
+scored-token count, and the sums are reduced: the result is the mean loss over all scored
+tokens, the same for any number of ranks. A masked LM scores its masked tokens (masks are
+seeded by block index, so the same model always gets the same number); a causal LM scores
+every token after the first of a block, each predicted from the ones before (``shift``)."""
 
 import math
 
@@ -20,7 +21,8 @@ def perplexity(loss: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, dataset, collate, ctx: Context, batch_size: int, autocast) -> dict[str, float]:
+def evaluate(model, dataset, collate, ctx: Context, batch_size: int, autocast, shift: bool = False
+             ) -> dict[str, float]:
     was_training = model.training
     model.eval()
     keys = list(range(ctx.rank, len(dataset), ctx.world_size))
@@ -33,6 +35,8 @@ def evaluate(model, dataset, collate, ctx: Context, batch_size: int, autocast) -
         with autocast():
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         labels = batch["labels"]
+        if shift:  # position t predicts token t + 1
+            logits, labels = logits[:, :-1], labels[:, 1:]
         loss_sum += F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX,
                                     reduction="sum").double()
         count += (labels != IGNORE_INDEX).sum()

@@ -19,6 +19,7 @@ from ligo.data.dataset import BlockDataset
 from ligo.data.masking import SeededMLMCollator
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError, exit_on_user_error
+from ligo.models.families import family_of
 from ligo.models.loading import check_tokenizer_fits, load_config, resolve_block_size
 from ligo.training import optim
 from ligo.training.output_lock import LOCK_FILE, claim_output_dir
@@ -104,9 +105,11 @@ def build_datasets(args, tokenizer, block_size: int):
     tag = tokenizer_tag(args.tokenizer_name)
     # --split_sent, the authors' flag, is not read here: their dataset never read it either, and
     # trained on contiguous windows (their configs set it all the same).
-    pack = args.pack_sentences
-    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, pack) if args.do_train else None
-    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, pack) if args.do_eval else None
+    family = family_of(args.model_type)
+    tokens = dict(pack_sentences=args.pack_sentences, start_token=family.block_start_token,
+                  end_token=family.block_end_token, separator_token=family.document_end_token)
+    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, **tokens) if args.do_train else None
+    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, **tokens) if args.do_eval else None
     return train, evaluation
 
 
@@ -170,9 +173,10 @@ def _run_locked(args, build_task, ctx, preemption):
               flush=True)
         if (trap := warmup_trap(args)) is not None:
             print(trap, flush=True)
-    collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed)
+    mlm = family_of(args.model_type).objective == "mlm"  # a causal LM's labels are its inputs
+    collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed, mlm=mlm)
     # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
-    eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED)
+    eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED, mlm=mlm)
     trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from,
                       preemption)
     if args.do_train:

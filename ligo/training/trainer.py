@@ -36,6 +36,7 @@ from tqdm import tqdm
 from ligo.training import checkpoint
 
 from ligo.errors import UserError
+from ligo.models.families import family_of
 from ligo.training import fault_injection
 from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
 from ligo.training.evaluate import evaluate, perplexity
@@ -343,7 +344,7 @@ class Trainer:
         if self.eval_data is None:
             return {}
         return evaluate(self.task.eval_model(), self.eval_data, self.eval_collate, self.ctx,
-                        self.args.per_gpu_eval_batch_size, self.autocast)
+                        self.args.per_gpu_eval_batch_size, self.autocast, shift=family_of(self.args.model_type).causal)
 
     def _log_window(self, bar):
         state = self.state
