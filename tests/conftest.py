@@ -72,6 +72,24 @@ def roberta_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gpt2_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
+    """A GPT-2 byte-level BPE on the untokenised text (GPT-2's data, as RoBERTa's)."""
+    return _train_tokenizer(tmp_path_factory, "gpt2", roberta_text, warm_python)
+
+
+@pytest.fixture(scope="session")
+def gpt2_tokenized(tmp_path_factory, roberta_text, gpt2_tokenizer_dir, warm_python) -> Path:
+    """The untokenised text in a folder of its own, every split tokenised with the GPT-2 tokenizer
+    by the project's script (the .line index gives the document ends)."""
+    out = tmp_path_factory.mktemp("wiki-gpt2") / "wiki-untok"
+    out.mkdir()
+    for split in ("train", "valid", "test"):
+        (out / f"en.{split}.raw").write_bytes((roberta_text / f"en.{split}.raw").read_bytes())
+    run(["bash", "tokenization/tokenize_splits.bash", str(out), str(gpt2_tokenizer_dir)], env={"PYTHON": warm_python})
+    return out
+
+
+@pytest.fixture(scope="session")
 def bert_tokenized(bert_text, bert_tokenizer_dir, warm_python) -> Path:
     """bert_text with every split tokenised by the project's bash script."""
     run(["bash", "tokenization/tokenize_wiki_bert.bash"],

@@ -166,3 +166,17 @@ def test_bad_input_is_one_clear_line_and_leaves_no_output(tmp_path, bert_tokeniz
     assert len(errors) == 1 and message in errors[0], result.stderr
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "en.x.raw"]
     assert leftovers == [], leftovers
+
+
+def test_gpt2_tokenizer_tokenises_to_hdf5_whose_ids_decode_to_the_kept_lines(gpt2_tokenized, gpt2_tokenizer_dir):
+    tok = load_tokenizer(str(gpt2_tokenizer_dir))
+    base = gpt2_tokenized / f"en.valid.raw.{gpt2_tokenizer_dir.name}"
+    with h5py.File(f"{base}.hdf5", "r") as h5:
+        tokens = h5["tokens"][:]
+    offsets = np.loadtxt(f"{base}.line", dtype=np.int64)
+    kept = [line.strip() for line in (gpt2_tokenized / "en.valid.raw").read_text(encoding="utf-8").splitlines()
+            if keep_line(line)]
+    assert len(offsets) == len(kept) + 1 and offsets[-1] == len(tokens)
+    assert tok.eos_token_id not in tokens  # the separators are the dataset's, not the file's
+    for i in (0, 1, len(kept) // 2, len(kept) - 1):
+        assert tok.decode(tokens[offsets[i]:offsets[i + 1]].tolist()) == kept[i]

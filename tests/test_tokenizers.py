@@ -61,12 +61,27 @@ def test_tokenizer_tag_is_the_folder_name_or_the_hub_id(bert_tokenizer_dir):
     assert tokenizer_tag("google/bert_uncased") == "google_bert_uncased"
 
 
+def test_gpt2_tokenizer_has_gpt2s_conventions_and_round_trips_real_lines(gpt2_tokenizer_dir, roberta_text):
+    tok = AutoTokenizer.from_pretrained(str(gpt2_tokenizer_dir))
+    assert tok.is_fast and type(tok).__name__.startswith("GPT2Tokenizer")
+    assert tok.eos_token == tok.bos_token == tok.unk_token == "<|endoftext|>" and tok.eos_token_id == 0
+    assert tok.pad_token is None and tok.mask_token is None and tok.cls_token is None
+    assert tok.all_special_tokens == ["<|endoftext|>"]
+    lines = (roberta_text / "en.valid.raw").read_text(encoding="utf-8").splitlines()[:50]
+    for text in [*lines, "  two leading spaces, Zürich, naïve, 東京\tand a tab", " one leading space"]:
+        ids = tok(text)["input_ids"]
+        assert ids == tok(text, add_special_tokens=False)["input_ids"]  # GPT-2 adds no special token
+        assert tok.eos_token_id not in ids and tok.decode(ids) == text
+    # GPT-2's: no space is added before a line's first word
+    assert tok.tokenize("the")[0] != tok.tokenize(" the")[0]
+
+
 def test_training_on_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="missing or empty"):
         train_tokenizer("roberta", [tmp_path / "nope.txt"], vocab_size=1000)
 
 
-@pytest.mark.parametrize("kind", ["bert-uncased", "roberta"])
+@pytest.mark.parametrize("kind", ["bert-uncased", "roberta", "gpt2"])
 def test_training_twice_gives_byte_identical_files(kind, bert_text, roberta_text, tmp_path):
     """The mini's tokenizer is retrained by every clean run: its files must not depend on the run
     (the WordPiece trainer alone permuted ids between runs before canonical_wordpiece)."""

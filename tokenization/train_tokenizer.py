@@ -3,8 +3,10 @@
     python -m tokenization.train_tokenizer --kind bert-uncased --input data/wiki-cased/en.train.raw \
         --vocab_size 8000 --output_dir data/tokenizers/bert-wiki-uncased-8k
 
-Kinds: ``bert-uncased`` / ``bert-cased`` (WordPiece, as bert-base-[un]cased) and
-``roberta`` (byte-level BPE, as roberta-base). The same text gives the same files, byte for
+Kinds: ``bert-uncased`` / ``bert-cased`` (WordPiece, as bert-base-[un]cased), ``roberta``
+(byte-level BPE, as roberta-base) and ``gpt2`` (byte-level BPE, as gpt2: one special token,
+``<|endoftext|>``, its bos, eos and unk, and no padding token; the trainer gives it id 0, not
+GPT-2's last id, 50256, since a trained vocabulary has another size). The same text gives the same files, byte for
 byte (WordPiece: see tokenization/wordpiece.py). The folder loads with
 ``AutoTokenizer.from_pretrained(dir)`` and can be passed wherever a tokenizer name is
 expected (``--tokenizer_name``, the tokenisation scripts).
@@ -16,15 +18,16 @@ import shutil
 from pathlib import Path
 
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
-from transformers import BertTokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
+from transformers import BertTokenizerFast, GPT2TokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
 
 from ligo.errors import UserError, exit_on_user_error
 from ligo.training.output_lock import claim_beside
 from tokenization.wordpiece import count_words, learn_vocabulary
 
-KINDS = ("bert-uncased", "bert-cased", "roberta")
+KINDS = ("bert-uncased", "bert-cased", "roberta", "gpt2")
 BERT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+GPT2_END_OF_TEXT = "<|endoftext|>"
 
 
 def train_tokenizer(
@@ -44,6 +47,13 @@ def train_tokenizer(
         _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
                special_tokens=ROBERTA_SPECIAL_TOKENS)
         tokenizer = RobertaTokenizerFast(tokenizer_object=backend._tokenizer, model_max_length=model_max_length)
+    elif kind == "gpt2":
+        backend = ByteLevelBPETokenizer(add_prefix_space=False)  # GPT-2's: a line's first word has no space
+        _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
+               special_tokens=[GPT2_END_OF_TEXT])
+        tokenizer = GPT2TokenizerFast(tokenizer_object=backend._tokenizer, bos_token=GPT2_END_OF_TEXT,
+                                      eos_token=GPT2_END_OF_TEXT, unk_token=GPT2_END_OF_TEXT,
+                                      model_max_length=model_max_length)
     else:
         uncased = kind == "bert-uncased"
         # bert-base-uncased lower-cases and strips accents; bert-base-cased does neither.
