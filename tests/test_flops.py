@@ -4,7 +4,7 @@ torch's FlopCounterMode on a real forward + backward of BERT and RoBERTa masked 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
+from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, RobertaConfig, RobertaForMaskedLM
 
 from ligo.models.families import flops_breakdown, forward_flops, matmul_forward_flops, train_flops
 from ligo.models.flops import BACKWARD_TO_FORWARD
@@ -73,3 +73,41 @@ def test_matmuls_agree_with_flop_counter(model_class, config_class):
     ours_bmm = (1 + BACKWARD_TO_FORWARD) * attention * BATCH
     counted_bmm = counter.get_flop_counts()["Global"][torch.ops.aten.bmm]
     assert abs(counted_bmm - ours_bmm) / ours_bmm < 0.05, (counted_bmm, ours_bmm)
+
+
+def test_gpt2_tiny_config_by_hand():
+    # h=4, i=8, layers=1, heads=1, vocab=10, s=3 (ligo/models/gpt2_flops.py), constants written out.
+    h, i, v, s, heads = 4, 8, 10, 3, 1
+    block = (5 * h                                   # ln_1
+             + 3 * 2 * h * h + 3 * h                 # c_attn (Q, K, V) and its bias
+             + 2 * h * s + s * heads + s * heads     # scores, scaling, causal mask
+             + 5 * s * heads + 4 * s * heads         # softmax, attention dropout
+             + 2 * h * s                             # weighted values
+             + 2 * h * h + h + 4 * h + h             # c_proj, bias, dropout, residual
+             + 5 * h                                 # ln_2
+             + 2 * h * i + i + 8 * i                 # c_fc, bias, gelu_new
+             + 2 * h * i + h + 4 * h + h)            # mlp c_proj, bias, dropout, residual
+    embeddings = 2 * h * v + 2 * h * s + h + 4 * h
+    head = 5 * h + 2 * h * v + 5 * v + 2 * v
+    assert (block, embeddings, head) == (509, 124, 170)
+    config = GPT2Config(n_embd=h, n_inner=i, n_layer=1, n_head=heads, vocab_size=v, n_positions=8)
+    assert forward_flops(config, s) == s * (block + embeddings + head) == 2409
+    matmuls = 3 * 2 * h * h + 2 * h * s + 2 * h * s + 2 * h * h + 2 * h * i + 2 * h * i + 2 * h * v
+    assert matmul_forward_flops(config, s) == s * matmuls == 1152
+    # n_inner None is GPT-2's 4 x hidden
+    assert forward_flops(GPT2Config(n_embd=h, n_layer=1, n_head=1, vocab_size=v), s) == \
+        forward_flops(GPT2Config(n_embd=h, n_inner=4 * h, n_layer=1, n_head=1, vocab_size=v), s)
+
+
+def test_gpt2_matmuls_equal_the_flop_counter_exactly():
+    torch.manual_seed(0)
+    config = GPT2Config(n_embd=128, n_inner=512, n_layer=2, n_head=4, vocab_size=1000, n_positions=SEQ,
+                        bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    model = GPT2LMHeadModel(config).train()
+    ids = torch.randint(0, 1000, (BATCH, SEQ))
+    with FlopCounterMode(display=False) as counter:
+        model(input_ids=ids, labels=ids).loss.backward()
+    # Conv1D runs addmm, attention matmul/bmm, the decoder a matmul: every one counted, forward and
+    # backward (the word-embedding lookup is no matmul in torch, so no input gradient is missed).
+    assert counter.get_total_flops() == (1 + BACKWARD_TO_FORWARD) * matmul_forward_flops(config, SEQ) * BATCH
+    assert train_flops(config, SEQ) == 3 * forward_flops(config, SEQ)
