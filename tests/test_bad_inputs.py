@@ -25,7 +25,7 @@ import pytest
 from conftest import run
 from glue_fixtures import write_glue
 from tiny_world import ENV, World, build_world, save_model, save_operator_run
-from training_helpers import grow_command, lm_command, tiny_config
+from training_helpers import config_text, grow_command, lm_command, tiny_config
 
 PY = sys.executable
 WORKERS = 3  # concurrent commands: enough to keep 2 cores busy while others import
@@ -274,7 +274,28 @@ def lm_token_file_of_another_tokenizer(tmp, world):
                 (f"holds token id {world.vocab + 99}", f"has only {world.vocab} tokens", "tokenise it again"))
 
 
+@case
+def lm_gpt2_with_mlm(tmp, world):
+    config = tiny_config(tmp / "gpt2-tiny.json", "gpt2", world.vocab, eos_token_id=0)
+    return Case(lm(world, tmp, "--model_type", "gpt2", config=config),
+                ("gpt2 is a causal LM", "leave --mlm out"))
+
+
+@case
+def lm_gpt2_with_a_bert_tokenizer(tmp, world):
+    config = tiny_config(tmp / "gpt2-tiny.json", "gpt2", world.vocab, eos_token_id=0)
+    recipe = config_text(tmp / "gpt2.txt", "gpt2", world.text_dir, world.tokenizer, max_steps=2)
+    return Case(lm_command(recipe, config, tmp / "run"),
+                ("has no eos_token, which gpt2's data needs", "--kind gpt2"))
+
+
 # ---------------------------------------------------------------- run_grow_distributed.py
+
+@case
+def operator_gpt2_target_for_a_bert_run(tmp, world):
+    config = tiny_config(tmp / "gpt2-4L-128H.json", "gpt2", world.vocab, layers=4, hidden=128, eos_token_id=0)
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, config=config),
+                (f"model config '{config}' is a gpt2 config but --model_type is bert",))
 
 @case
 def lm_learning_rate_nan(tmp, world):
@@ -385,6 +406,14 @@ def grow_with_operator_for_other_sizes(tmp, world):
     return Case(grow(world, tmp, "--grow_scheme", "ligo", "--pretrained_ligo_path", tmp / "ligo", config=other),
                 (f"the LiGO operator in '{tmp / 'ligo'}' was trained for other model sizes", "num_hidden_layers 4 vs 6",
                  "train an operator for these models"))
+
+
+@case
+def grow_gpt2_from_a_bert_model(tmp, world):
+    config = tiny_config(tmp / "gpt2-4L-128H.json", "gpt2", world.vocab, layers=4, hidden=128, eos_token_id=0)
+    argv = grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model, config=config)
+    argv[argv.index("bert")] = "gpt2"  # --model_type
+    return Case(argv, (f"model '{world.small_model}' is a bert model but --model_type is gpt2", "one family"))
 
 
 @case

@@ -36,6 +36,7 @@ class Family:
     block_end_token: str | None = "sep_token"
     document_end_token: str | None = None
     example_config: str = ""  # a config JSON of this family, for error messages
+    tokenizer_kind: str = "bert-uncased"  # tokenization.train_tokenizer's --kind for it, for error messages
 
     @property
     def special_tokens_per_block(self) -> int:

@@ -126,5 +126,6 @@ FAMILY = Family(
     block_start_token="eos_token",
     block_end_token=None,
     document_end_token="eos_token",
+    tokenizer_kind="gpt2",
     example_config="configs/gpt2-12L-768H.json",
 )

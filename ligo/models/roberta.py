@@ -23,5 +23,6 @@ FAMILY = dataclasses.replace(
     layout=layout,
     layers_path="roberta.encoder.layer",
     position_offset=2,
+    tokenizer_kind="roberta",
     example_config="configs/roberta-12L-768H.json",
 )
