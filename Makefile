@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup mini test bench clean-data
+.PHONY: setup mini mini-gpt2 test bench clean-data
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh $(VENV)
@@ -15,6 +15,11 @@ setup: $(STAMP)
 mini:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
 	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/run_mini.sh
+
+# The GPT-2 miniature (Figure 3c): its own data stage, then its runs and report in results/mini-gpt2.
+mini-gpt2:
+	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
+	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_gpt2.sh
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q

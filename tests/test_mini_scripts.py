@@ -1,6 +1,6 @@
 """The miniature Table 1's scripts end to end at tiny settings (mini_table1.sh, mini_seeds.sh,
-mini_ablation.sh, sharing their runs as they do for users), and the small tools they call:
-the unigram margin, the grown-matrix rank, the warm-up trap."""
+mini_ablation.sh, sharing their runs as they do for users), the GPT-2 miniature (mini_gpt2.sh),
+and the small tools they call: the unigram margin, the grown-matrix rank, the warm-up trap."""
 
 import math
 
@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import run
+from conftest import TEST_LINES, VALID_LINES, run
 from training_helpers import config_text, read_metrics, tiny_config
 from transformers import AutoTokenizer
 
@@ -139,3 +139,36 @@ def test_warmup_trap_names_the_peak_the_learning_rate_reaches():
                        "peaks at 1.98e-06 (not --learning_rate 0.0002); lower --warmup_steps if that is not what "
                        "you want")
     assert warmup_trap(parse_args(base)) is None  # 400000 steps, 10000 of warm-up
+
+
+def test_mini_gpt2_trains_its_tokenizer_every_row_and_reports(tmp_path, roberta_text, warm_python):
+    """scripts/mini_gpt2.sh end to end at tiny settings: its data stage finds the text prepared (the
+    session's, from the same dump), trains its GPT-2 tokenizer and tokenises, then every run and the
+    report."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("SOURCE", "en.train.raw", "en.valid.raw", "en.test.raw"):
+        (data / name).write_bytes((roberta_text / name).read_bytes())
+    tokenizer = tmp_path / "gpt2-tok"
+    vocab = 1000
+    env = {
+        "PYTHON": str(warm_python), "VALID_LINES": str(VALID_LINES), "TEST_LINES": str(TEST_LINES),
+        "VOCAB_SIZE": str(vocab), "MINI_GPT2_DATA": str(data), "MINI_GPT2_TOKENIZER": str(tokenizer),
+        "MINI_CONFIG": str(config_text(tmp_path / "mini.txt", "gpt2", data, tokenizer, logging_steps=4, ckpt_steps=4,
+                                       learning_rate="2e-3")),
+        "MINI_SMALL_CONFIG": str(tiny_config(tmp_path / "small.json", "gpt2", vocab, layers=2, hidden=32,
+                                             eos_token_id=0)),
+        "MINI_LARGE_CONFIG": str(tiny_config(tmp_path / "large.json", "gpt2", vocab, layers=4, hidden=64,
+                                             eos_token_id=0)),
+        "SMALL_STEPS": "4", "LARGE_STEPS": "8", "MINI_RUNS": str(tmp_path / "runs"),
+        "MINI_RESULTS": str(tmp_path / "results"),
+    }
+    output = run(["bash", "scripts/mini_gpt2.sh"], env=env).stdout
+    assert "is already prepared from this dump" in output
+    assert AutoTokenizer.from_pretrained(str(tokenizer)).eos_token == "<|endoftext|>"
+    assert (data / f"en.train.raw.{tokenizer.name}.hdf5").is_file()
+    table = (tmp_path / "results/savings.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert {"Scratch", "StackBERT", "MSLT", "bert2BERT", "LiGO"} <= rows, table
+    assert "perplexity" in table and "make mini-gpt2" in (tmp_path / "results/RUN.md").read_text()
+    assert read_metrics(tmp_path / "runs/ligo")[-1]["step"] == 8
