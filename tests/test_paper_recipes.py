@@ -16,12 +16,13 @@ from transformers import AutoTokenizer
 TINY_SIZES = {"6L-512H": (2, 32), "12L-768H": (4, 64), "6L-768H": (2, 64), "12L-512H": (4, 32)}
 
 
-def recipe_env(root, family, text_dir, tokenizer_dir, python):
+def recipe_env(root, family, text_dir, tokenizer_dir, python, sizes=TINY_SIZES):
     configs = root / f"configs-{family}"
     configs.mkdir()
-    vocab = len(AutoTokenizer.from_pretrained(str(tokenizer_dir)))
-    for size, (layers, hidden) in TINY_SIZES.items():
-        tiny_config(configs / f"{family}-{size}.json", family, vocab, layers=layers, hidden=hidden)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    for size, (layers, hidden) in sizes.items():
+        tiny_config(configs / f"{family}-{size}.json", family, len(tokenizer), layers=layers, hidden=hidden,
+                    eos_token_id=tokenizer.eos_token_id)
     recipe = config_text(root / f"{family}_wiki.txt", family, text_dir, tokenizer_dir, logging_steps=4,
                          ckpt_steps=4, num_workers=0, warmup_steps=1)
     return {"PYTHON": python, "PAPER_CONFIG": str(recipe), "MODEL_CONFIGS": str(configs), "RUNS": str(root / "runs"),
@@ -83,3 +84,18 @@ def test_roberta_recipe_runs_too_and_fine_tunes_every_model_on_glue_and_squad(tm
         rows = list(csv.DictReader(f))
     assert [row["Model"] for row in rows] == ["Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"]
     assert all(row["RTE"] != "-" and row["SQuAD v2.0 EM"] != "-" and row["SQuAD Avg F1"] != "-" for row in rows)
+
+
+def test_gpt2_recipe_trains_every_row_of_figure_3c(tmp_path, gpt2_tokenized, gpt2_tokenizer_dir, warm_python):
+    # GPT2-Base -> GPT2-Medium as 2L-32H -> 4L-64H; PAPER_FLAGS reaches every run (here: a seed).
+    env = recipe_env(tmp_path, "gpt2", gpt2_tokenized, gpt2_tokenizer_dir, warm_python,
+                     sizes={"12L-768H": (2, 32), "24L-1024H": (4, 64)})
+    env["PAPER_FLAGS"] = "--logging_steps 2"
+    output = run(["bash", "scripts/paper/gpt2_base_to_medium.sh"], env=env).stdout
+    assert "[paper] gpt2, 1 GPU(s) x 8 sequences x 1 accumulation = 8 a step, 4 steps" in output
+    rows = set(table_rows(tmp_path / "results/gpt2-base-to-medium/savings.md"))
+    assert {"Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"} <= rows, rows
+    assert "perplexity" in (tmp_path / "results/gpt2-base-to-medium/savings.md").read_text()
+    args = json.loads((tmp_path / "runs/gpt2-medium-ligo/checkpoints/checkpoint-00000004/training_args.json")
+                      .read_text())
+    assert args["model_type"] == "gpt2" and args["grow_scheme"] == "ligo" and args["logging_steps"] == 2

@@ -1,6 +1,6 @@
 # Shared by the paper-scale recipes in this folder (sourced, not run). Settings, as
 # environment variables:
-#   FAMILY        bert or roberta                                   (set by each recipe)
+#   FAMILY        bert, roberta or gpt2                             (set by each recipe)
 #   RUNS          where the training runs go                        (runs/paper)
 #   RESULTS       where reports and results tables go               (results/paper)
 #   STEPS         training steps of every large model and the small one (400000, the paper's)
@@ -12,13 +12,16 @@
 #   SQUAD_DIR     a folder of SQuAD's train/dev-v1.1.json and -v2.0.json: when set, every final
 #                 model is fine-tuned on SQuAD too, its SQuAD cells in the same row
 #   GLUE_ARGS, SQUAD_ARGS  extra flags of run_glue.py / run_squad.py (e.g. "--seeds 1")  (none)
-#   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa)
+#   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa;
+#                 GPT-2, whose code they did not release: 0, as BERT)
 #   OPERATOR_STEPS LiGO operator steps of the main runs              (100, the paper's)
 #   OPERATOR_STEPS_LIST the other operator lengths of operator_steps.sh ("500 1000 10000")
 #   MSLT_STAGE_STEPS steps of each MSLT stage before the whole model trains (10% of STEPS)
 #   PYTHON        interpreter                                       (python)
 #   PAPER_CONFIG  the recipe                                        (configs/${FAMILY}_wiki.txt)
 #   MODEL_CONFIGS folder of the model configs ($FAMILY-6L-512H.json, ...)  (configs)
+#   PAPER_FLAGS   extra flags of every training run, e.g. another corpus:
+#                 "--train_data_file X --eval_data_file Y --tokenizer_name Z"  (none)
 # Stages are skipped when their run is finished and resumed when it was interrupted.
 set -euo pipefail
 PYTHON=${PYTHON:-python}
@@ -37,7 +40,8 @@ CONFIG=${PAPER_CONFIG:-configs/${FAMILY}_wiki.txt}
 MODEL_CONFIGS=${MODEL_CONFIGS:-configs}
 OPERATOR_STEPS=${OPERATOR_STEPS:-100}
 MSLT_STAGE_STEPS=${MSLT_STAGE_STEPS:-$(( STEPS / 10 > 0 ? STEPS / 10 : 1 ))}
-if [ "$FAMILY" = bert ]; then GROWN_WARMUP=${GROWN_WARMUP:-0}; else GROWN_WARMUP=${GROWN_WARMUP:-10000}; fi
+if [ "$FAMILY" = roberta ]; then GROWN_WARMUP=${GROWN_WARMUP:-10000}; else GROWN_WARMUP=${GROWN_WARMUP:-0}; fi
+read -r -a PAPER_EXTRA <<<"${PAPER_FLAGS:-}"
 echo "[paper] $FAMILY, $GPUS GPU(s) x $PER_GPU sequences x $ACCUMULATION accumulation = $GLOBAL_BATCH a step, $STEPS steps"
 
 finished() { [ -d "$1/checkpoints/checkpoint-$(printf %08d "$2")" ]; }
@@ -52,7 +56,8 @@ train() {
   fi
   echo "[paper] training $out"
   "$PYTHON" "$entry" --config "$CONFIG" --per_gpu_train_batch_size "$PER_GPU" \
-    --gradient_accumulation_steps "$ACCUMULATION" --output_dir "$out" --max_steps "$steps" --should_continue "$@"
+    --gradient_accumulation_steps "$ACCUMULATION" --output_dir "$out" --max_steps "$steps" --should_continue \
+    ${PAPER_EXTRA[@]+"${PAPER_EXTRA[@]}"} "$@"
 }
 
 # report NAME SCRATCH_RUN SMALL_RUN --run METHOD=RUN[+OPERATOR_RUN]...: the savings table and plots.
