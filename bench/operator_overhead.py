@@ -6,13 +6,17 @@
   step over the operator's trainable parameters (depth coefficients and width blocks), and
   ``zero_grad``. The paper's settings: ``LiGOOptions(depth_scheme="stackbert_noisy",
   width_scheme="rand", tie=True, tune_depth=True, tune_width=True)``.
-- baseline: one plain training step of the same large model: ``BertForMaskedLM`` built from
-  the same large config, forward, backward, AdamW over all its parameters, ``zero_grad``.
+- baseline: one plain training step of the same large model (``BertForMaskedLM`` /
+  ``GPT2LMHeadModel``) built from the same large config, forward, backward, AdamW over all its
+  parameters, ``zero_grad``.
 
-BERT-Small -> BERT-Base shapes (configs/bert-6L-512H.json -> configs/bert-12L-768H.json: FFN
-4x, 64-dim heads, their dropout) with the vocabulary cut to VOCAB_SIZE; the small model is
+Two pairs (FAMILIES), each with the vocabulary cut to VOCAB_SIZE: BERT-Small -> BERT-Base
+shapes (configs/bert-6L-512H.json -> configs/bert-12L-768H.json: FFN 4x, 64-dim heads, their
+dropout), on BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels; and GPT2-Base ->
+GPT2-Medium shapes (configs/gpt2-12L-768H.json -> configs/gpt2-24L-1024H.json), causal LM on
+GPT2_BATCH_SIZE x SEQ_LEN random tokens (a Medium step is ~4x a Base one). The small model is
 randomly initialised (the speed does not depend on its values); both in train mode, the same
-batch of BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels.
+batch for both.
 
 - Time: one fresh process builds both and alternates their steps (P O, O P, ...), WARMUP
   steps each untimed (the first under FlopCounterMode, to count each step's matmul FLOPs),
@@ -46,12 +50,17 @@ from pathlib import Path
 from ligo.training.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
-SMALL_CONFIG = REPO / "configs/bert-6L-512H.json"
-LARGE_CONFIG = REPO / "configs/bert-12L-768H.json"
+# family -> (small config, large config, the pair's name)
+FAMILIES = {
+    "bert": (REPO / "configs/bert-6L-512H.json", REPO / "configs/bert-12L-768H.json", "BERT 6L-512H -> 12L-768H"),
+    "gpt2": (REPO / "configs/gpt2-12L-768H.json", REPO / "configs/gpt2-24L-1024H.json",
+             "GPT-2 12L-768H -> 24L-1024H"),
+}
 VOCAB_SIZE = 2000
 # Half the paper's 64 sequences per GPU: the operator's cost is fixed per step, so the ratio
 # depends on the batch (the notes project it to others); a plain step takes ~15 s on 2 cores.
 BATCH_SIZE = 32
+GPT2_BATCH_SIZE = 8  # GPT2-Medium: a plain step of 8 x 128 takes about as long as BERT-Base's of 32
 SEQ_LEN = 128
 MLM_PROBABILITY = 0.15
 SEED = 0
@@ -68,19 +77,24 @@ OPTIONS = dict(depth_scheme="stackbert_noisy", width_scheme="rand", tie=True, tu
 # --- The two steps ----------------------------------------------------------------------
 
 
-def configs():
+def configs(family: str = "bert"):
     from ligo.models.loading import load_config
 
-    small, large = load_config("bert", str(SMALL_CONFIG)), load_config("bert", str(LARGE_CONFIG))
+    small_config, large_config, _ = FAMILIES[family]
+    small, large = load_config(family, str(small_config)), load_config(family, str(large_config))
     small.vocab_size = large.vocab_size = VOCAB_SIZE
+    if family == "gpt2":
+        small.bos_token_id = small.eos_token_id = large.bos_token_id = large.eos_token_id = 0
     return small, large
 
 
-def make_batch(batch_size: int) -> dict:
+def make_batch(batch_size: int, family: str = "bert") -> dict:
     import torch
 
     generator = torch.Generator().manual_seed(SEED)
     input_ids = torch.randint(5, VOCAB_SIZE, (batch_size, SEQ_LEN), generator=generator)
+    if family == "gpt2":  # causal LM: every token is a label (the model shifts them)
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids}
     masked = torch.rand(batch_size, SEQ_LEN, generator=generator) < MLM_PROBABILITY
     return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
             "token_type_ids": torch.zeros_like(input_ids), "labels": torch.where(masked, input_ids, -100)}
@@ -92,7 +106,7 @@ def build_plain(large):
 
     from ligo.models.loading import new_model
 
-    model = new_model("bert", large, SEED).train()
+    model = new_model(large.model_type, large, SEED).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     return model, optimizer
 
@@ -105,7 +119,7 @@ def build_operator(small, large):
     from ligo.growth.operator import LiGOOperator, LiGOOptions
     from ligo.models.loading import new_model
 
-    small_model = new_model("bert", small, SEED)
+    small_model = new_model(small.model_type, small, SEED)
     operator = LiGOOperator(small_model.state_dict(), small, large, LiGOOptions(**OPTIONS), seed=SEED)
     del small_model  # the operator holds its own copy of the small weights
     model = GrownModel(operator, large).train()
@@ -114,6 +128,12 @@ def build_operator(small, large):
     optimizer = torch.optim.AdamW([p for p in operator.parameters() if p.requires_grad], lr=LEARNING_RATE,
                                   weight_decay=WEIGHT_DECAY)
     return model, optimizer
+
+
+def pretraining_class(family: str) -> str:
+    from ligo.models.families import family_of
+
+    return family_of(family).pretraining_class.__name__
 
 
 def train_step(model, optimizer, batch) -> list[float]:
@@ -139,14 +159,14 @@ def proc_status_kb(field: str) -> int:
 # --- The child processes ----------------------------------------------------------------
 
 
-def timing_child(batch_size: int) -> dict:
+def timing_child(family: str, batch_size: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     keep_freed_memory()  # as our training runs do (ligo/training/session.py), for both steps
     torch.manual_seed(SEED)
-    small, large = configs()
-    batch = make_batch(batch_size)
+    small, large = configs(family)
+    batch = make_batch(batch_size, family)
     variants = {"plain": build_plain(large), "operator": build_operator(small, large)}
     flops, phases = {}, {name: [] for name in variants}
     for warmup in range(WARMUP):
@@ -190,13 +210,13 @@ def release_freed_memory():
         pass
 
 
-def memory_child(variant: str, batch_size: int) -> dict:
+def memory_child(family: str, variant: str, batch_size: int) -> dict:
     import torch
 
     keep_freed_memory()  # as our training runs do (ligo/training/session.py), for both steps
     torch.manual_seed(SEED)
-    small, large = configs()
-    batch = make_batch(batch_size)
+    small, large = configs(family)
+    batch = make_batch(batch_size, family)
     model, optimizer = build_plain(large) if variant == "plain" else build_operator(small, large)
     release_freed_memory()  # e.g. the small model, whose weights the operator copied
     before = proc_status_kb("VmRSS")
@@ -215,15 +235,20 @@ def in_fresh_process(*args) -> dict:
 # --- Measuring --------------------------------------------------------------------------
 
 
-def run(batch_size: int = BATCH_SIZE) -> list[dict]:
-    for path in (SMALL_CONFIG, LARGE_CONFIG):
+def run(batch_size: int = BATCH_SIZE, gpt2_batch_size: int = GPT2_BATCH_SIZE) -> list[dict]:
+    return measure("bert", batch_size) + measure("gpt2", gpt2_batch_size)
+
+
+def measure(family: str, batch_size: int) -> list[dict]:
+    small_config, large_config, pair_name = FAMILIES[family]
+    for path in (small_config, large_config):
         if not path.is_file():
             raise RuntimeError(f"the benchmark's model config '{path}' is missing")
     load_before = os.getloadavg()[0]
-    shape = f"{SMALL_CONFIG.stem} -> {LARGE_CONFIG.stem}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN}"
+    shape = f"{small_config.stem} -> {large_config.stem}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN}"
     print(f"LiGO operator overhead, {shape}:", flush=True)
-    timing = in_fresh_process("timing", str(batch_size))
-    memory = {name: in_fresh_process("memory", name, str(batch_size)) for name in ("plain", "operator")}
+    timing = in_fresh_process("timing", family, str(batch_size))
+    memory = {name: in_fresh_process("memory", family, name, str(batch_size)) for name in ("plain", "operator")}
     load_after = os.getloadavg()[0]
 
     phases = timing["phases"]
@@ -262,9 +287,10 @@ def run(batch_size: int = BATCH_SIZE) -> list[dict]:
     time_notes = (
         f"ratio = plain step time / operator step time (higher is better for ours; 1/ratio = the operator step's "
         f"slowdown, {median['operator'] / median['plain']:.2f}x; targets: slowdown <= 1.3x, later 1.15x, i.e. "
-        f"ratio >= 0.77, 0.87). {shape} (BERT-Small -> BERT-Base shapes, dropout as the configs), train mode, "
+        f"ratio >= 0.77, 0.87). {shape} ({pair_name} shapes, dropout as the configs), train mode, "
         f"LiGOOptions({', '.join(f'{k}={v!r}' for k, v in OPTIONS.items())}); ours: GrownModel forward, backward, "
-        f"AdamW on the operator's trainable parameters, zero_grad; baseline: BertForMaskedLM from the same config, "
+        f"AdamW on the operator's trainable parameters, zero_grad; baseline: {pretraining_class(family)} from the "
+        f"same config, "
         f"AdamW on all its parameters; the same batch, one fresh process, {WARMUP} warm-up steps each, {STEPS} "
         f"timed each alternating, {timing['threads']} torch threads, fp32 on CPU. "
         f"Where the extra {extra:.2f} s goes: the operator itself, timed alone, forward (operator()) "
@@ -272,7 +298,8 @@ def run(batch_size: int = BATCH_SIZE) -> list[dict]:
         f"{alone['backward']:.2f} s ({share['backward']:.0%}); it adds {gflop['operator'] - gflop['plain']:.0f} "
         f"GFLOP of matmuls to the model's {gflop['plain']:.0f}: a fixed cost a step, independent of the batch, "
         f"while the model's cost grows with it. Linear extrapolation (not measured): ratio "
-        f"{ratio_at(PAPER_BATCH):.2f} at the paper's {PAPER_BATCH}x{SEQ_LEN} per GPU; slowdown 1.3x from "
+        f"{ratio_at(PAPER_BATCH):.2f} at {PAPER_BATCH}x{SEQ_LEN} a step"
+        f"{' (the paper BERT batch per GPU)' if family == 'bert' else ''}; slowdown 1.3x from "
         f"~{sequences_for(1.3):.0f} sequences of {SEQ_LEN}, 1.15x from ~{sequences_for(1.15):.0f}. "
         f"Load average {load_before:.2f} before, {load_after:.2f} after"
     )
@@ -294,7 +321,7 @@ def run(batch_size: int = BATCH_SIZE) -> list[dict]:
         f"real large model: the small weights and width blocks live in the operator, the grown parameters exist "
         f"once per step. {shape}, as the time row"
     )
-    pair = f"BERT 6L-512H -> 12L-768H, batch {batch_size}x{SEQ_LEN}"
+    pair = f"{pair_name}, batch {batch_size}x{SEQ_LEN}"
     return [
         {"benchmark": f"LiGO operator step time ({pair})", "ratio": median["plain"] / median["operator"],
          "ours": timing_figures("operator"), "baseline": timing_figures("plain"), "notes": time_notes},
@@ -306,19 +333,26 @@ def run(batch_size: int = BATCH_SIZE) -> list[dict]:
 def main():
     parser = argparse.ArgumentParser(prog="python -m bench.operator_overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=BATCH_SIZE,
-                        help=f"sequences of {SEQ_LEN} a step (default {BATCH_SIZE}; the paper's is {PAPER_BATCH} per GPU)")
+                        help=f"BERT: sequences of {SEQ_LEN} a step (default {BATCH_SIZE}; the paper's is {PAPER_BATCH} "
+                             "per GPU)")
+    parser.add_argument("--gpt2_batch_size", type=int, default=GPT2_BATCH_SIZE,
+                        help=f"GPT-2: sequences of {SEQ_LEN} a step (default {GPT2_BATCH_SIZE})")
+    parser.add_argument("--only", choices=list(FAMILIES), help="measure one pair only")
     args = parser.parse_args()
-    if args.batch_size < 1:
-        raise SystemExit(f"--batch_size must be at least 1, got {args.batch_size}")
-    for row in run(args.batch_size):
+    for flag in ("batch_size", "gpt2_batch_size"):
+        if getattr(args, flag) < 1:
+            raise SystemExit(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    rows = run(args.batch_size, args.gpt2_batch_size) if args.only is None else \
+        measure(args.only, args.batch_size if args.only == "bert" else args.gpt2_batch_size)
+    for row in rows:
         print(row)
 
 
 if __name__ == "__main__":
     # The children: `timing BATCH` and `memory VARIANT BATCH`, each a fresh process.
-    if sys.argv[1:2] == ["timing"] and len(sys.argv) == 3:
-        print(json.dumps(timing_child(int(sys.argv[2]))))
-    elif sys.argv[1:2] == ["memory"] and len(sys.argv) == 4 and sys.argv[2] in ("plain", "operator"):
-        print(json.dumps(memory_child(sys.argv[2], int(sys.argv[3]))))
+    if sys.argv[1:2] == ["timing"] and len(sys.argv) == 4:
+        print(json.dumps(timing_child(sys.argv[2], int(sys.argv[3]))))
+    elif sys.argv[1:2] == ["memory"] and len(sys.argv) == 5 and sys.argv[3] in ("plain", "operator"):
+        print(json.dumps(memory_child(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
     else:
         main()
