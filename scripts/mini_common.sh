@@ -99,6 +99,25 @@ train_ki() {  # train_ki OUTPUT_DIR [FLAGS...]
     --source_model_path "$SMALL_RUN" --warmup_steps "$SCRATCH_WARMUP" "$@"
 }
 
+# run_md_head COMMAND: a RUN.md's first lines: the command, the machine and code, when, how long
+# (reads started, job_started and finished_at).
+run_md_head() {
+  echo "# How this report was made"
+  echo
+  echo "- command: $1"
+  describe_machine
+  echo "- finished: $(date -u +'%Y-%m-%d %H:%M UTC')"
+  echo "- wall time: $(( finished_at - job_started )) s for the whole job$([ -n "${MINI_STARTED:-}" ] && echo ", set-up included"); $(( finished_at - started )) s for training and report"
+}
+
+# run_md_timings: a RUN.md's table of the runs' wall times.
+run_md_timings() {
+  echo
+  echo "| run | steps | wall time |"
+  echo "|---|---|---|"
+  printf '%s\n' "${timings[@]}"
+}
+
 # The machine and the code, for a RUN.md.
 describe_machine() {
   echo "- machine: $(env -u OMP_NUM_THREADS nproc) CPU cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $("$PYTHON" -c 'import torch; print("torch", torch.__version__, "GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")')"

@@ -83,16 +83,8 @@ echo "== mini GPT-2: 4/4 savings report -> $RESULTS"
   --focus LiGO
 finished_at=$(date +%s)
 {
-  echo "# How this report was made"
-  echo
-  echo "- command: \`${MINI_COMMAND:-make mini-gpt2}\`"
-  describe_machine
-  echo "- finished: $(date -u +'%Y-%m-%d %H:%M UTC')"
-  echo "- wall time: $(( finished_at - job_started )) s for the whole job$([ -n "${MINI_STARTED:-}" ] && echo ", set-up included"); $(( finished_at - started )) s for training and report"
+  run_md_head "\`${MINI_COMMAND:-make mini-gpt2}\`"
   echo "- settings: \`$CONFIG\`${MINI_FLAGS:+ plus \`$MINI_FLAGS\`}; small \`$SMALL\` $SMALL_STEPS steps (warm-up $SMALL_WARMUP, the config's seed); large \`$LARGE\` $LARGE_STEPS steps, seed $SEED; scratch warm-up $SCRATCH_WARMUP steps, grown runs $GROWN_WARMUP; LiGO operator $OPERATOR_STEPS steps (seed $OPERATOR_SEED, warm-up $(( OPERATOR_STEPS / 10 ))); tokenizer \`$tok\` ($vocab tokens requested)"
-  echo
-  echo "| run | steps | wall time |"
-  echo "|---|---|---|"
-  printf '%s\n' "${timings[@]}"
+  run_md_timings
 } > "$RESULTS/RUN.md"
 echo "[mini] training and report: $(( finished_at - started )) s; whole job: $(( finished_at - job_started )) s"

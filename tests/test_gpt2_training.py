@@ -18,25 +18,6 @@ from ligo.training.checkpoint import list_checkpoints
 KEYS = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
 
 
-def test_two_process_causal_lm_run_trains_logs_and_checkpoints(tmp_path, request, warm_python):
-    config, model_config = setup_run(tmp_path, request, "gpt2")
-    out = tmp_path / "out"
-    result = run(lm_command(config, model_config, out, processes=2, python=warm_python))
-    assert "gpt2 2L-64H" in result.stdout
-    metrics = read_metrics(out)
-    assert [m["step"] for m in metrics] == [0, 3, 6, 9, 12]
-    losses = [m["eval_loss"] for m in metrics]
-    assert all(b < a for a, b in zip(losses, losses[1:])), losses
-    vocab = len(AutoTokenizer.from_pretrained(str(request.getfixturevalue("gpt2_tokenizer_dir"))))
-    assert losses[0] == pytest.approx(math.log(vocab), abs=0.5)  # a random model: about uniform
-    assert metrics[-1]["eval_ppl"] == pytest.approx(math.exp(losses[-1]), rel=1e-9)
-    # Two processes x 8 blocks of 62 tokens after one <|endoftext|>: 63 a sequence.
-    assert metrics[-1]["tokens"] == 12 * 2 * 8 * 63
-    assert [step for step, _ in list_checkpoints(out)] == [0, 4, 8, 12]
-    model = GPT2LMHeadModel.from_pretrained(str(out / "checkpoints/checkpoint-00000012"))
-    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()  # tied, as GPT-2
-
-
 def test_evaluation_scores_every_token_and_is_the_same_for_one_and_two_processes(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "gpt2", max_steps=2, logging_steps=2, ckpt_steps=0)
     first = []
@@ -55,14 +36,28 @@ def test_evaluation_scores_every_token_and_is_the_same_for_one_and_two_processes
     assert first[0]["eval_tokens"] == first[1]["eval_tokens"] == len(blocks) * 62
 
 
-def test_resume_after_sigkill_reproduces_the_uninterrupted_run_exactly(tmp_path, request, warm_python):
+def test_two_process_run_trains_checkpoints_and_resumes_after_sigkill_exactly(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "gpt2", logging_steps=2, ckpt_steps=3, max_steps=8)
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    run(lm_command(config, model_config, whole, processes=2, python=warm_python))
+    result = run(lm_command(config, model_config, whole, processes=2, python=warm_python))
+    assert "gpt2 2L-64H" in result.stdout
+    metrics = read_metrics(whole)
+    assert [m["step"] for m in metrics] == [0, 2, 4, 6, 8]
+    losses = [m["eval_loss"] for m in metrics]
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    vocab = len(AutoTokenizer.from_pretrained(str(request.getfixturevalue("gpt2_tokenizer_dir"))))
+    assert losses[0] == pytest.approx(math.log(vocab), abs=0.5)  # a random model: about uniform
+    assert metrics[-1]["eval_ppl"] == pytest.approx(math.exp(losses[-1]), rel=1e-9)
+    # Two processes x 8 blocks of 62 tokens after one <|endoftext|>: 63 a sequence.
+    assert metrics[-1]["tokens"] == 8 * 2 * 8 * 63
+    assert [step for step, _ in list_checkpoints(whole)] == [0, 3, 6, 8]
+    model = GPT2LMHeadModel.from_pretrained(str(whole / "checkpoints/checkpoint-00000008"))
+    assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()  # tied, as GPT-2
+    # Killed after its checkpoint 3 and resumed: the same metrics and weights.
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
     result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
     assert "resuming from" in result.stdout
-    expected = [{k: m[k] for k in KEYS} for m in read_metrics(whole)]
+    expected = [{k: m[k] for k in KEYS} for m in metrics]
     assert [{k: m[k] for k in KEYS} for m in read_metrics(resumed)] == expected
     a = load_file(str(whole / "checkpoints/checkpoint-00000008/model.safetensors"))
     b = load_file(str(resumed / "checkpoints/checkpoint-00000008/model.safetensors"))

@@ -17,20 +17,12 @@ RoBERTa's position-id arithmetic is not counted.
 from transformers import BertConfig, BertForMaskedLM, PretrainedConfig
 
 from ligo.models.family import Family
-from ligo.models.flops import ACTIVATION_FLOPS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS, check_arguments
+from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
+                               check_arguments)
 from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 # The terms torch really runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees them.
-MATMUL_TERMS = (
-    "blocks.kqv",
-    "blocks.attention_scores",
-    "blocks.attention_weighted_values",
-    "blocks.attn_output",
-    "blocks.intermediate",
-    "blocks.output",
-    "head.dense",
-    "head.decoder",
-)
+MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.dense", "head.decoder")
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
                    ("intermediate_size", "FFN size"), ("num_attention_heads", "attention heads"))
 SHARED_FIELDS = ("vocab_size", "max_position_embeddings", "type_vocab_size")

@@ -24,3 +24,15 @@ def check_arguments(seq_len: int, head_fraction: float):
         raise ValueError(f"seq_len must be >= 1, got {seq_len}")
     if not 0.0 <= head_fraction <= 1.0:
         raise ValueError(f"head_fraction must be in [0, 1], got {head_fraction}")
+
+
+# The transformer block's terms torch runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees
+# them; a family adds its head's (BERT's transform and decoder, GPT-2's decoder).
+BLOCK_MATMUL_TERMS = (
+    "blocks.kqv",
+    "blocks.attention_scores",
+    "blocks.attention_weighted_values",
+    "blocks.attn_output",
+    "blocks.intermediate",
+    "blocks.output",
+)

@@ -93,7 +93,8 @@ def layout() -> Layout:
     )
     return Layout(
         family="gpt2",
-        embeddings=(TensorSpec("transformer.wte", "weight", "hidden"), TensorSpec("transformer.wpe", "weight", "hidden")),
+        embeddings=(TensorSpec("transformer.wte", "weight", "hidden"),
+                    TensorSpec("transformer.wpe", "weight", "hidden")),
         layer=layer_specs,
         head=tuple(norm("transformer.ln_f", "hidden")),
         decoder=TensorSpec("lm_head", "weight", None, "hidden"),

@@ -19,18 +19,11 @@ Where GPT-2 differs from BERT:
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import ACTIVATION_FLOPS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS, check_arguments
+from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
+                               check_arguments)
 
 # The terms torch runs as matmuls (addmm for Conv1D, bmm/matmul in attention, the decoder).
-MATMUL_TERMS = (
-    "blocks.kqv",
-    "blocks.attention_scores",
-    "blocks.attention_weighted_values",
-    "blocks.attn_output",
-    "blocks.intermediate",
-    "blocks.output",
-    "head.decoder",
-)
+MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.decoder")
 
 
 def ffn_size(config: PretrainedConfig) -> int:

@@ -56,8 +56,8 @@ def check_tokenizer_fits(config: PretrainedConfig, tokenizer, config_name: str, 
     family = family_of(config.model_type)
     for role in (family.block_start_token, family.block_end_token, family.document_end_token):
         if role is not None and getattr(tokenizer, f"{role}_id") is None:
-            raise UserError(f"tokenizer '{tokenizer_name}' has no {role}, which {config.model_type}'s data needs: it is "
-                            f"not a {config.model_type} tokenizer; train one with `python -m "
+            raise UserError(f"tokenizer '{tokenizer_name}' has no {role}, which {config.model_type}'s data needs: "
+                            f"it is not a {config.model_type} tokenizer; train one with `python -m "
                             f"tokenization.train_tokenizer --kind {family.tokenizer_kind}`")
     if len(tokenizer) > config.vocab_size:
         raise UserError(
