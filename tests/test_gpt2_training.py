@@ -11,7 +11,7 @@ from conftest import run
 from safetensors.torch import load_file
 from test_pretraining import _kill_after_checkpoint
 from training_helpers import config_text, grow_command, lm_command, read_metrics, setup_run, tiny_config
-from transformers import AutoTokenizer, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
 from ligo.training.checkpoint import list_checkpoints
 
@@ -119,3 +119,16 @@ def test_gpt2_refuses_mlm_and_token_dropping_in_one_line(tmp_path, request, warm
         result = run(lm_command(config, model_config, tmp_path / "out", *flags, python=warm_python), check=False)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "out" / "metrics.jsonl").exists()
+
+
+def test_the_grow_command_writes_a_gpt2_that_loads_as_a_causal_lm(gpt2_growth, tmp_path, gpt2_tokenizer_dir,
+                                                                  warm_python):
+    root, _, large = gpt2_growth
+    out = tmp_path / "grown"
+    run([warm_python, "-m", "ligo.grow", "--model_type", "gpt2", "--config_name", large, "--grow_scheme", "ligo",
+         "--pretrained_ligo_path", root / "ligo", "--tokenizer_name", gpt2_tokenizer_dir, "--output_dir", out])
+    model = AutoModelForCausalLM.from_pretrained(str(out))
+    assert type(model).__name__ == "GPT2LMHeadModel" and model.config.n_layer == 4
+    trained = load_file(str(root / "grown/checkpoints/checkpoint-00000000/model.safetensors"))
+    written = load_file(str(out / "model.safetensors"))
+    assert trained.keys() == written.keys() and all(torch.equal(trained[k], written[k]) for k in trained)
