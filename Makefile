@@ -21,8 +21,10 @@ mini-gpt2:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
 	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_gpt2.sh
 
+# One pytest worker a core (pytest-xdist), a test file to a worker: half the suite's wall time on
+# 2 cores, where most tests run one single-threaded process (docs/benchmarks.md).
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q
+	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PYTHON) -m bench

@@ -23,9 +23,11 @@ from pathlib import Path
 import warm_python as warm
 from tiny_world import ENV, build_world, save_operator_run
 from glue_fixtures import write_glue
+from squad_fixtures import write_squad
 from training_helpers import lm_command, grow_command
 from ligo.training.arguments import build_parser
 from ligo.finetune.glue.arguments import build_glue_parser
+from ligo.finetune.squad.arguments import build_squad_parser
 from ligo.tasks.grow import build_parser as grow_parser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +38,7 @@ spaced = root / "with spaces"
 with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON lines only
     world = build_world(spaced / "world")
     glue_dir = write_glue(spaced / "glue")
+    squad_dir = write_squad(spaced / "squad", world.text_dir / "en.train.raw", train_questions=16, dev_questions=8)
     op_run = spaced / "op-run"
     save_operator_run(world, op_run)
 PY = "PY"
@@ -62,6 +65,8 @@ def lm(*extra): return [PY if x == sys.executable else x for x in lm_command(wor
 def op(*extra): return [PY if x == sys.executable else x for x in grow_command(world.run_config, world.large_config, out(), "--tune_depth", "--tune_width", "--source_model_path", world.small_model, *extra)]
 def glue(*extra, o=None):
     return [PY, "run_glue.py", "--model_name_or_path", world.small_model, "--glue_dir", glue_dir, "--output_dir", o or out(), "--max_steps", "1", "--max_seq_length", "32", "--seeds", "1", "--tasks", "rte", *extra]
+def squad(*extra, o=None):
+    return [PY, "run_squad.py", "--model_name_or_path", world.small_model, "--squad_dir", squad_dir, "--output_dir", o or out(), "--max_steps", "1", "--max_seq_length", "64", "--doc_stride", "16", "--seeds", "1", *extra]
 def grow(*extra, o=None):
     return [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model, "--output_dir", o or out(), *extra]
 def rep(*extra, o=None): return [PY, "-m", "ligo.report", "--scratch", scratch, "--run", f"A={scratch}", "--output_dir", o or out(), *extra]
@@ -69,7 +74,7 @@ def rep(*extra, o=None): return [PY, "-m", "ligo.report", "--scratch", scratch, 
 def add(tool, flag, value, argv): cases.append((tool, flag, value, argv))
 # baselines (must succeed)
 add("lm", "-", "baseline", lm()); add("operator", "-", "baseline", op()); add("glue", "-", "baseline", glue())
-add("grow", "-", "baseline", grow()); add("report", "-", "baseline", rep())
+add("grow", "-", "baseline", grow()); add("report", "-", "baseline", rep()); add("squad", "-", "baseline", squad())
 skip_lm = {"--local_rank"}
 for flag, a in numeric(build_parser()):
     if flag in skip_lm: continue
@@ -79,6 +84,9 @@ for flag, a in numeric(build_parser()):
 for flag, a in numeric(build_glue_parser()):
     for v in NUM_VALUES:
         add("glue", flag, v, glue(flag, v))
+for flag, a in numeric(build_squad_parser()):
+    for v in NUM_VALUES:
+        add("squad", flag, v, squad(flag, v))
 for v in NUM_VALUES:
     add("grow", "--seed", v, grow("--seed", v))
     add("tok", "--processes", v, [PY, "tokenization/tokenize_dataset.py", world.text_dir, "en.valid.raw", world.tokenizer, "--processes", v])
@@ -97,6 +105,7 @@ for flag in ["--tokenizer_name", "--config_name", "--cache_dir"]:
 for name, v in [("file", a_file), ("unwritable", UNWRITABLE), ("inside-file", a_file / "x")]:
     add("lm", "--output_dir", name, lm("--output_dir", v))
     add("glue", "--output_dir", name, glue(o=v))
+    add("squad", "--output_dir", name, squad(o=v))
     add("grow", "--output_dir", name, grow(o=v))
     add("report", "--output_dir", name, rep(o=v))
     add("train_tok", "--output_dir", name, [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", world.text_dir / "en.valid.raw", "--output_dir", v])
@@ -111,6 +120,12 @@ for flag in ["--model_name_or_path", "--glue_dir", "--tokenizer_name", "--result
         if flag in argv: argv[argv.index(flag) + 1] = v
         else: argv += [flag, v]
         add("glue", flag, name, argv)
+for flag in ["--model_name_or_path", "--squad_dir", "--tokenizer_name", "--results_table"]:
+    for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
+        argv = squad()
+        if flag in argv: argv[argv.index(flag) + 1] = v
+        else: argv += [flag, v]
+        add("squad", flag, name, argv)
 for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
     add("report", "--scratch", name, [PY, "-m", "ligo.report", "--scratch", v, "--run", f"A={scratch}", "--output_dir", out()])
     add("report", "--small", name, rep("--small", v))
@@ -124,6 +139,7 @@ for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
     add("diag", "--operator", name, [PY, "-m", "ligo.growth.diagnostics", "movement", "--operator", v])
     add("lm", "--config", name, [PY, "run_lm_distributed.py", "--config", v, "--config_name", world.small_config, "--output_dir", out()])
     add("glue", "--config", name, glue("--config", v))
+    add("squad", "--config", name, squad("--config", v))
 if only: cases = [c for c in cases if c[0] in only]
 (root / "warm").mkdir(); client, server = warm.start(root / "warm")
 

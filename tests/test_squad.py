@@ -20,6 +20,7 @@ from ligo.finetune.squad.data import Example, read_split
 from ligo.finetune.squad.features import eval_features, train_features
 from ligo.finetune.squad.metrics import exact_match, f1_score, normalize_answer, squad_v1, squad_v2
 from ligo.finetune.squad.postprocess import predict_answers
+from ligo.training.output_lock import OutputLock
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -208,3 +209,22 @@ def test_roberta_fine_tunes_from_a_training_runs_folder(squad_dir, roberta_token
     assert record["steps"] == 4 and record["model"].endswith("checkpoint-00000010")
     assert not (out / "seeds" / "v1.1-seed3.json").exists()
     assert "| pretrain-run |" in (out / "squad_table.md").read_text()
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(squad_dir, bert_tokenizer_dir, tmp_path,
+                                                                        warm_python):
+    """This test's process holds the folder's lock, as a first run_squad.py would; a second one,
+    its own process, is refused in one line and writes nothing there."""
+    model = _tiny_model(tmp_path / "bert", bert_tokenizer_dir, "bert")
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = OutputLock(out, "run_squad.py")
+    try:
+        result = run_script(warm_python, "--model_name_or_path", model, "--squad_dir", squad_dir, "--output_dir", out,
+                            "--seeds", 1, *FAST)
+    finally:
+        holder.release()
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"'{out}' is in use by another run (run_squad.py, process {os.getpid()} on" in line, line
+    assert sorted(p.name for p in out.iterdir()) == []
