@@ -1,7 +1,7 @@
 """What a hurried user types, over every tool (docs/reliability.md): every numeric flag with nan,
 inf, -1 and 0; the path flags with a missing path, a file for a folder (or the reverse), an
-unwritable place; everything inside a folder whose name has spaces. Not a test (about 480
-commands, ~8 min here): a sweep to rerun when flags change; what it finds goes into
+unwritable place; everything inside a folder whose name has spaces. Not a test (about 560
+commands, ~9 min here): a sweep to rerun when flags change; what it finds goes into
 tests/test_bad_inputs.py.
 
     PYTHONPATH=tests python tests/hurried_user_sweep.py /tmp/sweep > sweep.jsonl
@@ -38,7 +38,13 @@ spaced = root / "with spaces"
 with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON lines only
     world = build_world(spaced / "world")
     glue_dir = write_glue(spaced / "glue")
-    squad_dir = write_squad(spaced / "squad", world.text_dir / "en.train.raw", train_questions=16, dev_questions=8)
+    # The tiny world's words, in sentences with a year and without a digit (what write_squad asks).
+    words = (world.text_dir / "en.train.raw").read_text().split()
+    squad_text = spaced / "squad-text.raw"
+    squad_text.write_text("".join(
+        f"{' '.join(words[i:i + 8])} in {1900 + i // 16} .\n{' '.join(words[i + 8:i + 16])} and more words here .\n"
+        for i in range(0, 16 * 30, 16)))
+    squad_dir = write_squad(spaced / "squad", squad_text, train_questions=16, dev_questions=8)
     op_run = spaced / "op-run"
     save_operator_run(world, op_run)
 PY = "PY"
@@ -163,7 +169,7 @@ def go(case):
         last = " || ".join(tb)
     return case, verdict, r.returncode, last[:400]
 
-print(f"{len(cases)} cases", flush=True)
+print(f"{len(cases)} cases", file=sys.stderr, flush=True)
 with ThreadPoolExecutor(3) as pool:
     for case, verdict, rc, last in pool.map(go, cases):
         print(json.dumps({"verdict": verdict, "tool": case[0], "flag": case[1], "value": case[2], "rc": rc, "last": last}), flush=True)

@@ -8,7 +8,7 @@ the command line override them. Every mistake, argparse's own included, is one l
 import configargparse
 
 from ligo.errors import UserError
-from ligo.training.arguments import check_finite
+from ligo.training.arguments import check_adam_epsilon, check_finite
 
 
 class OneLineParser(configargparse.ArgParser):
@@ -68,7 +68,8 @@ def check_finetune_args(args, script: str, min_seq_length: int, why: str):
         raise UserError(f"--learning_rate must be positive, got {args.learning_rate:g}")
     if not 0.0 <= args.warmup_ratio < 1.0:
         raise UserError(f"--warmup_ratio must be in [0, 1), got {args.warmup_ratio:g}")
-    for name in ("weight_decay", "adam_epsilon", "max_grad_norm"):
+    check_adam_epsilon(args.adam_epsilon)
+    for name in ("weight_decay", "max_grad_norm"):
         if getattr(args, name) < 0:
             raise UserError(f"--{name} must not be negative, got {getattr(args, name):g}")
     if any(not 0 <= seed < 2**32 for seed in args.seeds):

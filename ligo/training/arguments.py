@@ -300,6 +300,14 @@ def check_finite(args):
                 raise UserError(f"--{name} must be a finite number, got {v}")
 
 
+def check_adam_epsilon(eps: float):
+    """AdamW divides by sqrt(v) + eps: with eps 0 a parameter whose gradient is 0 (an embedding row
+    no batch has used) becomes 0/0 = NaN after one step, silently."""
+    if not eps > 0:
+        raise UserError(f"--adam_epsilon must be positive (with 0, AdamW turns a parameter whose gradient is 0 "
+                        f"into NaN), got {eps:g}; the default is 1e-6")
+
+
 def check_args(args):
     """Refuse values that cannot work, naming the flag and the fix."""
     check_finite(args)
@@ -307,11 +315,12 @@ def check_args(args):
     for name in positive:
         if getattr(args, name) < 1:
             raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers", "seed", "weight_decay", "adam_epsilon",
+    for name in ["logging_steps", "ckpt_steps", "warmup_steps", "num_workers", "seed", "weight_decay",
                  "max_grad_norm", "tune_residual_noise", "weight_decay_res", "learning_rate_res", "nr"]:
         value = getattr(args, name)
         if value is not None and value < 0:
             raise UserError(f"--{name} must not be negative, got {value}")
+    check_adam_epsilon(args.adam_epsilon)
     if any(noise < 0 for noise in args.fuse_init_noise):
         raise UserError(f"--fuse_init_noise must not be negative, got {' '.join(map(str, args.fuse_init_noise))}")
     for name in ["ddp_timeout", "mlm_ratio", "scheduler_cosine_cycles", "scheduler_poly_power", "nodes"]:
