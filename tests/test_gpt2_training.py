@@ -10,7 +10,7 @@ import torch
 from conftest import run
 from safetensors.torch import load_file
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import config_text, grow_command, lm_command, read_metrics, setup_run, tiny_config
+from training_helpers import growth_pipeline, lm_command, read_metrics, setup_run
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
 from ligo.training.checkpoint import list_checkpoints
@@ -69,23 +69,9 @@ def gpt2_growth(tmp_path_factory, gpt2_tokenized, gpt2_tokenizer_dir, warm_pytho
     """A small GPT-2 pretrained, a LiGO operator trained from it in two gloo processes, the grown
     model trained on, and scratch beside it: every run on the warm interpreter."""
     root = tmp_path_factory.mktemp("gpt2-growth")
-    tokenizer = AutoTokenizer.from_pretrained(str(gpt2_tokenizer_dir))
-    sizes = dict(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id)
-    small = tiny_config(root / "small.json", "gpt2", layers=2, hidden=64, **sizes)
-    large = tiny_config(root / "large.json", "gpt2", layers=4, hidden=128, **sizes)
-    pretrain = config_text(root / "pretrain.txt", "gpt2", gpt2_tokenized, gpt2_tokenizer_dir, max_steps=40,
-                           logging_steps=20, ckpt_steps=40, learning_rate="3e-3", warmup_steps=4)
-    run(lm_command(pretrain, small, root / "small", python=warm_python))
-    operator = config_text(root / "operator.txt", "gpt2", gpt2_tokenized, gpt2_tokenizer_dir, max_steps=6,
-                           logging_steps=3, ckpt_steps=3, learning_rate="1e-3", warmup_steps=0)
-    run(grow_command(operator, large, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
-                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
-                     python=warm_python))
-    grown = config_text(root / "grown.txt", "gpt2", gpt2_tokenized, gpt2_tokenizer_dir, max_steps=3,
-                        logging_steps=3, ckpt_steps=3, warmup_steps=0, learning_rate="2e-4")
-    run(lm_command(grown, large, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
-                   "--pretrained_ligo_path", root / "ligo", python=warm_python))
-    run(lm_command(grown, large, root / "scratch", python=warm_python))
+    commands, grown, large = growth_pipeline(root, "gpt2", gpt2_tokenized, gpt2_tokenizer_dir, warm_python)
+    for command in commands:
+        run(command)
     return root, grown, large
 
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 from conftest import run
-from training_helpers import config_text, grow_command, lm_command, read_metrics, tiny_config
+from training_helpers import config_text, grow_command, growth_pipeline, lm_command, read_metrics, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.training.checkpoint import latest_checkpoint
@@ -17,27 +17,10 @@ from ligo.training.output_lock import OutputLock
 def pipeline(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
     """Every run on the warm interpreter (tests/warm_python.py); the operator in two gloo processes."""
     root = tmp_path_factory.mktemp("growth")
-    vocab = len(AutoTokenizer.from_pretrained(str(bert_tokenizer_dir)))
-    small_config = tiny_config(root / "small.json", "bert", vocab, layers=2, hidden=64)
-    large_config = tiny_config(root / "large.json", "bert", vocab, layers=4, hidden=128)
-    pretrain = config_text(root / "pretrain.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=40,
-                           logging_steps=20, ckpt_steps=40, learning_rate="3e-3", warmup_steps=4)
-    run(lm_command(pretrain, small_config, root / "small", python=warm_python))
-    operator = config_text(root / "operator.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=6,
-                           logging_steps=3, ckpt_steps=3, learning_rate="1e-3", warmup_steps=0)
-    # Another seed than the small model's: with the same one, the operator's first batches would be
-    # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
-    run(grow_command(operator, large_config, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
-                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
-                     python=warm_python))
-    # The paper's grown-model setting: a small learning rate and no warm-up (a large one
-    # throws the grown model off its start in the first steps).
-    grown = config_text(root / "grown.txt", "bert", bert_tokenized, bert_tokenizer_dir, max_steps=3,
-                        logging_steps=3, ckpt_steps=3, warmup_steps=0, learning_rate="2e-4")
-    run(lm_command(grown, large_config, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
-                   "--pretrained_ligo_path", root / "ligo", "--fuse_init_scheme", "stackbert_noisy", "rand",
-                   python=warm_python))
-    run(lm_command(grown, large_config, root / "scratch", python=warm_python))
+    commands, _, _ = growth_pipeline(root, "bert", bert_tokenized, bert_tokenizer_dir, warm_python,
+                                     grown_extra=("--fuse_init_scheme", "stackbert_noisy", "rand"))
+    for command in commands:
+        run(command)
     return root
 
 

@@ -181,6 +181,36 @@ def grow_command(config_file, model_config, output_dir, *extra, processes=1, pyt
     return command
 
 
+def growth_pipeline(root, family, tokenized, tokenizer_dir, python, grown_extra=()):
+    """The commands of the whole LiGO pipeline at tiny sizes, in order: pretrain a 2L-64H model,
+    train a 4L-128H operator from it in two gloo processes, train the grown model, and scratch
+    beside it. Returns (commands, the grown runs' config file, the large model's config)."""
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    sizes = {"eos_token_id": tokenizer.eos_token_id} if family == "gpt2" else {}
+    small = tiny_config(root / "small.json", family, len(tokenizer), layers=2, hidden=64, **sizes)
+    large = tiny_config(root / "large.json", family, len(tokenizer), layers=4, hidden=128, **sizes)
+    pretrain = config_text(root / "pretrain.txt", family, tokenized, tokenizer_dir, max_steps=40,
+                           logging_steps=20, ckpt_steps=40, learning_rate="3e-3", warmup_steps=4)
+    operator = config_text(root / "operator.txt", family, tokenized, tokenizer_dir, max_steps=6,
+                           logging_steps=3, ckpt_steps=3, learning_rate="1e-3", warmup_steps=0)
+    # The paper's grown-model setting: a small learning rate and no warm-up (a large one
+    # throws the grown model off its start in the first steps).
+    grown = config_text(root / "grown.txt", family, tokenized, tokenizer_dir, max_steps=3,
+                        logging_steps=3, ckpt_steps=3, warmup_steps=0, learning_rate="2e-4")
+    commands = [
+        lm_command(pretrain, small, root / "small", python=python),
+        # Another seed than the small model's: with the same one, the operator's first batches would be
+        # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
+        grow_command(operator, large, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
+                     root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
+                     python=python),
+        lm_command(grown, large, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
+                   "--pretrained_ligo_path", root / "ligo", *grown_extra, python=python),
+        lm_command(grown, large, root / "scratch", python=python),
+    ]
+    return commands, grown, large
+
+
 def failing_rank_worker(args):
     """A worker for ligo.training.distributed.spawn: after one all-reduce, rank ``args.failing_rank``
     raises (``args.how == "raise"``) or is killed; the others wait for it in a second one."""
