@@ -28,7 +28,6 @@ from training_helpers import lm_command, grow_command
 from ligo.training.arguments import build_parser
 from ligo.finetune.glue.arguments import build_glue_parser
 from ligo.finetune.squad.arguments import build_squad_parser
-from ligo.tasks.grow import build_parser as grow_parser
 
 REPO = Path(__file__).resolve().parents[1]
 root = Path(sys.argv[1])
@@ -120,18 +119,13 @@ for flag in ["--source_model_path", "--pretrained_ligo_path"]:
     for name, v in [("missing", missing), ("file", a_file), ("empty-folder", a_dir)]:
         add("operator" if flag == "--source_model_path" else "lm", flag, name, (op if flag == "--source_model_path" else lm)(flag, v, *(["--grow_scheme", "ligo", "--source_model_path", world.small_model] if flag == "--pretrained_ligo_path" else [])))
         add("grow", flag, name, grow(flag, v) if flag == "--source_model_path" else [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "ligo", "--pretrained_ligo_path", v, "--output_dir", out()])
-for flag in ["--model_name_or_path", "--glue_dir", "--tokenizer_name", "--results_table"]:
-    for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
-        argv = glue()
-        if flag in argv: argv[argv.index(flag) + 1] = v
-        else: argv += [flag, v]
-        add("glue", flag, name, argv)
-for flag in ["--model_name_or_path", "--squad_dir", "--tokenizer_name", "--results_table"]:
-    for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
-        argv = squad()
-        if flag in argv: argv[argv.index(flag) + 1] = v
-        else: argv += [flag, v]
-        add("squad", flag, name, argv)
+for tool, command, data_flag in [("glue", glue, "--glue_dir"), ("squad", squad, "--squad_dir")]:
+    for flag in ["--model_name_or_path", data_flag, "--tokenizer_name", "--results_table"]:
+        for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
+            argv = command()
+            if flag in argv: argv[argv.index(flag) + 1] = v
+            else: argv += [flag, v]
+            add(tool, flag, name, argv)
 for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
     add("report", "--scratch", name, [PY, "-m", "ligo.report", "--scratch", v, "--run", f"A={scratch}", "--output_dir", out()])
     add("report", "--small", name, rep("--small", v))
@@ -146,6 +140,7 @@ for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
     add("lm", "--config", name, [PY, "run_lm_distributed.py", "--config", v, "--config_name", world.small_config, "--output_dir", out()])
     add("glue", "--config", name, glue("--config", v))
     add("squad", "--config", name, squad("--config", v))
+print(f"{len(cases)} cases in all", file=sys.stderr, flush=True)
 if only: cases = [c for c in cases if c[0] in only]
 (root / "warm").mkdir(); client, server = warm.start(root / "warm")
 

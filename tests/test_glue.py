@@ -16,6 +16,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from glue_fixtures import corpus_lines, write_glue, write_tsv
+from training_helpers import refused_while_held
 
 from ligo.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
@@ -26,7 +27,6 @@ from ligo.finetune.glue.run import run_glue
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
 from ligo.finetune.table import add_results, check_table, csv_header, csv_path
 from ligo.finetune.train import total_steps
-from ligo.training.output_lock import OutputLock
 from tokenization.train_tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -439,13 +439,7 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(glue_dir
     its own process, is refused in one line and writes nothing there."""
     out = tmp_path / "out"
     out.mkdir()
-    holder = OutputLock(out, "run_glue.py")
-    try:
-        result = run_script(warm_python, "--model_name_or_path", bert_model, "--glue_dir", glue_dir, "--output_dir",
-                            out, "--tasks", "sst2", *FAST)
-    finally:
-        holder.release()
-    assert result.returncode == 2, result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert f"'{out}' is in use by another run (run_glue.py, process {os.getpid()} on" in line, line
+    refused_while_held(out, "run_glue.py", lambda: run_script(
+        warm_python, "--model_name_or_path", bert_model, "--glue_dir", glue_dir, "--output_dir", out, "--tasks", "sst2",
+        *FAST))
     assert sorted(p.name for p in out.iterdir()) == []

@@ -1,16 +1,15 @@
 """The whole LiGO pipeline on the embedded data, as users run it: pretrain a small BERT,
 train the operator in two gloo processes, grow, train the grown model."""
 
-import os
 
 import pytest
 import torch
 from conftest import run
-from training_helpers import config_text, grow_command, growth_pipeline, lm_command, read_metrics, tiny_config
+from training_helpers import (config_text, grow_command, growth_pipeline, lm_command, read_metrics, refused_while_held,
+                              tiny_config)
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.training.checkpoint import latest_checkpoint
-from ligo.training.output_lock import OutputLock
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +62,10 @@ def test_a_grow_into_a_folder_another_grow_holds_is_refused(pipeline, warm_pytho
     """This test's process holds the lock beside the folder, as a first grow would while it
     saves; a second grow, its own process, is refused in one line and writes nothing."""
     out = pipeline / "held"
-    holder = OutputLock(out, "python -m ligo.grow", path=pipeline / ".held.lock")
-    try:
-        result = run([warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
-                      "--grow_scheme", "bert2bert_fpi", "--source_model_path", pipeline / "small", "--output_dir", out],
-                     check=False)
-    finally:
-        holder.release()
-    assert result.returncode == 2, result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert f"'{out}' is in use by another run (python -m ligo.grow, process {os.getpid()} on" in line, line
+    refused_while_held(out, "python -m ligo.grow", lambda: run(
+        [warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",
+         "--grow_scheme", "bert2bert_fpi", "--source_model_path", pipeline / "small", "--output_dir", out],
+        check=False), lock_path=pipeline / ".held.lock")
     assert not out.exists() and not (pipeline / ".held.partial").exists()
     # and with the holder gone, the same command writes the model and leaves no lock behind
     run([warm_python, "-m", "ligo.grow", "--model_type", "bert", "--config_name", pipeline / "large.json",

@@ -2,15 +2,14 @@
 
 import csv
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from training_helpers import refused_while_held
 
 from ligo.errors import UserError
 from ligo.report import savings as report
-from ligo.training.output_lock import OutputLock
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -185,16 +184,9 @@ def test_a_report_into_a_folder_in_use_is_refused_naming_the_holder(runs, tmp_pa
     one, its own process, is refused in one line and writes nothing there."""
     out = tmp_path / "held"
     out.mkdir()
-    holder = OutputLock(out, "python -m ligo.report")
-    try:
-        result = subprocess.run([warm_python, "-m", "ligo.report", "--scratch", runs["scratch"], "--run",
-                                 f"LiGO={runs['grown']}", "--output_dir", str(out)], cwd=REPO, capture_output=True,
-                                text=True)
-    finally:
-        holder.release()
-    assert result.returncode == 2, result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert f"'{out}' is in use by another run (python -m ligo.report, process {os.getpid()} on" in line, line
+    refused_while_held(out, "python -m ligo.report", lambda: subprocess.run(
+        [warm_python, "-m", "ligo.report", "--scratch", runs["scratch"], "--run", f"LiGO={runs['grown']}",
+         "--output_dir", str(out)], cwd=REPO, capture_output=True, text=True))
     assert list(out.iterdir()) == []
 
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 from squad_fixtures import write_squad
+from training_helpers import refused_while_held
 from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from ligo.finetune.squad.data import Example, read_split
 from ligo.finetune.squad.features import eval_features, train_features
 from ligo.finetune.squad.metrics import exact_match, f1_score, normalize_answer, squad_v1, squad_v2
 from ligo.finetune.squad.postprocess import predict_answers
-from ligo.training.output_lock import OutputLock
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
@@ -218,13 +218,6 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(squad_di
     model = _tiny_model(tmp_path / "bert", bert_tokenizer_dir, "bert")
     out = tmp_path / "out"
     out.mkdir()
-    holder = OutputLock(out, "run_squad.py")
-    try:
-        result = run_script(warm_python, "--model_name_or_path", model, "--squad_dir", squad_dir, "--output_dir", out,
-                            "--seeds", 1, *FAST)
-    finally:
-        holder.release()
-    assert result.returncode == 2, result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert f"'{out}' is in use by another run (run_squad.py, process {os.getpid()} on" in line, line
+    refused_while_held(out, "run_squad.py", lambda: run_script(
+        warm_python, "--model_name_or_path", model, "--squad_dir", squad_dir, "--output_dir", out, "--seeds", 1, *FAST))
     assert sorted(p.name for p in out.iterdir()) == []

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from ligo.training import distributed
+from ligo.training.output_lock import OutputLock
 
 FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
                "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir")}
@@ -221,3 +222,16 @@ def failing_rank_worker(args):
             raise RuntimeError("rank fails on purpose")
         os.kill(os.getpid(), signal.SIGKILL)
     distributed.all_reduce_sum([1.0], ctx.device)
+
+
+def refused_while_held(out, what, start, lock_path=None):
+    """Holds ``out``'s lock in this process, as a first run ``what`` would; ``start()`` runs a second
+    one, its own process, which must be refused in one line naming this process."""
+    holder = OutputLock(out, what, path=lock_path)
+    try:
+        result = start()
+    finally:
+        holder.release()
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"'{out}' is in use by another run ({what}, process {os.getpid()} on" in line, line
