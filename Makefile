@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup mini mini-gpt2 test bench clean-data
+.PHONY: setup mini mini-gpt2 mini-vit test bench clean-data
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh $(VENV)
@@ -21,6 +21,11 @@ mini-gpt2:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
 	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_gpt2.sh
 
+# The ViT miniature (Table 2): scikit-learn's digits as an ImageFolder tree, its runs and report in results/mini-vit.
+mini-vit:
+	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
+	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_vit.sh
+
 # One pytest worker a core (pytest-xdist), a test file to a worker: half the suite's wall time on
 # 2 cores, where most tests run one single-threaded process (docs/benchmarks.md).
 test: $(STAMP)
@@ -30,4 +35,4 @@ bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PYTHON) -m bench
 
 clean-data:
-	rm -rf data/wiki-sample-cased data/wiki-sample-cased-untokenized data/tokenizers data/sample/*.bz2
+	rm -rf data/wiki-sample-cased data/wiki-sample-cased-untokenized data/tokenizers data/sample/*.bz2 data/digits

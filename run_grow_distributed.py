@@ -4,9 +4,10 @@
         --output_dir runs/ligo --tune_width --tune_depth --source_model_path runs/bert-small \
         --fuse_init_scheme stackbert_noisy rand --max_steps 100 --logging_steps 100 --ckpt_steps 100 --should_continue
 
-The operator is trained by the masked-LM loss of the large model it grows, with the same
+The operator is trained by the training loss of the large model it grows (masked LM, causal LM,
+or for a ViT the classification loss on --data_path's images, DeiT's recipe), with the same
 loop, logs and checkpoints as pretraining; then grow with
-``run_lm_distributed.py --grow_scheme ligo --pretrained_ligo_path <output_dir>``.
+``run_lm_distributed.py`` (or ``run_image_distributed.py``) ``--grow_scheme ligo --pretrained_ligo_path <output_dir>``.
 """
 
 import functools

@@ -1,5 +1,6 @@
-"""Pretrain BERT or RoBERTa with masked-LM: from scratch, from a checkpoint, or grown from a
-small model (LiGO or a baseline, --grow_scheme).
+"""Pretrain a language model (BERT, RoBERTa: masked LM; GPT-2: causal LM): from scratch, from a
+checkpoint, or grown from a small model (LiGO or a baseline, --grow_scheme). Image models:
+run_image_distributed.py.
 
     python run_lm_distributed.py --config configs/bert_wiki.txt --config_name configs/bert-6L-512H.json \
         --output_dir runs/bert-small --max_steps 400000 --warmup_steps 10000 --should_continue
@@ -19,7 +20,7 @@ from ligo.training.session import run_session
 
 @exit_on_user_error
 def main():
-    launch(functools.partial(run_session, build_task=build_lm_task), parse_args())
+    launch(functools.partial(run_session, build_task=build_lm_task), parse_args(modality="text"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Evaluation: time of a full masked-LM evaluation pass, ours against a minimal hand-written loop.
 
-- ours: ``ligo.training.evaluate.evaluate`` as the trainer calls it (one process, a gloo process
+- ours: ``ligo.training.evaluate.evaluate_language_model`` as the trainer calls it (one process, a gloo process
   group, sharded keys, the DataLoader without workers, ``autocast`` disabled as without
   --fp16/--bf16, the loss summed in float64 and all-reduced).
 - baseline: ``baseline_evaluate`` below, a minimal ``torch.no_grad()`` loop over the same
@@ -75,7 +75,7 @@ def timing_child(_args):
     from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
     from ligo.models.loading import load_config, new_model
     from ligo.training import distributed
-    from ligo.training.evaluate import evaluate
+    from ligo.training.evaluate import evaluate_language_model
     from ligo.training.trainer import autocast_for
 
     ctx = distributed.init(timeout_seconds=60)
@@ -89,7 +89,7 @@ def timing_child(_args):
     model = new_model("bert", load_config("bert", str(MODEL_CONFIG)), SEED)
     autocast = autocast_for(SimpleNamespace(fp16=False, bf16=False), ctx.device)  # as without --fp16/--bf16
     variants = {
-        "ours": lambda: evaluate(model, dataset, collate, ctx, BATCH_SIZE, autocast)["eval_loss"],
+        "ours": lambda: evaluate_language_model(model, dataset, collate, ctx, BATCH_SIZE, autocast)["eval_loss"],
         "baseline": lambda: baseline_evaluate(model, dataset, collate, BATCH_SIZE),
     }
     seconds, losses = {name: [] for name in variants}, {}
@@ -135,7 +135,7 @@ def run() -> list[dict]:
     for name in median:
         print(f"  {name}: {figures(name)}", flush=True)
     notes = (
-        f"ratio = baseline time / ours (target ~1). Ours: ligo.training.evaluate.evaluate, 1 process, gloo; baseline: a "
+        f"ratio = baseline time / ours (target ~1). Ours: ligo.training.evaluate.evaluate_language_model, 1 process, gloo; baseline: a "
         f"minimal torch.no_grad() loop over the same batches (bench/evaluation.py). {MODEL_CONFIG.stem}, "
         f"{EVAL_TEXT.name}: the first {m['blocks']} of its {m['of']} blocks of {BLOCK_SIZE} + 2, batch "
         f"{BATCH_SIZE}, eval mode, {m['threads']} torch threads, fp32 on CPU; one fresh process, 1 untimed pass "

@@ -14,6 +14,7 @@
 #   MINI_SMALL_RUN     the small model's run                      ($MINI_RUNS/small)
 #   MINI_FLAGS         extra flags for every run, e.g. "--bf16"   (none)
 #   MINI_RUNS          where runs go                              (runs/mini)
+#   MINI_ENTRY         the pretraining entry script               (run_lm_distributed.py)
 #   PYTHON             interpreter                                (python)
 #
 # The proportions are the paper's: the operator trains 100 steps against 400K of the large
@@ -22,6 +23,7 @@
 # same peak learning rate, decaying linearly (SPEC section 6).
 PYTHON=${PYTHON:-python}
 RUNS=${MINI_RUNS:-runs/mini}
+ENTRY=${MINI_ENTRY:-run_lm_distributed.py}
 CONFIG=${MINI_CONFIG:-configs/bert_mini_table1.txt}
 SMALL=${MINI_SMALL_CONFIG:-configs/bert-mini-2L-64H.json}
 LARGE=${MINI_LARGE_CONFIG:-configs/bert-mini-4L-128H.json}
@@ -66,11 +68,11 @@ train() {
 
 # The runs every table shares, each with the same large-model settings.
 train_small() {
-  train "$SMALL_RUN" "$SMALL_STEPS" run_lm_distributed.py --config_name "$SMALL" --warmup_steps "$SMALL_WARMUP"
+  train "$SMALL_RUN" "$SMALL_STEPS" "$ENTRY" --config_name "$SMALL" --warmup_steps "$SMALL_WARMUP"
 }
 train_scratch() {  # train_scratch OUTPUT_DIR [FLAGS...]
   local out=$1; shift
-  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" \
+  train "$out" "$LARGE_STEPS" "$ENTRY" --config_name "$LARGE" --seed "$SEED" \
     --warmup_steps "$SCRATCH_WARMUP" "$@"
 }
 train_operator() {  # train_operator OUTPUT_DIR STEPS [FLAGS...]
@@ -80,7 +82,7 @@ train_operator() {  # train_operator OUTPUT_DIR STEPS [FLAGS...]
 }
 train_grown() {  # train_grown OUTPUT_DIR GROW_SCHEME [FLAGS...]
   local out=$1 scheme=$2; shift 2
-  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" --grow_scheme "$scheme" \
+  train "$out" "$LARGE_STEPS" "$ENTRY" --config_name "$LARGE" --seed "$SEED" --grow_scheme "$scheme" \
     --source_model_path "$SMALL_RUN" --warmup_steps "$GROWN_WARMUP" "$@"
 }
 
@@ -95,7 +97,7 @@ train_mslt() {  # train_mslt OUTPUT_DIR [FLAGS...]
 }
 train_ki() {  # train_ki OUTPUT_DIR [FLAGS...]
   local out=$1; shift
-  train "$out" "$LARGE_STEPS" run_lm_distributed.py --config_name "$LARGE" --seed "$SEED" --grow_scheme ki \
+  train "$out" "$LARGE_STEPS" "$ENTRY" --config_name "$LARGE" --seed "$SEED" --grow_scheme ki \
     --source_model_path "$SMALL_RUN" --warmup_steps "$SCRATCH_WARMUP" "$@"
 }
 

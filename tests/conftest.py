@@ -25,7 +25,7 @@ TEST_LINES = 100
 LONGEST_FIRST = ["test_paper_recipes.py", "test_mini_scripts.py", "test_preemption.py", "test_training_methods.py",
                  "test_growth_end_to_end.py", "test_fault_injection.py", "test_gpt2_training.py",
                  "test_pretraining.py", "test_gpu_options.py", "test_gpu_scripts.py", "test_bad_inputs.py",
-                 "test_rank_failure.py", "test_glue.py", "test_squad.py"]
+                 "test_rank_failure.py", "test_glue.py", "test_squad.py", "test_vit.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -142,6 +142,17 @@ def roberta_tokenized(tmp_path_factory, roberta_text, roberta_tokenizer_dir, war
             env={"DATA_DIR": str(roberta_text), "TOKENIZER": str(roberta_tokenizer_dir), "PYTHON": warm_python})
         return roberta_text
     return once(tmp_path_factory, "roberta_tokenized", build)
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory, warm_python) -> Path:
+    """scikit-learn's handwritten digits as an ImageFolder tree (train/ and val/), by the project's
+    own writer: the real images the ViT tests train on."""
+    def build():
+        out = tmp_path_factory.mktemp("images") / "digits"
+        run([warm_python, "-m", "ligo.data.digits", "--output_dir", str(out)])
+        return out
+    return once(tmp_path_factory, "digits", build)
 
 
 @pytest.fixture(scope="session")

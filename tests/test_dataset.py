@@ -12,7 +12,8 @@ from ligo.data.dataset import BlockDataset, pack_units
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.errors import UserError
 from ligo.training.arguments import parse_args
-from ligo.training.session import build_datasets
+from ligo.data.run_data import text_run_data
+from ligo.models.loading import load_config
 
 
 def dataset(text_dir, tokenizer_dir, block_size=126, split="valid", **kwargs):
@@ -115,7 +116,8 @@ def test_the_authors_split_sent_trains_on_contiguous_windows_as_their_code_did(r
                           "--train_data_file", str(roberta_tokenized / "en.train.raw"),
                           "--eval_data_file", str(roberta_tokenized / "en.valid.raw")])
     assert authors.split_sent and not authors.pack_sentences
-    train, _ = build_datasets(authors, load_tokenizer(str(roberta_tokenizer_dir)), 64)
+    authors.block_size = 64
+    train = text_run_data(authors, load_config("roberta", "configs/roberta-6L-512H.json")).train
     assert np.array_equal(train.spans[:, 0], np.arange(len(train)) * 64)
     assert np.all(train.spans[:, 1] - train.spans[:, 0] == 64)
 

@@ -328,3 +328,183 @@ def test_focus_verdict_on_a_flagged_run_stays_on_flops(paced, tmp_path):
     assert ("Slow saves 37.5% of the training FLOPs (-25.0% of the wall time as measured, not comparable as the "
             "machine's speed changed; 37.5% at scratch's step time) against scratch; the best other method, Close, "
             "saves 37.5%: Slow does not beat the baselines here.") in (tmp_path / "out" / "savings.md").read_text()
+
+
+# ---------------------------------------------------------------- accuracy targets (image classification, Table 2)
+
+def write_image_run(path: Path, points, drop=None) -> str:
+    """An image classification run dir: one evaluated row per ``(flops, seconds, top1)``, each with
+    an eval_loss that falls as the accuracy rises, eval_top5 and eval_images (``drop``: a key left
+    out of the last evaluated row)."""
+    path.mkdir(parents=True)
+    rows = [{"step": 10 * i, "epoch": i, "train_loss": 3.0, "images": 1000 * i, "flops": f, "train_seconds": s,
+             "eval_loss": 5 - top1 / 25, "eval_top1": top1, "eval_top5": min(100, top1 + 15), "eval_images": 500}
+            for i, (f, s, top1) in enumerate(points)]
+    if drop:
+        del rows[-1][drop]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+@pytest.fixture
+def image_runs(tmp_path):
+    return {
+        # scratch ends at 80% top-1, reached at 200 FLOPs / 20 s
+        "scratch": write_image_run(tmp_path / "image" / "scratch", [(0, 0, 10), (100, 10, 50), (200, 20, 80)]),
+        # crosses 80% between 60% (50 FLOPs) and 90% (100 FLOPs), dips below afterwards: the first crossing counts
+        "grown": write_image_run(tmp_path / "image" / "grown", [(0, 0, 20), (50, 5, 60), (100, 10, 90), (150, 15, 79),
+                                                      (200, 20, 92)]),
+    }
+
+
+def image_report(image_runs, out, *extra, runs=None):
+    report.main(["--scratch", image_runs["scratch"], "--run", f"Grown={image_runs['grown']}",
+                 *(runs or []), "--output_dir", str(out), *extra])
+    with open(out / "savings.csv", newline="") as f:
+        return {row["method"]: row for row in csv.DictReader(f)}
+
+
+def test_cost_to_target_interpolates_an_accuracy_crossing_upward():
+    points = [(0, 0, 20), (50, 5, 60), (100, 10, 90), (150, 15, 70), (200, 20, 95)]
+    # 80 is 2/3 of the way from 60 to 90: 50 + 2/3 * 50 FLOPs
+    assert report.cost_to_target(points, 80, higher_is_better=True) == pytest.approx((250 / 3, 25 / 3))
+    assert report.cost_to_target(points, 20, higher_is_better=True) == (0, 0)
+    assert report.cost_to_target(points, 90, higher_is_better=True) == (100, 10)
+    assert report.cost_to_target(points, 96, higher_is_better=True) is None
+
+
+def test_accuracy_target_is_scratch_final_top1(image_runs, tmp_path, capsys):
+    out = tmp_path / "out"
+    rows = image_report(image_runs, out)  # --metric auto: scratch logged eval_top1
+    scratch, grown = rows["Scratch"], rows["Grown"]
+    assert (scratch["metric"], float(scratch["final_metric"])) == ("eval_top1", 80)
+    assert (float(scratch["flops_to_target"]), float(scratch["seconds_to_target"])) == (200, 20)
+    # 80% crossed 2/3 of the way from 60% (50 FLOPs, 5 s) to 90% (100 FLOPs, 10 s)
+    assert float(grown["flops_to_target"]) == pytest.approx(250 / 3)
+    assert float(grown["seconds_to_target"]) == pytest.approx(25 / 3)
+    assert float(grown["steps_to_target"]) == pytest.approx(10 + 20 / 3)
+    assert float(grown["flops_saved_pct"]) == pytest.approx(100 * (1 - (250 / 3) / 200))  # 58.33%
+    assert float(grown["time_saved_pct"]) == pytest.approx(100 * (1 - (25 / 3) / 20))
+    assert float(grown["final_metric"]) == 92
+    assert float(grown["final_eval_loss"]) == pytest.approx(5 - 92 / 25)  # kept beside, in its old place
+    md = (out / "savings.md").read_text()
+    assert md.startswith(f"Target: eval top-1 accuracy 80.00%, the final top-1 of the scratch run {image_runs['scratch']}. ")
+    assert "| Method | FLOPs to target | FLOPs saved | Wall time to target | Wall time saved" in md
+    assert "| Final top-1 | Operator cost |" in md and "Final eval loss" not in md
+    assert "| Grown | 83.33 | 58.3% | 8.333 s | 58.3% | n/a | 92.00% |" in md
+    assert md in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {"savings.md", "savings.csv", "accuracy_vs_flops.png",
+                                               "accuracy_vs_time.png"}
+    for name in ("accuracy_vs_flops.png", "accuracy_vs_time.png"):
+        data = (out / name).read_bytes()
+        assert len(data) > 1000 and data[:8] == PNG_SIGNATURE
+
+
+def test_csv_keeps_its_columns_and_adds_the_metric_last(image_runs, tmp_path):
+    image_report(image_runs, tmp_path / "out")
+    with open(tmp_path / "out" / "savings.csv", newline="") as f:
+        header = next(csv.reader(f))
+    assert header == report.COLUMNS and header[5] == "final_eval_loss" and header[-2:] == ["final_metric", "metric"]
+
+
+def test_metric_eval_loss_on_image_runs(image_runs, tmp_path):
+    """--metric eval_loss makes Table 1's report of image runs: scratch's final loss 5 - 80/25 = 1.8."""
+    out = tmp_path / "out"
+    rows = image_report(image_runs, out, "--metric", "eval_loss")
+    assert rows["Grown"]["metric"] == "eval_loss" and float(rows["Grown"]["final_metric"]) == pytest.approx(1.32)
+    # loss 1.8 is reached exactly where top-1 80% is
+    assert float(rows["Grown"]["flops_to_target"]) == pytest.approx(250 / 3)
+    assert "Target: eval loss 1.8000 (perplexity" in (out / "savings.md").read_text()
+    assert (out / "loss_vs_flops.png").is_file() and not (out / "accuracy_vs_flops.png").exists()
+
+
+def test_metric_top5(image_runs, tmp_path):
+    rows = image_report(image_runs, tmp_path / "out", "--metric", "eval_top5")
+    # scratch ends at 95% top-5; Grown's top-5 goes 75% (50 FLOPs) -> 100% (100 FLOPs): 95% at 4/5 of the way
+    assert float(rows["Scratch"]["final_metric"]) == 95 and rows["Scratch"]["metric"] == "eval_top5"
+    assert float(rows["Grown"]["flops_to_target"]) == pytest.approx(90)
+    assert "Target: eval top-5 accuracy 95.00%, the final top-5 of the scratch run" in (
+        tmp_path / "out" / "savings.md").read_text()
+
+
+def test_explicit_target_scratch_reaches(image_runs, tmp_path):
+    rows = image_report(image_runs, tmp_path / "out", "--target", "70")
+    # scratch: 70% is 2/3 of the way from 50% (100 FLOPs) to 80% (200); Grown: 1/3 of 60% -> 90% (50 -> 100)
+    assert float(rows["Scratch"]["flops_to_target"]) == pytest.approx(500 / 3)
+    assert float(rows["Grown"]["flops_to_target"]) == pytest.approx(200 / 3)
+    assert float(rows["Grown"]["flops_saved_pct"]) == pytest.approx(60)
+    assert float(rows["Scratch"]["final_metric"]) == 80  # the final value, not the target
+    assert (f"Target: eval top-1 accuracy 70.00%, set by --target (the scratch run {image_runs['scratch']} ends at "
+            f"80.00%). ") in (tmp_path / "out" / "savings.md").read_text()
+
+
+def test_explicit_target_scratch_never_reaches_leaves_savings_undefined(image_runs, tmp_path):
+    """Scratch tops out at 80%: at 85% it reads "not reached", and every saving is undefined
+    (empty in the CSV, n/a in the table) while a run's own cost to target is still given."""
+    out = tmp_path / "out"
+    rows = image_report(image_runs, out, "--target", "85", "--focus", "Grown")
+    scratch, grown = rows["Scratch"], rows["Grown"]
+    for key in report.REACH_COLUMNS:
+        assert scratch[key] == "not reached"
+    # Grown: 85% is 5/6 of the way from 60% (50 FLOPs) to 90% (100 FLOPs)
+    assert float(grown["flops_to_target"]) == pytest.approx(50 + 250 / 6)
+    assert grown["flops_saved_pct"] == grown["time_saved_pct"] == grown["time_saved_at_scratch_speed_pct"] == ""
+    md = (out / "savings.md").read_text()
+    assert "| Scratch | not reached | not reached | not reached | not reached | not reached | 80.00% |" in md
+    assert "| Grown | 91.67 | n/a | 9.167 s | n/a | n/a | 92.00% |" in md
+    assert "The scratch run never reaches the target: no saving is defined (n/a)" in md
+    assert "The scratch run never reached the target: no saving is defined, Grown cannot be ranked here." in md
+
+
+def test_explicit_loss_target(runs, tmp_path):
+    rows = make_report(runs, tmp_path / "out", "--target", "4.5")
+    # scratch: 4.5 is 3/4 of the way from 6 (100) to 4 (200); LiGO reaches 4.5 at 50 FLOPs, plus 10 of the operator
+    assert float(rows["Scratch"]["flops_to_target"]) == pytest.approx(175)
+    assert float(rows["LiGO"]["flops_to_target"]) == pytest.approx(60)
+    assert f"Target: eval loss 4.5000 (perplexity 90.02), set by --target (the scratch run {runs['scratch']} ends " \
+           f"at 4.0000). " in (tmp_path / "out" / "savings.md").read_text()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("nan", "--target nan is not a finite number"), ("inf", "--target inf is not a finite number"),
+    ("0", "--target 0 is not an accuracy in (0, 100]"), ("101", "--target 101 is not an accuracy in (0, 100]"),
+    ("0.81", None)])
+def test_bad_accuracy_target_is_refused(image_runs, tmp_path, capsys, value, message):
+    if message is None:  # a fraction is a valid (tiny) percent target: reached at once
+        assert float(image_report(image_runs, tmp_path / "out", "--target", value)["Grown"]["flops_to_target"]) == 0
+        return
+    with pytest.raises(SystemExit) as exit_info:
+        image_report(image_runs, tmp_path / "out", "--target", value)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_loss_target_must_be_finite(runs, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        make_report(runs, tmp_path / "out", "--target=-inf")  # "-inf" alone reads as an option
+    assert "--target -inf is not a finite number" in capsys.readouterr().err
+
+
+def test_run_lacking_the_metric_is_refused(image_runs, runs, tmp_path, capsys):
+    # a language run (eval_loss only) beside image runs, the target on top-1 (auto)
+    with pytest.raises(SystemExit):
+        report.main(["--scratch", image_runs["scratch"], "--run", f"LM={runs['grown']}",
+                     "--output_dir", str(tmp_path / "a")])
+    assert (f"{Path(runs['grown']) / 'metrics.jsonl'} has no row with an eval_top1; evaluate it with --do_eval "
+            f"(an image classification run logs eval_top1), or pass --metric eval_loss") in capsys.readouterr().err
+    # a language scratch run asked for top-1
+    with pytest.raises(SystemExit):
+        report.main(["--scratch", runs["scratch"], "--run", f"LiGO={runs['grown']}", "--metric", "eval_top1",
+                     "--output_dir", str(tmp_path / "b")])
+    assert (f"{Path(runs['scratch']) / 'metrics.jsonl'} has no row with an eval_top1; evaluate it with --do_eval "
+            in capsys.readouterr().err)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_an_evaluated_row_lacking_the_metric_is_refused(image_runs, tmp_path):
+    """A row evaluated without top-1 would be skipped, and the crossing interpolated across the gap."""
+    partial = write_image_run(tmp_path / "partial", [(0, 0, 20), (50, 5, 60), (100, 10, 90)], drop="eval_top1")
+    with pytest.raises(UserError, match=r"partial/metrics\.jsonl: the evaluated row of step 20 has no eval_top1; "
+                                        r"evaluate it with --do_eval"):
+        report.eval_points(partial, metric=report.TOP1)

@@ -24,6 +24,7 @@ import array, atexit, io, json, os, runpy, signal, socket, struct, sys, threadin
 import numpy, torch, transformers, tokenizers, h5py, tqdm, configargparse, tensorboardX, matplotlib
 from transformers import BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
 import transformers.loss.loss_utils
+import sklearn.model_selection, torchvision.datasets.folder, torchvision.transforms.v2  # the image runs'
 # transformers builds its table of checkpoint renamings (~1000 regular expressions, 0.5 s) at a
 # process's first model save or load: once here instead.
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping

@@ -16,7 +16,7 @@
   initialised large model's values. This is how a depth-only method meets a target that is
   also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
 
-The output side reuses the residual stream's selection: the decoder is the word embedding
+The output side of a language model reuses the residual stream's selection: the decoder is the word embedding
 (tied, or a copy of it when the small model ties them), whose columns copy; so the LayerNorm it
 reads (BERT's MLM head LayerNorm, GPT-2's final ``ln_f``: ``layout.output_norm``) carries the
 division instead (its weight and bias of a copied unit divided by the copies), and the logits
@@ -136,7 +136,7 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
 
 def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool):
     chosen = net2net_selections(small_config, large_config, seed)
-    dtype = small.others[layout.word_embeddings].dtype
+    dtype = next(iter(small.layers.values())).dtype
     hidden = _copy_matrix(chosen.hidden, small_config.hidden_size, dtype)
     per_space = {
         "hidden": hidden,
@@ -150,7 +150,7 @@ def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth
     def expansion(spec: TensorSpec, side: str):
         if spec.name in layout.output_norm:
             return MatrixExpansion(_divided(hidden), _divided(hidden))
-        if spec.name == layout.decoder.name:
+        if layout.is_decoder(spec.name):
             return MatrixExpansion(hidden, hidden)
         space = spec.out_space if side == "out" else spec.in_space
         return expansions["hidden"] if space == "head" else expansions.get(space)
@@ -186,7 +186,7 @@ def _direct_copy(layout, grown: dict[str, Tensor], small_config, large_config, s
         target = random_state[name].detach().clone().to(tensor.dtype)
         target[tuple(slice(0, size) for size in tensor.shape)] = tensor
         result[name] = target
-    if layout.decoder.name in result and ties_output_embeddings(small_config):
+    if layout.decoder is not None and layout.decoder.name in result and ties_output_embeddings(small_config):
         # The small model ties its output embedding to the word embedding: keep them equal.
         result[layout.decoder.name] = result[layout.word_embeddings].clone()
     return result

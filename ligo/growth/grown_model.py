@@ -82,7 +82,7 @@ def operator_step_flops(operator: nn.Module) -> int:
 
 
 class OperatorTask:
-    """Train a growth operator by the masked-LM loss of the large model it grows."""
+    """Train a growth operator by the training loss of the large model it grows (its family's)."""
 
     unused_parameters = False
 
@@ -90,6 +90,7 @@ class OperatorTask:
         self.operator = operator
         self.module = GrownModel(operator, large_config)
         self.large_config = large_config
+        self.family = family_of(large_config.model_type)
         self._operator_flops = operator_step_flops(operator)
 
     def parameter_groups(self, args) -> list[dict]:
@@ -108,7 +109,7 @@ class OperatorTask:
         pass
 
     def loss(self, model, batch: dict):
-        return model(**batch).loss
+        return self.family.run_batch(model, batch).loss
 
     def training_objects(self) -> dict:
         return {}

@@ -14,7 +14,7 @@ from torch import Tensor
 from transformers import PretrainedConfig
 
 from ligo.errors import UserError
-from ligo.models.layout import Layout, TensorSpec, ties_output_embeddings
+from ligo.models.layout import Layout, TensorSpec
 
 # expansion(spec, side) -> an object with rows/cols/vec, or None where the space keeps its size
 ExpansionFn = Callable[[TensorSpec, str], object]
@@ -27,7 +27,7 @@ class SmallWeights:
 
     layers: dict[str, Tensor]  # spec.name -> [small_layers, ...]
     others: dict[str, Tensor]  # embeddings and head, spec.name -> tensor
-    decoder: Tensor  # the output embedding (the word embedding where the small model ties them)
+    decoder: Tensor | None  # the output embedding (the word embedding where the small model ties them); None: none
 
     @classmethod
     def from_state_dict(cls, layout: Layout, state: dict[str, Tensor], n_layers: int) -> "SmallWeights":
@@ -48,7 +48,7 @@ class SmallWeights:
         # an untied model adds decoder.bias alone: that is the output bias to grow.
         if layout.head_bias is not None:
             others[layout.head_bias] = state.get(layout.decoder_bias, state[layout.head_bias])
-        decoder = state.get(layout.decoder.name, state[layout.word_embeddings])
+        decoder = None if layout.decoder is None else state.get(layout.decoder.name, state[layout.word_embeddings])
         return cls(layers, others, decoder)
 
 
@@ -85,7 +85,7 @@ def grow_parameters(layout: Layout, small: SmallWeights, large_config: Pretraine
         mixed = torch.einsum("ji,i...->j...", depth(spec), small.layers[spec.name])
         stacked = finish(spec.name, widen(spec, mixed, expansion))
         grown.update({spec.key(j): tensor for j, tensor in enumerate(stacked.unbind(0))})
-    if not ties_output_embeddings(large_config):
+    if layout.untied_decoder(large_config):
         grown[layout.decoder.name] = finish(layout.decoder.name, widen(layout.decoder, small.decoder, expansion))
         if layout.decoder_bias is not None:
             grown[layout.decoder_bias] = grown[layout.head_bias]

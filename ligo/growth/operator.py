@@ -22,7 +22,7 @@ from ligo.errors import UserError
 from ligo.growth.expansion import DEPTH_SCHEMES, WIDTH_SCHEMES, IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
-from ligo.models.layout import LAYER_MODULES, TensorSpec, ties_output_embeddings
+from ligo.models.layout import LAYER_MODULES, TensorSpec
 
 PER_LAYER_SPACES = ("query", "key", "value", "ffn")
 WEIGHTS_FILE = "ligo_operator.safetensors"
@@ -77,7 +77,8 @@ class LiGOOperator(nn.Module):
         small = SmallWeights.from_state_dict(self.layout, small_state, self.small_layers)
         self.small_layer_weights = self._frozen_or_tuned({k: v for k, v in small.layers.items()})
         self.small_other_weights = self._frozen_or_tuned(small.others)
-        self.small_decoder = nn.Parameter(small.decoder.detach().clone(), requires_grad=options.tune_small_model)
+        self.small_decoder = None if small.decoder is None else \
+            nn.Parameter(small.decoder.detach().clone(), requires_grad=options.tune_small_model)
 
         self.depth = nn.Parameter(self._init_depth(generator), requires_grad=options.tune_depth)
         self.width = nn.ParameterDict({
@@ -121,7 +122,7 @@ class LiGOOperator(nn.Module):
         # embedding, grown as such. (Before, --no_fuse_tie_param gave a tied decoder a width block
         # nothing used, and DDP failed waiting for its gradient.)
         specs = list(self.layout.all_specs())
-        if not ties_output_embeddings(self.large_config):
+        if self.layout.untied_decoder(self.large_config):
             specs.append(self.layout.decoder)
         for spec in specs:
             for side in ("out", "in"):
@@ -149,7 +150,7 @@ class LiGOOperator(nn.Module):
         shapes = {spec.name: grown_shapes[spec.key()] for spec in self.layout.embeddings + self.layout.head}
         for spec in self.layout.layer:
             shapes[spec.name] = (self.large_layers, *grown_shapes[spec.key(0)])
-        if self.layout.decoder.name in grown_shapes:
+        if self.layout.decoder is not None and self.layout.decoder.name in grown_shapes:
             shapes[self.layout.decoder.name] = grown_shapes[self.layout.decoder.name]
         return shapes
 
@@ -220,12 +221,14 @@ class LiGOOperator(nn.Module):
             small_state.update({spec.key(i): stacked[i] for i in range(stacked.shape[0])})
         for spec in layout.embeddings + layout.head:
             small_state[spec.name] = state["small_other_weights." + parameter_slot(spec.name)]
-        small_state[layout.decoder.name] = state["small_decoder"]
+        if layout.decoder is not None:
+            small_state[layout.decoder.name] = state["small_decoder"]
         small_state = layout.from_growth(small_state)  # the file holds the growth view's tensors
         operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
-        # Operators written before the fix in _expansion_sites may hold the tied decoder's unused
-        # width blocks: nothing ever read them, so leaving them out grows the same model.
-        unused = {f"width.{parameter_slot(f'{layout.decoder.module_path}.{side}')}" for side in ("out", "in")}
-        state = {k: v for k, v in state.items() if k not in unused - operator.state_dict().keys()}
+        if layout.decoder is not None:
+            # Operators written before the fix in _expansion_sites may hold the tied decoder's unused
+            # width blocks: nothing ever read them, so leaving them out grows the same model.
+            unused = {f"width.{parameter_slot(f'{layout.decoder.module_path}.{side}')}" for side in ("out", "in")}
+            state = {k: v for k, v in state.items() if k not in unused - operator.state_dict().keys()}
         operator.load_state_dict(state)  # strict: every tensor of the file, no other
         return operator

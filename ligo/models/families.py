@@ -5,12 +5,12 @@ a module in ligo/models/ (see ligo/models/family.py) added to ``FAMILIES``."""
 from transformers import PretrainedConfig
 
 from ligo.errors import UserError
-from ligo.models import bert, gpt2, roberta
+from ligo.models import bert, gpt2, roberta, vit
 from ligo.models.family import Family
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import Layout
 
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY)}
+FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY, vit.FAMILY)}
 MODEL_TYPES = tuple(FAMILIES)
 
 
@@ -55,7 +55,7 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
     for field in family.shared_fields:
         if getattr(large, field) != getattr(small, field):
             raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs {getattr(large, field)}); "
-                            "both models must share the tokenizer and positions")
+                            "both models must share it (the tokenizer and positions; a ViT's images and classes)")
     for config, name in [(small, small_name), (large, large_name)]:
         if config.hidden_size % config.num_attention_heads:
             raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "

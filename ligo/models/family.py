@@ -10,12 +10,19 @@ from transformers import PretrainedConfig, PreTrainedModel
 from ligo.models.layout import Layout
 
 
+def run_hugging_face(model, batch: dict):
+    """A language model's batch through its Hugging Face class, which computes the loss itself."""
+    return model(**batch)
+
+
 @dataclass(frozen=True)
 class Family:
     model_type: str  # Hugging Face's config.model_type
     config_class: type[PretrainedConfig]
     pretraining_class: type[PreTrainedModel]  # the unmodified Hugging Face model pretraining trains
-    objective: str  # the pretraining loss: "mlm" (masked LM) or "clm" (causal LM: next token, shifted labels)
+    # the pretraining loss: "mlm" (masked LM), "clm" (causal LM: next token, shifted labels) or
+    # "image" (image classification: ligo/data/images.py's batches)
+    objective: str
     layout: Callable[[], Layout]  # where every parameter lives and which space each dimension is in
     space_sizes: Callable[[PretrainedConfig], dict[str, int]]  # the size of each space of a config
     # Forward FLOPs of one sequence, per term, and the terms torch runs as matmuls (ligo/models/flops.py).
@@ -37,10 +44,17 @@ class Family:
     document_end_token: str | None = None
     example_config: str = ""  # a config JSON of this family, for error messages
     tokenizer_kind: str = "bert-uncased"  # tokenization.train_tokenizer's --kind for it, for error messages
+    # A training batch through the model (the module as trained: plain, DDP or grown): an output
+    # with ``.loss`` and ``.logits``. Every task calls it, so the tasks need not know the objective.
+    run_batch: Callable = run_hugging_face
 
     @property
     def special_tokens_per_block(self) -> int:
         return (self.block_start_token is not None) + (self.block_end_token is not None)
+
+    @property
+    def is_language_model(self) -> bool:
+        return self.objective in ("mlm", "clm")
 
     @property
     def causal(self) -> bool:

@@ -5,7 +5,7 @@ dimensions belongs to: what the growth operators need to know of a model. Each f
 A *space* is a dimension that growth widens: ``hidden`` (the residual stream), ``query``,
 ``key``, ``value`` (attention projections), ``ffn`` (the intermediate layer) and ``head``
 (the MLM head transform). ``None`` marks a dimension never widened (vocabulary, positions,
-token types). Layer tensors carry ``{i}`` in their name.
+token types, classes, pixels). Layer tensors carry ``{i}`` in their name.
 """
 
 from collections.abc import Callable
@@ -52,10 +52,12 @@ class Layout:
     embeddings: tuple[TensorSpec, ...]
     layer: tuple[TensorSpec, ...]
     head: tuple[TensorSpec, ...]
-    decoder: TensorSpec  # the output embedding, tied to the word embedding unless the config unties it
+    # The output embedding, tied to the word embedding unless the config unties it; None where the
+    # family has none (ViT: its classifier is a plain head tensor).
+    decoder: TensorSpec | None
     decoder_bias: str | None  # tied to the head's bias where the embeddings are tied; None: no output bias
     head_bias: str | None
-    word_embeddings: str
+    word_embeddings: str | None
     # The LayerNorm whose output the decoder reads (its weight and bias): Net2Net divides it by
     # the copies of each hidden unit, as the decoder's columns (the word embedding) only copy.
     output_norm: tuple[str, ...] = ()
@@ -68,6 +70,13 @@ class Layout:
 
     def all_specs(self) -> tuple[TensorSpec, ...]:
         return self.embeddings + self.layer + self.head
+
+    def untied_decoder(self, config: PretrainedConfig) -> bool:
+        """Whether a model of this config has an output embedding of its own to grow."""
+        return self.decoder is not None and not ties_output_embeddings(config)
+
+    def is_decoder(self, name: str) -> bool:
+        return self.decoder is not None and name == self.decoder.name
 
 
 def ties_output_embeddings(config: PretrainedConfig) -> bool:

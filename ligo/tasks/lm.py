@@ -56,7 +56,7 @@ class MaskedLMTask:
             if self.token_drop is not None:
                 layers = self.module.get_submodule(self.family.layers_path)
                 stack.enter_context(self.token_drop.dropping(layers, batch))
-            output = model(**batch)
+            output = self.family.run_batch(model, batch)
         if self.token_drop is not None:
             self.token_drop.update(output.logits.detach(), batch["labels"])
         if self.inheritance is not None:
@@ -110,13 +110,14 @@ def latest_operator(args) -> LiGOOperator:
 
 
 def check_operator_fits(operator: LiGOOperator, config, args, small_config=None):
-    fields = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
+    family = family_of(config.model_type)
+    fields = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", *family.shared_fields)
     for which, expected, name in [(operator.large_config, config, f"--config_name {args.config_name}"),
                                   (operator.small_config, small_config, "--source_model_path")]:
         if expected is None:
             continue
-        differing = [f"{f} {getattr(which, f)} vs {getattr(expected, f)}" for f in fields
-                     if getattr(which, f) != getattr(expected, f)]
+        differing = [f"{f} {getattr(which, f, None)} vs {getattr(expected, f, None)}" for f in fields
+                     if getattr(which, f, None) != getattr(expected, f, None)]
         if not differing and space_sizes(which)["ffn"] != space_sizes(expected)["ffn"]:
             differing = [f"FFN size {space_sizes(which)['ffn']} vs {space_sizes(expected)['ffn']}"]
         if differing:

@@ -110,7 +110,7 @@ class MSLTTask:
         names |= {spec.key() for spec in self.layout.head}
         if self.layout.decoder_bias is not None:
             names.add(self.layout.decoder_bias)
-        if not ties_output_embeddings(self.config):
+        if self.layout.untied_decoder(self.config):
             names.add(self.layout.decoder.name)
         return names
 
@@ -135,7 +135,7 @@ class MSLTTask:
 
     def loss(self, model, batch: dict) -> torch.Tensor:
         with running_layers(self.module, self.family.layers_path, self._active()):
-            return model(**batch).loss
+            return self.family.run_batch(model, batch).loss
 
     def parameter_groups(self, args) -> list[dict]:
         # Every parameter, frozen or not: a later stage unfreezes them.
@@ -156,7 +156,7 @@ class MSLTTask:
         # decoder's weight gradient (it is the frozen word embedding).
         terms = families.flops_breakdown(self.config, seq_len)
         skipped = terms["blocks.kqv"] // layers
-        if ties_output_embeddings(self.config):
+        if self.layout.decoder is not None and ties_output_embeddings(self.config):
             skipped += terms["head.decoder"]
         return batch_size * (forward + BACKWARD_TO_FORWARD * trained - skipped)
 

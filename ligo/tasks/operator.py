@@ -10,7 +10,7 @@ from ligo.tasks.source_model import load_source_model
 
 
 def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
-    """``tokenizer`` is not needed: the operator's loss is the plain masked-LM loss."""
+    """``tokenizer`` is not needed: the operator's loss is the large model's plain training loss."""
     pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
                                               (f"--grow_scheme {args.grow_scheme}", args.grow_scheme in ("ki", "mslt"))]
                         if on]

@@ -26,9 +26,11 @@ GROW_SCHEMES = ["none", "ligo", "stackbert", "interpolation", "bert2bert_fpi", "
 
 
 def build_parser() -> configargparse.ArgParser:
-    parser = configargparse.ArgParser(description="Pretrain a transformer language model, or train a LiGO growth operator.")
+    parser = configargparse.ArgParser(
+        description="Pretrain a transformer (language or image model), or train a LiGO growth operator.")
     parser.add_argument("--config", is_config_file=True, help="config file of `name = value` lines")
     _data_flags(parser)
+    _image_flags(parser)
     _logging_flags(parser)
     _model_flags(parser)
     _growth_flags(parser)
@@ -61,6 +63,30 @@ def _data_flags(parser):
     group.add_argument("--pin_memory", default="auto", choices=["auto", "on", "off"],
                        help="page-locked training batches, for faster, asynchronous copies to a GPU "
                             "(auto: on with CUDA, off on CPU; on needs CUDA)")
+
+
+def _image_flags(parser):
+    group = parser.add_argument_group("images (--model_type vit; DeiT's recipe and flag names: docs/vision.md)")
+    group.add_argument("--data_path", help="ImageFolder root in ImageNet's layout: <data_path>/train/<class>/<image> "
+                                           "and <data_path>/val/<class>/<image>")
+    group.add_argument("--train_split", default="train", help="the training images' folder under --data_path")
+    group.add_argument("--eval_split", default="val", help="the evaluation images' folder under --data_path")
+    group.add_argument("--input_size", type=int, help="image side in pixels after cropping (default and only value: "
+                                                      "the model config's image_size)")
+    group.add_argument("--crop_scale_min", type=float, default=0.08,
+                       help="RandomResizedCrop's smallest crop, as a share of the image (DeiT: 0.08)")
+    group.add_argument("--hflip", type=float, default=0.5, help="horizontal flip probability (DeiT: 0.5)")
+    group.add_argument("--reprob", type=float, default=0.25, help="random erasing probability (DeiT: 0.25)")
+    group.add_argument("--mixup", type=float, default=0.8, help="Mixup alpha, 0 to turn it off (DeiT: 0.8)")
+    group.add_argument("--cutmix", type=float, default=1.0, help="CutMix alpha, 0 to turn it off (DeiT: 1.0)")
+    group.add_argument("--mixup_switch_prob", type=float, default=0.5,
+                       help="with both on, the chance that a batch gets CutMix instead of Mixup (DeiT: 0.5)")
+    group.add_argument("--smoothing", type=float, default=0.1, help="label smoothing (DeiT: 0.1)")
+    group.add_argument("--rand_augment_ops", type=int, default=2, help="RandAugment: operations per image (DeiT: 2)")
+    group.add_argument("--rand_augment_magnitude", type=int, default=9, help="RandAugment: magnitude (DeiT: 9)")
+    group.add_argument("--check_images", default="on", choices=["on", "off"],
+                       help="decode every image once before training, shared out over the ranks, and refuse a "
+                            "corrupt one (off: trust the folder; a corrupt image then stops the run when it is met)")
 
 
 def _logging_flags(parser):
@@ -189,12 +215,25 @@ def _system_flags(parser):
                             "this many seconds (0: no limit); set it below the scheduler's grace time")
 
 
-def parse_args(argv=None, parser=None):
+def parse_args(argv=None, parser=None, modality: str | None = None):
+    """``modality`` "text" or "image": the entry script trains only that kind of model (None: either)."""
     parser = parser or build_parser()
     check_config_files(parser, argv)
     args = parser.parse_args(argv)
     check_args(args)
+    if modality is not None:
+        check_modality(args, modality)
     return args
+
+
+def check_modality(args, modality: str):
+    image = family_of(args.model_type).objective == "image"
+    if modality == "text" and image:
+        raise UserError(f"--model_type {args.model_type} is an image model: train it with run_image_distributed.py "
+                        "(same flags)")
+    if modality == "image" and not image:
+        raise UserError(f"--model_type {args.model_type} is a language model: train it with run_lm_distributed.py "
+                        "(same flags)")
 
 
 def _config_paths(argv):
@@ -361,9 +400,41 @@ def check_args(args):
         )
     if not args.do_train and not args.do_eval:
         raise UserError("nothing to do: pass --do_train and/or --do_eval")
+    if family_of(args.model_type).objective == "image":
+        check_image_args(args)
+        return
+    if args.data_path is not None:
+        raise UserError(f"--data_path is the image folder of an image model; {args.model_type} trains on text: pass "
+                        "--train_data_file / --eval_data_file instead")
     for flag, path in [("train_data_file", args.train_data_file if args.do_train else "-"),
                        ("eval_data_file", args.eval_data_file if args.do_eval else "-")]:
         if path is None:
             raise UserError(f"--{flag} is required with --do_{'train' if flag.startswith('train') else 'eval'}")
     if args.tokenizer_name is None:
         raise UserError("--tokenizer_name is required: a hub id or a tokenizer folder")
+
+
+def check_image_args(args):
+    """An image model's run: its data flags, and the text-only methods it cannot run."""
+    name = args.model_type
+    if args.data_path is None:
+        raise UserError(f"--data_path is required for {name}: an ImageFolder root with train/<class>/<image> and "
+                        "val/<class>/<image> (python -m ligo.data.digits writes a small real one)")
+    text_only = [flag for flag, on in [("--train_data_file", args.train_data_file), ("--eval_data_file",
+                                       args.eval_data_file), ("--tokenizer_name", args.tokenizer_name),
+                                       ("--mlm", args.mlm), ("--pack_sentences", args.pack_sentences),
+                                       ("--token_drop", args.token_drop), ("--grow_scheme ki", args.grow_scheme == "ki")]
+                 if on]
+    if text_only:
+        raise UserError(f"{', '.join(text_only)}: for language models only; {name} trains on the images of "
+                        "--data_path (Knowledge Inheritance and token dropping are implemented for text only)")
+    if not 0.0 < args.crop_scale_min <= 1.0:
+        raise UserError(f"--crop_scale_min must be in (0, 1], got {args.crop_scale_min}")
+    for flag in ("reprob", "mixup_switch_prob", "smoothing", "hflip"):
+        if not 0.0 <= getattr(args, flag) <= 1.0:
+            raise UserError(f"--{flag} must be in [0, 1], got {getattr(args, flag)}")
+    for flag in ("mixup", "cutmix", "rand_augment_ops", "rand_augment_magnitude"):
+        if getattr(args, flag) < 0:
+            raise UserError(f"--{flag} must not be negative (0 turns it off), got {getattr(args, flag)}")
+    if args.smoothing == 1.0:
+        raise UserError("--smoothing 1 makes every target uniform: nothing to learn; DeiT uses 0.1")

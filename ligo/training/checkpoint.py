@@ -69,9 +69,10 @@ def restore_rng_state(state: dict[str, torch.Tensor], device: torch.device):
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def save_checkpoint(output_dir, step: int, save_weights, tokenizer, training_objects: dict, rng_states: list[dict],
+def save_checkpoint(output_dir, step: int, save_weights, processor, training_objects: dict, rng_states: list[dict],
                     trainer_state: dict, args) -> Path:
-    """Write the checkpoint of ``step`` atomically. ``save_weights(folder)`` writes the model;
+    """Write the checkpoint of ``step`` atomically. ``save_weights(folder)`` writes the model,
+    ``processor`` (the tokenizer, or an image model's processor) is saved beside it;
     ``training_objects`` maps a file stem to an object with ``state_dict()``."""
     final = checkpoint_dir(output_dir, step)
     partial = final.with_name(f".partial-{final.name}")
@@ -80,7 +81,7 @@ def save_checkpoint(output_dir, step: int, save_weights, tokenizer, training_obj
         partial.mkdir(parents=True)
         save_weights(partial)
         fault_injection.at("checkpoint_write", step, 0, path=partial / "tokenizer.json")
-        tokenizer.save_pretrained(str(partial))
+        processor.save_pretrained(str(partial))
         for stem, obj in training_objects.items():
             torch.save(obj.state_dict(), partial / f"{stem}.pt")
         save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states)

@@ -1,4 +1,5 @@
-"""Language-model loss and perplexity on the evaluation blocks, sharded over every rank.
+"""Evaluation, sharded over every rank: a language model's loss and perplexity on the evaluation
+blocks, a classifier's loss and top-1 / top-5 accuracy on the evaluation images.
 
 Each rank takes every world_size-th block (no block twice), sums the token losses and the
 scored-token count, and the sums are reduced: the result is the mean loss over all scored
@@ -21,13 +22,11 @@ def perplexity(loss: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, dataset, collate, ctx: Context, batch_size: int, autocast, shift: bool = False
-             ) -> dict[str, float]:
+def evaluate_language_model(model, dataset, collate, ctx: Context, batch_size: int, autocast, shift: bool = False
+                            ) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    keys = list(range(ctx.rank, len(dataset), ctx.world_size))
-    # Its own generator: evaluating must not draw from the global RNG (dropout, resume).
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=keys, collate_fn=collate, generator=torch.Generator())
+    loader = _shard_loader(dataset, collate, ctx, batch_size)
     loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
     count = torch.zeros((), dtype=torch.float64, device=ctx.device)
     for batch in loader:
@@ -44,3 +43,32 @@ def evaluate(model, dataset, collate, ctx: Context, batch_size: int, autocast, s
     total_loss, total_count = all_reduce_sum([loss_sum.item(), count.item()], ctx.device)
     loss = total_loss / max(total_count, 1.0)
     return {"eval_loss": loss, "eval_ppl": perplexity(loss), "eval_tokens": int(total_count)}
+
+
+def _shard_loader(dataset, collate, ctx: Context, batch_size: int) -> DataLoader:
+    keys = list(range(ctx.rank, len(dataset), ctx.world_size))  # every item once over all ranks
+    # Its own generator: evaluating must not draw from the global RNG (dropout, resume).
+    return DataLoader(dataset, batch_size=batch_size, sampler=keys, collate_fn=collate, generator=torch.Generator())
+
+
+@torch.no_grad()
+def evaluate_classifier(model, dataset, collate, ctx: Context, batch_size: int, autocast) -> dict[str, float]:
+    """Mean cross-entropy and top-1 / top-5 accuracy (percent) over every evaluation image."""
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64, device=ctx.device)  # loss, top-1 hits, top-5 hits, images
+    for batch in _shard_loader(dataset, collate, ctx, batch_size):
+        batch = {name: t.to(ctx.device, non_blocking=True) for name, t in batch.items()}
+        with autocast():
+            logits = model(pixel_values=batch["pixel_values"]).logits
+        labels = batch["labels"]
+        top = logits.float().topk(min(5, logits.shape[-1]), dim=-1).indices
+        hits = top == labels[:, None]
+        sums += torch.stack([F.cross_entropy(logits.float(), labels, reduction="sum").double(),
+                             hits[:, :1].any(-1).sum().double(), hits.any(-1).sum().double(),
+                             torch.tensor(float(len(labels)), dtype=torch.float64, device=ctx.device)])
+    model.train(was_training)
+    loss, top1, top5, images = all_reduce_sum(sums.tolist(), ctx.device)
+    images = max(images, 1.0)
+    return {"eval_loss": loss / images, "eval_top1": 100.0 * top1 / images, "eval_top5": 100.0 * top5 / images,
+            "eval_images": int(images)}

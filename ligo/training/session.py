@@ -1,5 +1,6 @@
-"""One training or evaluation run in one process: what both entry scripts run on every
-rank. The entry script decides only what is trained (``build_task``)."""
+"""One training or evaluation run in one process: what every entry script runs on every
+rank. The entry script decides only what is trained (``build_task``); the family of
+``--model_type`` decides the data (ligo/data/run_data.py)."""
 
 import shutil
 import sys
@@ -15,12 +16,10 @@ from ligo.training import distributed
 
 from ligo.training import host_memory
 
-from ligo.data.dataset import BlockDataset
-from ligo.data.masking import SeededMLMCollator
-from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.data.run_data import build_run_data
 from ligo.errors import UserError, exit_on_user_error
 from ligo.models.families import family_of
-from ligo.models.loading import check_tokenizer_fits, load_config, resolve_block_size
+from ligo.models.loading import load_config
 from ligo.training import optim
 from ligo.training.output_lock import LOCK_FILE, claim_output_dir
 from ligo.training.preemption import EXIT_PREEMPTED, MARKER, Preempted, Preemption, parse_signals, remove_marker
@@ -37,7 +36,6 @@ METHOD_FLAGS_ON_RESUME = {"layer_drop": False, "layer_drop_rate": 0.0, "layer_dr
                           "token_drop_start": 2, "token_drop_end": -1, "ki_alpha": 1.0, "ki_steps": None,
                           "ki_temperature": 2.0, "mslt_stages": None, "mslt_stage_steps": None,
                           "pack_sentences": False}
-EVAL_MASK_SEED = 0
 
 
 def prepare_output_dir(args, ctx) -> Path | None:
@@ -101,18 +99,6 @@ def check_resumable(args, folder: Path):
             )
 
 
-def build_datasets(args, tokenizer, block_size: int):
-    tag = tokenizer_tag(args.tokenizer_name)
-    # --split_sent, the authors' flag, is not read here: their dataset never read it either, and
-    # trained on contiguous windows (their configs set it all the same).
-    family = family_of(args.model_type)
-    tokens = dict(pack_sentences=args.pack_sentences, start_token=family.block_start_token,
-                  end_token=family.block_end_token, separator_token=family.document_end_token)
-    train = BlockDataset(args.train_data_file, tag, tokenizer, block_size, **tokens) if args.do_train else None
-    evaluation = BlockDataset(args.eval_data_file, tag, tokenizer, block_size, **tokens) if args.do_eval else None
-    return train, evaluation
-
-
 @exit_on_user_error
 def run_session(args, build_task):
     """``build_task(args, config, resume_from, tokenizer=)`` returns the task to train (on the CPU)."""
@@ -158,11 +144,9 @@ def _run(args, build_task, ctx):
 
 def _run_locked(args, build_task, ctx, preemption):
     resume_from = prepare_output_dir(args, ctx)
-    tokenizer = load_tokenizer(args.tokenizer_name)
     config = load_config(args.model_type, args.config_name, args.cache_dir)
-    check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
-    args.block_size = resolve_block_size(args.block_size, config, args.model_type)
-    train_data, eval_data = build_datasets(args, tokenizer, args.block_size)
+    data = build_run_data(args, config, ctx)
+    tokenizer = data.processor if family_of(args.model_type).is_language_model else None
     task = build_task(args, config, resume_from, tokenizer=tokenizer)
     task.to(ctx.device)
     if ctx.is_main:
@@ -173,12 +157,7 @@ def _run_locked(args, build_task, ctx, preemption):
               flush=True)
         if (trap := warmup_trap(args)) is not None:
             print(trap, flush=True)
-    mlm = family_of(args.model_type).objective == "mlm"  # a causal LM's labels are its inputs
-    collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=args.seed, mlm=mlm)
-    # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
-    eval_collate = SeededMLMCollator(tokenizer, args.mlm_probability, seed=EVAL_MASK_SEED, mlm=mlm)
-    trainer = Trainer(task, args, ctx, tokenizer, train_data, eval_data, collate, eval_collate, resume_from,
-                      preemption)
+    trainer = Trainer(task, args, ctx, data, resume_from, preemption)
     if args.do_train:
         trainer.train()
     else:

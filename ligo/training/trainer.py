@@ -1,9 +1,10 @@
-"""The one training loop, shared by pretraining (run_lm_distributed.py) and LiGO operator
-training (run_grow_distributed.py).
+"""The one training loop, shared by pretraining (run_lm_distributed.py, run_image_distributed.py)
+and LiGO operator training (run_grow_distributed.py).
 
-What is trained is a *task*: a module whose forward takes a masked-LM batch and returns an
-output with ``.loss``, its parameter groups, its FLOPs per sequence, the model evaluation
-runs, and how its weights are saved. The loop around it is the same for both: AdamW and a
+What is trained is a *task*: a module whose forward takes a batch (of text or of images: the
+run's ``RunData`` says which, and how to count and evaluate it) and returns an output with
+``.loss``, its parameter groups, its FLOPs per sequence, the model evaluation runs, and how its
+weights are saved. The loop around it is the same for both: AdamW and a
 warm-up schedule, gradient accumulation, clipping, torch.amp, DDP, optionally torch.compile,
 evaluation and logging every ``--logging_steps``, atomic checkpoints every ``--ckpt_steps``
 (and at step 0 and at the end), exact resume.
@@ -35,11 +36,11 @@ from tqdm import tqdm
 
 from ligo.training import checkpoint
 
+from ligo.data.run_data import RunData
 from ligo.errors import UserError
-from ligo.models.families import family_of
 from ligo.training import fault_injection
 from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
-from ligo.training.evaluate import evaluate, perplexity
+from ligo.training.evaluate import perplexity
 from ligo.training.optim import build_optimizer, build_scheduler
 from ligo.training.preemption import Preempted, Preemption, in_data_worker, write_marker
 from ligo.training.run_log import RunLog
@@ -77,7 +78,7 @@ class TrainerState:
     batches_in_epoch: int = 0  # micro-batches of this epoch already consumed (this rank)
     flops: int = 0  # training FLOPs so far, all ranks
     train_seconds: float = 0.0  # wall-clock seconds of training steps, evaluation and saving excluded
-    tokens: int = 0  # non-padding tokens trained on so far, all ranks
+    tokens: int = 0  # non-padding tokens (images: images) trained on so far, all ranks
     window_loss: float = 0.0  # sum of micro-batch losses since the last log, all ranks (skipped steps not)
     window_batches: int = 0  # their number
     skipped_steps: int = 0  # steps not applied for a non-finite loss or gradient (--skip_nonfinite_steps)
@@ -138,12 +139,10 @@ def compiled(model: nn.Module, args) -> nn.Module:
 
 
 class Trainer:
-    def __init__(self, task: Task, args, ctx: Context, tokenizer, train_data, eval_data, collate, eval_collate,
-                 resume_from: Path | None, preemption: Preemption | None = None):
-        self.task, self.args, self.ctx, self.tokenizer = task, args, ctx, tokenizer
+    def __init__(self, task: Task, args, ctx: Context, data: RunData, resume_from: Path | None,
+                 preemption: Preemption | None = None):
+        self.task, self.args, self.ctx, self.data = task, args, ctx, data
         self.preemption = preemption or Preemption((), 0, ctx.rank)
-        self.train_data, self.eval_data = train_data, eval_data
-        self.collate, self.eval_collate = collate, eval_collate
         self.autocast = autocast_for(args, ctx.device)
         self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
@@ -186,7 +185,7 @@ class Trainer:
         rng_states = gather_to_main(checkpoint.rng_state(self.ctx.device), self.ctx)
         step = self.state.step
         on_main(self.ctx, f"saving the checkpoint of step {step}", lambda: checkpoint.save_checkpoint(
-            self.args.output_dir, step, self.task.save, self.tokenizer, self._training_objects(), rng_states,
+            self.args.output_dir, step, self.task.save, self.data.processor, self._training_objects(), rng_states,
             dataclasses.asdict(self.state), self.args))
 
     # -- one optimiser step --------------------------------------------------------------------
@@ -230,7 +229,7 @@ class Trainer:
             self.save()
         if self._stop_requested():  # before the first step: this step's checkpoint exists already
             self._stop()
-        batches = training_batches(self.train_data, self.collate, self.ctx, args.per_gpu_train_batch_size,
+        batches = training_batches(self.data.train, self.data.collate, self.ctx, args.per_gpu_train_batch_size,
                                    args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch,
                                    self.pin_memory, args.prefetch_factor,
                                    functools.partial(in_data_worker, self.preemption.signals))
@@ -303,8 +302,8 @@ class Trainer:
         for micro in range(accumulation):
             state.epoch, state.batches_in_epoch, batch = next(batches)
             loss = self._micro_step(batch, micro == accumulation - 1, step)
-            pending[0] += self.task.train_flops(*batch["input_ids"].shape)
-            pending[1] += int(batch["attention_mask"].sum())
+            pending[0] += self.task.train_flops(*self.data.shape(batch))
+            pending[1] += self.data.units(batch)
             pending[2] += 1
             step_loss = loss if step_loss is None else step_loss + loss
         return self.guard.after_step(step, step_loss, self._optimizer_step())
@@ -341,10 +340,10 @@ class Trainer:
     # -- logging -------------------------------------------------------------------------------
 
     def _evaluate(self) -> dict:
-        if self.eval_data is None:
+        if self.data.eval is None:
             return {}
-        return evaluate(self.task.eval_model(), self.eval_data, self.eval_collate, self.ctx,
-                        self.args.per_gpu_eval_batch_size, self.autocast, shift=family_of(self.args.model_type).causal)
+        return self.data.evaluate(self.task.eval_model(), self.data.eval, self.data.eval_collate, self.ctx,
+                                  self.args.per_gpu_eval_batch_size, self.autocast)
 
     def _log_window(self, bar):
         state = self.state
@@ -359,7 +358,7 @@ class Trainer:
         state = self.state
         metrics = {"step": state.step, "epoch": state.epoch, "lr": self.scheduler.get_last_lr()[0],
                    "train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
-                   "flops": state.flops, "train_seconds": state.train_seconds, "tokens": state.tokens}
+                   "flops": state.flops, "train_seconds": state.train_seconds, self.data.unit: state.tokens}
         if self.args.skip_nonfinite_steps:
             metrics["skipped_steps"] = state.skipped_steps
         if self.args.do_eval:
