@@ -1,7 +1,7 @@
 """Train an image classifier (ViT / DeiT) on an ImageFolder tree with DeiT's recipe: from scratch,
 from a checkpoint, or grown from a small model (LiGO or a baseline, --grow_scheme).
 
-    python run_image_distributed.py --config configs/deit_imagenet.txt --config_name configs/deit-s.json \\
+    python run_image_distributed.py --config configs/vit_imagenet.txt --config_name configs/vit-12L-384H.json \\
         --data_path /data/imagenet --output_dir runs/deit-s --should_continue
 
 The same loop, checkpoints, exact resume, logs and DDP as run_lm_distributed.py (docs/vision.md):

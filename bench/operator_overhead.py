@@ -10,11 +10,13 @@
   ``GPT2LMHeadModel``) built from the same large config, forward, backward, AdamW over all its
   parameters, ``zero_grad``.
 
-Two pairs (FAMILIES), each with the vocabulary cut to VOCAB_SIZE: BERT-Small -> BERT-Base
+Three pairs (FAMILIES), each with the vocabulary cut to VOCAB_SIZE: BERT-Small -> BERT-Base
 shapes (configs/bert-6L-512H.json -> configs/bert-12L-768H.json: FFN 4x, 64-dim heads, their
 dropout), on BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels; and GPT2-Base ->
 GPT2-Medium shapes (configs/gpt2-12L-768H.json -> configs/gpt2-24L-1024H.json), causal LM on
-GPT2_BATCH_SIZE x SEQ_LEN random tokens (a Medium step is ~4x a Base one). The small model is
+GPT2_BATCH_SIZE x SEQ_LEN random tokens (a Medium step is ~4x a Base one); and DeiT-S -> DeiT-B
+(configs/vit-12L-384H.json -> configs/vit-12L-768H.json, the paper's Table 2, width only) on
+VIT_BATCH_SIZE random 224-pixel images with random classes. The small model is
 randomly initialised (the speed does not depend on its values); both in train mode, the same
 batch for both.
 
@@ -55,12 +57,14 @@ FAMILIES = {
     "bert": (REPO / "configs/bert-6L-512H.json", REPO / "configs/bert-12L-768H.json", "BERT 6L-512H -> 12L-768H"),
     "gpt2": (REPO / "configs/gpt2-12L-768H.json", REPO / "configs/gpt2-24L-1024H.json",
              "GPT-2 12L-768H -> 24L-1024H"),
+    "vit": (REPO / "configs/vit-12L-384H.json", REPO / "configs/vit-12L-768H.json", "DeiT-S -> DeiT-B"),
 }
 VOCAB_SIZE = 2000
 # Half the paper's 64 sequences per GPU: the operator's cost is fixed per step, so the ratio
 # depends on the batch (the notes project it to others); a plain step takes ~15 s on 2 cores.
 BATCH_SIZE = 32
 GPT2_BATCH_SIZE = 8  # GPT2-Medium: a plain step of 8 x 128 takes about as long as BERT-Base's of 32
+VIT_BATCH_SIZE = 16  # DeiT-B: 16 images of 224 pixels (197 tokens each), about as long as BERT-Base's 32
 SEQ_LEN = 128
 MLM_PROBABILITY = 0.15
 SEED = 0
@@ -71,6 +75,7 @@ STEPS = 3  # timed steps of each, alternating
 OPERATOR_REPEATS = 2  # separate timings of operator() forward and backward
 MEMORY_STEPS = 2
 PAPER_BATCH = 64  # sequences of 128 per GPU in the paper's BERT recipe (configs/bert_wiki.txt)
+VIT_PAPER_BATCH = 128  # images per GPU in DeiT's recipe: 1024 over 8 GPUs
 OPTIONS = dict(depth_scheme="stackbert_noisy", width_scheme="rand", tie=True, tune_depth=True, tune_width=True)
 
 
@@ -82,6 +87,8 @@ def configs(family: str = "bert"):
 
     small_config, large_config, _ = FAMILIES[family]
     small, large = load_config(family, str(small_config)), load_config(family, str(large_config))
+    if family == "vit":
+        return small, large
     small.vocab_size = large.vocab_size = VOCAB_SIZE
     if family == "gpt2":
         small.bos_token_id = small.eos_token_id = large.bos_token_id = large.eos_token_id = 0
@@ -92,6 +99,9 @@ def make_batch(batch_size: int, family: str = "bert") -> dict:
     import torch
 
     generator = torch.Generator().manual_seed(SEED)
+    if family == "vit":  # random images and classes; hard labels: Hugging Face's own loss in both steps
+        return {"pixel_values": torch.randn(batch_size, 3, 224, 224, generator=generator),
+                "labels": torch.randint(0, 1000, (batch_size,), generator=generator)}
     input_ids = torch.randint(5, VOCAB_SIZE, (batch_size, SEQ_LEN), generator=generator)
     if family == "gpt2":  # causal LM: every token is a label (the model shifts them)
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids}
@@ -235,8 +245,9 @@ def in_fresh_process(*args) -> dict:
 # --- Measuring --------------------------------------------------------------------------
 
 
-def run(batch_size: int = BATCH_SIZE, gpt2_batch_size: int = GPT2_BATCH_SIZE) -> list[dict]:
-    return measure("bert", batch_size) + measure("gpt2", gpt2_batch_size)
+def run(batch_size: int = BATCH_SIZE, gpt2_batch_size: int = GPT2_BATCH_SIZE,
+        vit_batch_size: int = VIT_BATCH_SIZE) -> list[dict]:
+    return measure("bert", batch_size) + measure("gpt2", gpt2_batch_size) + measure("vit", vit_batch_size)
 
 
 def measure(family: str, batch_size: int) -> list[dict]:
@@ -245,7 +256,11 @@ def measure(family: str, batch_size: int) -> list[dict]:
         if not path.is_file():
             raise RuntimeError(f"the benchmark's model config '{path}' is missing")
     load_before = os.getloadavg()[0]
-    shape = f"{small_config.stem} -> {large_config.stem}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN}"
+    per_item = "x197 tokens (224-pixel images)" if family == "vit" else f"x{SEQ_LEN}"
+    items = "images" if family == "vit" else f"sequences of {SEQ_LEN}"
+    paper_batch = VIT_PAPER_BATCH if family == "vit" else PAPER_BATCH
+    shape = f"{small_config.stem} -> {large_config.stem}{'' if family == 'vit' else f', vocab {VOCAB_SIZE}'}, " \
+            f"batch {batch_size}{per_item}"
     print(f"LiGO operator overhead, {shape}:", flush=True)
     timing = in_fresh_process("timing", family, str(batch_size))
     memory = {name: in_fresh_process("memory", family, name, str(batch_size)) for name in ("plain", "operator")}
@@ -298,9 +313,9 @@ def measure(family: str, batch_size: int) -> list[dict]:
         f"{alone['backward']:.2f} s ({share['backward']:.0%}); it adds {gflop['operator'] - gflop['plain']:.0f} "
         f"GFLOP of matmuls to the model's {gflop['plain']:.0f}: a fixed cost a step, independent of the batch, "
         f"while the model's cost grows with it. Linear extrapolation (not measured): ratio "
-        f"{ratio_at(PAPER_BATCH):.2f} at {PAPER_BATCH}x{SEQ_LEN} a step"
-        f"{' (the paper BERT batch per GPU)' if family == 'bert' else ''}; slowdown 1.3x from "
-        f"~{sequences_for(1.3):.0f} sequences of {SEQ_LEN}, 1.15x from ~{sequences_for(1.15):.0f}. "
+        f"{ratio_at(paper_batch):.2f} at {paper_batch}{per_item} a step"
+        f"{' (the paper batch per GPU)' if family in ('bert', 'vit') else ''}; slowdown 1.3x from "
+        f"~{sequences_for(1.3):.0f} {items}, 1.15x from ~{sequences_for(1.15):.0f}. "
         f"Load average {load_before:.2f} before, {load_after:.2f} after"
     )
 
@@ -321,7 +336,7 @@ def measure(family: str, batch_size: int) -> list[dict]:
         f"real large model: the small weights and width blocks live in the operator, the grown parameters exist "
         f"once per step. {shape}, as the time row"
     )
-    pair = f"{pair_name}, batch {batch_size}x{SEQ_LEN}"
+    pair = f"{pair_name}, batch {batch_size}{per_item}"
     return [
         {"benchmark": f"LiGO operator step time ({pair})", "ratio": median["plain"] / median["operator"],
          "ours": timing_figures("operator"), "baseline": timing_figures("plain"), "notes": time_notes},
@@ -337,13 +352,15 @@ def main():
                              "per GPU)")
     parser.add_argument("--gpt2_batch_size", type=int, default=GPT2_BATCH_SIZE,
                         help=f"GPT-2: sequences of {SEQ_LEN} a step (default {GPT2_BATCH_SIZE})")
+    parser.add_argument("--vit_batch_size", type=int, default=VIT_BATCH_SIZE,
+                        help=f"ViT: images of 224 pixels a step (default {VIT_BATCH_SIZE})")
     parser.add_argument("--only", choices=list(FAMILIES), help="measure one pair only")
     args = parser.parse_args()
-    for flag in ("batch_size", "gpt2_batch_size"):
+    for flag in ("batch_size", "gpt2_batch_size", "vit_batch_size"):
         if getattr(args, flag) < 1:
             raise SystemExit(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    rows = run(args.batch_size, args.gpt2_batch_size) if args.only is None else \
-        measure(args.only, args.batch_size if args.only == "bert" else args.gpt2_batch_size)
+    batch = {"bert": args.batch_size, "gpt2": args.gpt2_batch_size, "vit": args.vit_batch_size}
+    rows = run(*batch.values()) if args.only is None else measure(args.only, batch[args.only])
     for row in rows:
         print(row)
 

@@ -588,6 +588,36 @@ def squad_model_folder_without_tokenizer(tmp, world):
                 (f"--model_name_or_path '{model}' holds no tokenizer", "--tokenizer_name"))
 
 
+@case
+def image_digits_val_fraction_too_large(tmp, world):
+    return Case([PY, "-m", "ligo.data.digits", "--output_dir", tmp / "digits", "--val_fraction", "0.999"],
+                ("--val_fraction 0.999", "must leave each of the 10 digits an image in both"))
+
+
+def vit_config_file(tmp: Path) -> Path:
+    config = {"model_type": "vit", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+              "intermediate_size": 64, "image_size": 16, "patch_size": 4, "num_labels": 10}
+    (tmp / "vit.json").write_text(json.dumps(config))
+    return tmp / "vit.json"
+
+
+@case
+def image_data_path_missing(tmp, world):
+    return Case([PY, "run_image_distributed.py", "--model_type", "vit", "--config_name", vit_config_file(tmp),
+                 "--data_path", tmp / "imagenet", "--output_dir", tmp / "out", "--do_train"],
+                (f"image folder '{tmp / 'imagenet'}' does not exist", "train/<class>/<images>"))
+
+
+@case
+def image_input_size_not_the_models(tmp, world):
+    data = tmp / "images"
+    (data / "train" / "cat").mkdir(parents=True)
+    (data / "train" / "cat" / "a.png").write_bytes(b"")
+    return Case([PY, "run_image_distributed.py", "--model_type", "vit", "--config_name", vit_config_file(tmp),
+                 "--data_path", data, "--output_dir", tmp / "out", "--do_train", "--input_size", "224"],
+                ("--input_size 224 differs from the model's image_size 16", "leave --input_size out"))
+
+
 # ---------------------------------------------------------------- running and checking
 
 def files_in(folder: Path) -> dict[Path, tuple[int, int]]:
@@ -621,7 +651,8 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
     assert len(CASES) >= 60
-    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad"}
+    assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad",
+                     "image"}
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -266,3 +266,43 @@ def test_bad_image_folders_are_refused_before_training(tmp_path, digits_dir, war
     _refused(image_command(config, model, out, "--mlm", python=warm_python), out, "for language models only")
     _refused(image_command(config, model, out, python=warm_python, script="run_lm_distributed.py"), out,
              "run_image_distributed.py")
+
+
+# --- the scripts: the miniature and the paper's recipe, end to end at tiny settings --------------
+
+
+def test_mini_vit_trains_every_row_and_reports_accuracy(tmp_path, digits_dir, warm_python):
+    env = {"PYTHON": str(warm_python), "MINI_VIT_DATA": str(digits_dir),
+           "MINI_CONFIG": str(recipe(tmp_path / "mini.txt", digits_dir, logging_steps=4, ckpt_steps=4)),
+           "MINI_SMALL_CONFIG": str(vit_config(tmp_path / "small.json")),
+           "MINI_LARGE_CONFIG": str(vit_config(tmp_path / "large.json", layers=4, hidden=64, heads=4)),
+           "SMALL_STEPS": "4", "LARGE_STEPS": "8", "MINI_RUNS": str(tmp_path / "runs"),
+           "MINI_RESULTS": str(tmp_path / "results")}
+    output = run(["bash", "scripts/mini_vit.sh"], env=env).stdout
+    assert "1437 training and 360 validation images of 10 classes" in output  # the tree was already there
+    table = (tmp_path / "results/savings.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert {"Scratch", "StackBERT", "MSLT", "bert2BERT", "LiGO"} <= rows, table
+    assert "top-1 accuracy" in table and (tmp_path / "results/accuracy_vs_flops.png").is_file()
+    assert "make mini-vit" in (tmp_path / "results/RUN.md").read_text()
+    assert read_metrics(tmp_path / "runs/ligo")[-1]["step"] == 8
+
+
+def test_deit_s_to_b_recipe_trains_every_row_of_table2(tmp_path, digits_dir, warm_python):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    vit_config(configs / "vit-12L-384H.json")  # DeiT-S -> DeiT-B is width only: 2L-32H -> 2L-64H here
+    vit_config(configs / "vit-12L-768H.json", hidden=64, heads=4)
+    env = {"PYTHON": str(warm_python), "PAPER_CONFIG": str(recipe(tmp_path / "deit.txt", digits_dir)),
+           "MODEL_CONFIGS": str(configs), "DATA_PATH": str(digits_dir), "RUNS": str(tmp_path / "runs"),
+           "RESULTS": str(tmp_path / "results"), "STEPS": "4", "WARMUP_STEPS": "1", "GLOBAL_BATCH": "16",
+           "PER_GPU": "8", "GPUS": "1", "OPERATOR_STEPS": "1"}
+    output = run(["bash", "scripts/paper/deit_s_to_b.sh"], env=env).stdout
+    assert "[paper] vit, 1 GPU(s) x 8 sequences x 2 accumulation = 16 a step, 4 steps" in output
+    table = (tmp_path / "results/deit-s-to-b/savings.md").read_text()
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert {"Scratch", "StackBERT", "bert2BERT", "Net2Net", "LiGO"} <= rows, table
+    assert "top-1 accuracy 81.00%" in table  # the paper's target
+    args = json.loads((tmp_path / "runs/deit-b-ligo/checkpoints/checkpoint-00000004/training_args.json").read_text())
+    assert args["model_type"] == "vit" and args["grow_scheme"] == "ligo" and args["warmup_steps"] == 1
+    assert args["gradient_accumulation_steps"] == 2 and args["data_path"] == str(digits_dir)

@@ -2,18 +2,22 @@
 with DeiT's augmentations (ligo/data/images.py), checked before the first step, and how the
 loop counts and evaluates them (top-1 and top-5 on the evaluation split)."""
 
+import contextlib
+import functools
+from concurrent.futures import ProcessPoolExecutor
+
 import torch.distributed as dist
 from transformers import ViTImageProcessor
 from tqdm import tqdm
 
-from ligo.data.images import (IMAGENET_MEAN, IMAGENET_STD, AugmentOptions, ImageCollator, ImageFolderDataset, SeededMixupCollator, check_images,
-                              eval_transform, train_transform, unreadable_images)
+from ligo.data.images import (IMAGENET_MEAN, IMAGENET_STD, AugmentOptions, ImageCollator, ImageFolderDataset,
+                              SeededMixupCollator, check_images, decode_error, eval_transform, train_transform)
 from ligo.data.run_data import RunData
 from ligo.errors import UserError
 from ligo.models import vit_flops
 from ligo.training.evaluate import evaluate_classifier
 
-CHECK_CHUNK = 256  # images decoded between two updates of the progress bar
+CHECK_CHUNK = 64  # images a checking process takes at a time
 
 
 class SmoothedMixupCollator:
@@ -40,16 +44,23 @@ def augment_options(args, config) -> AugmentOptions:
 
 
 def check_all_images(datasets: list[ImageFolderDataset], ctx, num_workers: int):
-    """Every image decoded once before training, shared out over the ranks: a corrupt file is
-    refused here, on every rank, rather than met in the middle of an epoch."""
+    """Every image decoded once before training, shared out over the ranks (and over
+    ``num_workers`` processes on each): a corrupt file is refused here, on every rank, rather than
+    met in the middle of an epoch."""
     paths = [path for dataset in datasets for path, _ in dataset.samples]
     mine = paths[ctx.rank::ctx.world_size]
     bad = []
-    with tqdm(total=len(mine), desc="checking images", unit="image", disable=not ctx.is_main) as bar:
-        for start in range(0, len(mine), CHECK_CHUNK):
-            chunk = mine[start:start + CHECK_CHUNK]
-            bad += unreadable_images(chunk, num_workers=num_workers if len(chunk) > 1 else 0)
-            bar.update(len(chunk))
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(mine), desc="checking images", unit="image",
+                                       disable=not ctx.is_main))
+        decode = map
+        if num_workers > 0 and len(mine) > 1:
+            decode = functools.partial(stack.enter_context(ProcessPoolExecutor(num_workers)).map,
+                                       chunksize=CHECK_CHUNK)
+        for path, reason in zip(mine, decode(decode_error, mine)):
+            if reason is not None:
+                bad.append((path, reason))
+            bar.update()
     if ctx.world_size > 1:
         everyone = [None] * ctx.world_size
         dist.all_gather_object(everyone, bad)

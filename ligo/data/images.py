@@ -118,7 +118,7 @@ def scan_image_folder(root: Path, split: str) -> tuple[list[str], list[tuple[str
     return classes, samples
 
 
-def _decode_error(path: str) -> str | None:
+def decode_error(path: str) -> str | None:
     """Why PIL cannot fully decode ``path``, or None. Image.verify() alone misses truncated data:
     convert() decodes every pixel."""
     try:
@@ -136,9 +136,9 @@ def unreadable_images(paths: list[str], num_workers: int = 0) -> list[tuple[str,
     decodes in that many processes (ImageNet's 1.28M images take hours in one)."""
     if num_workers > 0:
         with ProcessPoolExecutor(num_workers) as pool:
-            reasons = list(pool.map(_decode_error, paths, chunksize=256))
+            reasons = list(pool.map(decode_error, paths, chunksize=256))
     else:
-        reasons = [_decode_error(path) for path in paths]
+        reasons = [decode_error(path) for path in paths]
     return [(str(path), reason) for path, reason in zip(paths, reasons) if reason is not None]
 
 

@@ -1,6 +1,6 @@
 # Shared by the paper-scale recipes in this folder (sourced, not run). Settings, as
 # environment variables:
-#   FAMILY        bert, roberta or gpt2                             (set by each recipe)
+#   FAMILY        bert, roberta, gpt2 or vit                        (set by each recipe)
 #   RUNS          where the training runs go                        (runs/paper)
 #   RESULTS       where reports and results tables go               (results/paper)
 #   STEPS         training steps of every large model and the small one (400000, the paper's)
@@ -37,10 +37,13 @@ if (( GLOBAL_BATCH % (PER_GPU * GPUS) != 0 )); then
 fi
 ACCUMULATION=$(( GLOBAL_BATCH / (PER_GPU * GPUS) ))
 CONFIG=${PAPER_CONFIG:-configs/${FAMILY}_wiki.txt}
+# The pretraining entry script: image models have their own (the same loop and flags).
+if [ "$FAMILY" = vit ]; then ENTRY=run_image_distributed.py; else ENTRY=run_lm_distributed.py; fi
 MODEL_CONFIGS=${MODEL_CONFIGS:-configs}
 OPERATOR_STEPS=${OPERATOR_STEPS:-100}
 MSLT_STAGE_STEPS=${MSLT_STAGE_STEPS:-$(( STEPS / 10 > 0 ? STEPS / 10 : 1 ))}
 if [ "$FAMILY" = roberta ]; then GROWN_WARMUP=${GROWN_WARMUP:-10000}; else GROWN_WARMUP=${GROWN_WARMUP:-0}; fi
+if [ "$FAMILY" = vit ]; then GROWN_WARMUP=${GROWN_WARMUP:-$WARMUP_STEPS}; fi
 read -r -a PAPER_EXTRA <<<"${PAPER_FLAGS:-}"
 echo "[paper] $FAMILY, $GPUS GPU(s) x $PER_GPU sequences x $ACCUMULATION accumulation = $GLOBAL_BATCH a step, $STEPS steps"
 
@@ -69,13 +72,13 @@ report() {
 
 # pretrain NAME SIZE: a model from scratch (e.g. pretrain bert-small 6L-512H).
 pretrain() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$2.json"
+  train "$RUNS/$1" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$2.json"
 }
 
 # grow NAME SMALL_RUN SIZE SCHEME: a large model grown by a baseline, then trained like scratch
 # but with GROWN_WARMUP warmup steps, as in the authors' growth commands.
 grow() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
+  train "$RUNS/$1" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
     --grow_scheme "$4" --source_model_path "$RUNS/$2" --warmup_steps "$GROWN_WARMUP"
 }
 
@@ -94,7 +97,7 @@ ligo() {
 ligo_grown() {
   local name=$1 small=$2 size=$3 operator=$4
   shift 4
-  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" --seed 17 \
+  train "$RUNS/$name" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" --seed 17 \
     --grow_scheme ligo --source_model_path "$RUNS/$small" --pretrained_ligo_path "$operator" \
     --warmup_steps "$GROWN_WARMUP" "$@"
 }
@@ -102,7 +105,7 @@ ligo_grown() {
 # mslt NAME SMALL_RUN SIZE: MSLT's two stages (halfway, then the target's depth: 6 -> 9 -> 12),
 # MSLT_STAGE_STEPS each, then the whole model; warm-up as the grown models.
 mslt() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
+  train "$RUNS/$1" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
     --grow_scheme mslt --source_model_path "$RUNS/$2" --mslt_stage_steps "$MSLT_STAGE_STEPS" "$MSLT_STAGE_STEPS" \
     --warmup_steps "$GROWN_WARMUP"
 }
@@ -110,7 +113,7 @@ mslt() {
 # ki NAME SMALL_RUN SIZE: the large model from scratch (the recipe's warm-up), taught by SMALL_RUN
 # for the first 55/125 of the steps at temperature 2 (KI's authors' schedule).
 ki() {
-  train "$RUNS/$1" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
+  train "$RUNS/$1" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
     --grow_scheme ki --source_model_path "$RUNS/$2"
 }
 
@@ -119,7 +122,7 @@ ki() {
 scratch() {
   local name=$1 size=$2
   shift 2
-  train "$RUNS/$name" "$STEPS" run_lm_distributed.py --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" "$@"
+  train "$RUNS/$name" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" "$@"
 }
 
 # glue TABLE NAME RUN: fine-tune RUN's final model on GLUE (when GLUE_DIR is set), one row of TABLE.
