@@ -12,7 +12,7 @@
 #   SQUAD_DIR     a folder of SQuAD's train/dev-v1.1.json and -v2.0.json: when set, every final
 #                 model is fine-tuned on SQuAD too, its SQuAD cells in the same row
 #   GLUE_ARGS, SQUAD_ARGS  extra flags of run_glue.py / run_squad.py (e.g. "--seeds 1")  (none)
-#   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa;
+#   GROWN_WARMUP  warmup steps of grown models (the authors': 0 for BERT, 10000 for RoBERTa; ViT: WARMUP_STEPS;
 #                 GPT-2, whose code they did not release: 0, as BERT)
 #   OPERATOR_STEPS LiGO operator steps of the main runs              (100, the paper's)
 #   OPERATOR_STEPS_LIST the other operator lengths of operator_steps.sh ("500 1000 10000")
@@ -42,8 +42,11 @@ if [ "$FAMILY" = vit ]; then ENTRY=run_image_distributed.py; else ENTRY=run_lm_d
 MODEL_CONFIGS=${MODEL_CONFIGS:-configs}
 OPERATOR_STEPS=${OPERATOR_STEPS:-100}
 MSLT_STAGE_STEPS=${MSLT_STAGE_STEPS:-$(( STEPS / 10 > 0 ? STEPS / 10 : 1 ))}
-if [ "$FAMILY" = roberta ]; then GROWN_WARMUP=${GROWN_WARMUP:-10000}; else GROWN_WARMUP=${GROWN_WARMUP:-0}; fi
-if [ "$FAMILY" = vit ]; then GROWN_WARMUP=${GROWN_WARMUP:-$WARMUP_STEPS}; fi
+case "$FAMILY" in
+  roberta) GROWN_WARMUP=${GROWN_WARMUP:-10000} ;;
+  vit) GROWN_WARMUP=${GROWN_WARMUP:-$WARMUP_STEPS} ;;  # DeiT's recipe for every run: 5 warm-up epochs
+  *) GROWN_WARMUP=${GROWN_WARMUP:-0} ;;
+esac
 read -r -a PAPER_EXTRA <<<"${PAPER_FLAGS:-}"
 echo "[paper] $FAMILY, $GPUS GPU(s) x $PER_GPU sequences x $ACCUMULATION accumulation = $GLOBAL_BATCH a step, $STEPS steps"
 

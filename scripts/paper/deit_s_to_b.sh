@@ -19,12 +19,12 @@ WARMUP_STEPS=${WARMUP_STEPS:-6255}
 PAPER_CONFIG=${PAPER_CONFIG:-configs/vit_imagenet.txt}
 PAPER_FLAGS="--data_path ${DATA_PATH:-data/imagenet}${PAPER_FLAGS:+ $PAPER_FLAGS}"
 source "$(dirname "$0")/common.sh"
-scratch deit-s vit-12L-384H --warmup_steps "$WARMUP_STEPS"
-scratch deit-b-scratch vit-12L-768H --warmup_steps "$WARMUP_STEPS" --seed 17
-ligo deit-b-ligo deit-s vit-12L-768H "$OPERATOR_STEPS" --tune_width --tune_depth
-grow deit-b-stackbert deit-s vit-12L-768H stackbert_direct_copy
-grow deit-b-bert2bert deit-s vit-12L-768H bert2bert_aki
-grow deit-b-net2net deit-s vit-12L-768H bert2bert_fpi
+scratch deit-s 12L-384H --warmup_steps "$WARMUP_STEPS"
+scratch deit-b-scratch 12L-768H --warmup_steps "$WARMUP_STEPS" --seed 17
+ligo deit-b-ligo deit-s 12L-768H "$OPERATOR_STEPS" --tune_width --tune_depth
+grow deit-b-stackbert deit-s 12L-768H stackbert_direct_copy
+grow deit-b-bert2bert deit-s 12L-768H bert2bert_aki
+grow deit-b-net2net deit-s 12L-768H bert2bert_fpi
 report deit-s-to-b deit-b-scratch deit-s --focus LiGO --metric eval_top1 --target "${TARGET_TOP1:-81}" \
   --run "StackBERT=$RUNS/deit-b-stackbert" --run "bert2BERT=$RUNS/deit-b-bert2bert" \
   --run "Net2Net=$RUNS/deit-b-net2net" --run "LiGO=$RUNS/deit-b-ligo+$RUNS/deit-b-ligo-operator"
