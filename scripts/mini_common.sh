@@ -101,6 +101,25 @@ train_ki() {  # train_ki OUTPUT_DIR [FLAGS...]
     --source_model_path "$SMALL_RUN" --warmup_steps "$SCRATCH_WARMUP" "$@"
 }
 
+# train_table_rows STAGE: the rows every miniature table shares, in order: the small model,
+# scratch, LiGO (operator, then the grown model), StackBERT (direct copy for the new width),
+# bert2BERT (AKI) and MSLT. STAGE prefixes the progress lines (e.g. "mini ViT: 2/3").
+train_table_rows() {
+  local stage=$1
+  echo "== $stage runs: small ($SMALL, $SMALL_STEPS steps), scratch ($LARGE, $LARGE_STEPS steps)"
+  train_small
+  train_scratch "$RUNS/scratch"
+  echo "== $stage LiGO: operator ($OPERATOR_STEPS steps), then the grown model"
+  train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
+  train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
+  for scheme in stackbert_direct_copy bert2bert_aki; do
+    echo "== $stage baseline $scheme"
+    train_grown "$RUNS/$scheme" "$scheme"
+  done
+  echo "== $stage baseline MSLT"
+  train_mslt "$RUNS/mslt"
+}
+
 # run_md_head COMMAND: a RUN.md's first lines: the command, the machine and code, when, how long
 # (reads started, job_started and finished_at).
 run_md_head() {

@@ -54,18 +54,7 @@ fi
 
 source "$here/mini_common.sh"
 started=$(date +%s)
-echo "== mini GPT-2: 3/4 runs: small ($SMALL, $SMALL_STEPS steps), scratch ($LARGE, $LARGE_STEPS steps)"
-train_small
-train_scratch "$RUNS/scratch"
-echo "== mini GPT-2: 3/4 LiGO: operator ($OPERATOR_STEPS steps), then the grown model"
-train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
-train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
-for scheme in stackbert_direct_copy bert2bert_aki; do
-  echo "== mini GPT-2: 3/4 baseline $scheme"
-  train_grown "$RUNS/$scheme" "$scheme"
-done
-echo "== mini GPT-2: 3/4 baseline MSLT"
-train_mslt "$RUNS/mslt"
+train_table_rows "mini GPT-2: 3/4"
 ki=()
 if [ -n "${MINI_GPT2_KI:-}" ]; then
   echo "== mini GPT-2: 3/4 baseline KI"

@@ -33,18 +33,7 @@ echo "== mini ViT: 1/3 the digits as an ImageFolder tree in $data"
 
 source "$here/mini_common.sh"
 started=$(date +%s)
-echo "== mini ViT: 2/3 runs: small ($SMALL, $SMALL_STEPS steps), scratch ($LARGE, $LARGE_STEPS steps)"
-train_small
-train_scratch "$RUNS/scratch"
-echo "== mini ViT: 2/3 LiGO: operator ($OPERATOR_STEPS steps), then the grown model"
-train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
-train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
-for scheme in stackbert_direct_copy bert2bert_aki; do
-  echo "== mini ViT: 2/3 baseline $scheme"
-  train_grown "$RUNS/$scheme" "$scheme"
-done
-echo "== mini ViT: 2/3 baseline MSLT"
-train_mslt "$RUNS/mslt"
+train_table_rows "mini ViT: 2/3"
 
 echo "== mini ViT: 3/3 savings report -> $RESULTS"
 "$PYTHON" -m ligo.report --scratch "$RUNS/scratch" --small "$SMALL_RUN" --output_dir "$RESULTS" \

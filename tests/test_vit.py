@@ -16,7 +16,7 @@ import torch
 from conftest import run
 from safetensors.torch import load_file
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import read_metrics
+from training_helpers import lm_command, read_metrics
 
 from ligo.growth.baselines import BASELINES, grow_baseline
 from ligo.growth.grown_model import GrownModel, materialize
@@ -49,14 +49,7 @@ def recipe(path, data_path, **overrides):
 
 def image_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable,
                   script="run_image_distributed.py"):
-    launcher = [python]
-    if processes > 1:
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                    "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"]
-        if python != sys.executable:
-            launcher += ["--no-python", python]
-    return [*launcher, script, "--config", str(config_file), "--config_name", str(model_config), "--output_dir",
-            str(output_dir), *map(str, extra)]
+    return lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python, script=script)
 
 
 # --- growth, in process -----------------------------------------------------------------------

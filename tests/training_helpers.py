@@ -69,7 +69,8 @@ def setup_run(tmp_path, request, family, **overrides):
     return config, model_config
 
 
-def lm_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
+def lm_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable,
+               script="run_lm_distributed.py"):
     """``python`` may be the warm interpreter (tests/warm_python.py); with several processes it runs
     each worker (torchrun's --no-python), while torchrun itself runs on a plain python, so that the
     process tree below it holds every worker's client (see ``crash``)."""
@@ -79,7 +80,7 @@ def lm_command(config_file, model_config, output_dir, *extra, processes=1, pytho
                     "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"]
         if python != sys.executable:
             launcher += ["--no-python", python]
-    return [*launcher, "run_lm_distributed.py", "--config", str(config_file), "--config_name", str(model_config),
+    return [*launcher, script, "--config", str(config_file), "--config_name", str(model_config),
             "--output_dir", str(output_dir), *map(str, extra)]
 
 

@@ -36,3 +36,36 @@ BLOCK_MATMUL_TERMS = (
     "blocks.intermediate",
     "blocks.output",
 )
+
+
+def pre_ln_block_per_token(h: int, i: int, heads: int, s: int, qkv_bias: bool = True,
+                           causal_mask: bool = False) -> dict[str, int]:
+    """Forward FLOPs of one pre-LayerNorm transformer block (GPT-2's, ViT's), per token: a
+    LayerNorm before attention and one before the MLP; with ``causal_mask``, one operation per
+    attention score to mask it (GPT-2); without ``qkv_bias``, no query/key/value bias."""
+    terms = {
+        "attn_layer_norm": LAYER_NORM_FLOPS * h,
+        "kqv": 3 * 2 * h * h,
+        "kqv_bias": 3 * h if qkv_bias else 0,
+        "attention_scores": 2 * h * s,
+        "attention_scale": s * heads,
+        "attention_mask": s * heads,
+        "attn_softmax": SOFTMAX_FLOPS * s * heads,
+        "attention_dropout": DROPOUT_FLOPS * s * heads,
+        "attention_weighted_values": 2 * h * s,
+        "attn_output": 2 * h * h,
+        "attn_output_bias": h,
+        "attn_output_dropout": DROPOUT_FLOPS * h,
+        "attn_output_residual": h,
+        "ffn_layer_norm": LAYER_NORM_FLOPS * h,
+        "intermediate": 2 * h * i,
+        "intermediate_bias": i,
+        "intermediate_act": ACTIVATION_FLOPS * i,
+        "output": 2 * h * i,
+        "output_bias": h,
+        "output_dropout": DROPOUT_FLOPS * h,
+        "output_residual": h,
+    }
+    if not causal_mask:
+        del terms["attention_mask"]
+    return terms

@@ -20,7 +20,7 @@ Where GPT-2 differs from BERT:
 from transformers import PretrainedConfig
 
 from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               check_arguments)
+                               check_arguments, pre_ln_block_per_token)
 
 # The terms torch runs as matmuls (addmm for Conv1D, bmm/matmul in attention, the decoder).
 MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.decoder")
@@ -28,33 +28,6 @@ MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.decoder")
 
 def ffn_size(config: PretrainedConfig) -> int:
     return config.n_inner if config.n_inner is not None else 4 * config.hidden_size  # GPT-2's default
-
-
-def _block_per_token(h: int, i: int, heads: int, s: int) -> dict[str, int]:
-    """Forward FLOPs of one GPT-2 block, per token."""
-    return {
-        "attn_layer_norm": LAYER_NORM_FLOPS * h,  # ln_1
-        "kqv": 3 * 2 * h * h,
-        "kqv_bias": 3 * h,
-        "attention_scores": 2 * h * s,
-        "attention_scale": s * heads,
-        "attention_mask": s * heads,
-        "attn_softmax": SOFTMAX_FLOPS * s * heads,
-        "attention_dropout": DROPOUT_FLOPS * s * heads,
-        "attention_weighted_values": 2 * h * s,
-        "attn_output": 2 * h * h,
-        "attn_output_bias": h,
-        "attn_output_dropout": DROPOUT_FLOPS * h,
-        "attn_output_residual": h,
-        "ffn_layer_norm": LAYER_NORM_FLOPS * h,  # ln_2
-        "intermediate": 2 * h * i,
-        "intermediate_bias": i,
-        "intermediate_act": ACTIVATION_FLOPS * i,
-        "output": 2 * h * i,
-        "output_bias": h,
-        "output_dropout": DROPOUT_FLOPS * h,
-        "output_residual": h,
-    }
 
 
 def _embeddings_per_token(h: int, v: int, s: int) -> dict[str, int]:
@@ -80,7 +53,7 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
     and ``head.*`` (on ``head_fraction`` of the positions, rounded to an int)."""
     check_arguments(seq_len, head_fraction)
     h, v = config.hidden_size, config.vocab_size
-    block = _block_per_token(h, ffn_size(config), config.num_attention_heads, seq_len)
+    block = pre_ln_block_per_token(h, ffn_size(config), config.num_attention_heads, seq_len, causal_mask=True)
     terms = {f"embeddings.{k}": n * seq_len for k, n in _embeddings_per_token(h, v, seq_len).items()}
     terms.update({f"blocks.{k}": n * seq_len * config.num_hidden_layers for k, n in block.items()})
     terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in _head_per_token(h, v).items()})

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               check_arguments)
+from ligo.models.flops import (BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
+                               check_arguments, pre_ln_block_per_token)
 
 # The terms torch runs as matmuls or convolutions, as FlopCounterMode counts them: the patch
 # projection is aten.convolution, the dense layers and the classifier aten.addmm, the attention
@@ -46,32 +46,6 @@ def sequence_length(config: PretrainedConfig) -> int:
     return (image_h // patch_h) * (image_w // patch_w) + 1
 
 
-def _block_per_token(h: int, i: int, heads: int, s: int, qkv_bias: bool) -> dict[str, int]:
-    """Forward FLOPs of one ViT layer, per token."""
-    return {
-        "attn_layer_norm": LAYER_NORM_FLOPS * h,  # layernorm_before
-        "kqv": 3 * 2 * h * h,
-        "kqv_bias": 3 * h if qkv_bias else 0,
-        "attention_scores": 2 * h * s,
-        "attention_scale": s * heads,
-        "attn_softmax": SOFTMAX_FLOPS * s * heads,
-        "attention_dropout": DROPOUT_FLOPS * s * heads,
-        "attention_weighted_values": 2 * h * s,
-        "attn_output": 2 * h * h,
-        "attn_output_bias": h,
-        "attn_output_dropout": DROPOUT_FLOPS * h,
-        "attn_output_residual": h,
-        "ffn_layer_norm": LAYER_NORM_FLOPS * h,  # layernorm_after
-        "intermediate": 2 * h * i,
-        "intermediate_bias": i,
-        "intermediate_act": ACTIVATION_FLOPS * i,
-        "output": 2 * h * i,
-        "output_bias": h,
-        "output_dropout": DROPOUT_FLOPS * h,
-        "output_residual": h,
-    }
-
-
 def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> dict[str, int]:
     """Forward FLOPs of one image, per term: ``embeddings.*``, ``blocks.*`` (all layers summed)
     and ``head.*``. ``seq_len`` must be the image's (``sequence_length``), ``head_fraction`` 1.0."""
@@ -85,8 +59,8 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
                          f"{config.patch_size} in a {config.image_size} image, plus CLS): the image fixes it")
     h, labels, patches = config.hidden_size, config.num_labels, seq_len - 1
     patch_h, patch_w = _pair(config.patch_size)
-    block = _block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len,
-                             getattr(config, "qkv_bias", True))
+    block = pre_ln_block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len,
+                                   getattr(config, "qkv_bias", True))
     terms = {
         "embeddings.patch_projection": 2 * h * config.num_channels * patch_h * patch_w * patches,
         "embeddings.patch_projection_bias": h * patches,
