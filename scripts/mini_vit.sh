@@ -7,8 +7,8 @@
 #   1. the digits as an ImageFolder tree, data/digits/{train,val}/<digit>/<index>.png
 #   2. the small ViT, the large one from scratch (the target: its final top-1 accuracy on val),
 #      the LiGO operator (2.5% of the large run's steps) and the grown model, then StackBERT
-#      (direct copy for the new width), bert2BERT (AKI) and MSLT, every large run with the same
-#      settings and steps (KI is implemented for language models only)
+#      (direct copy for the new width), bert2BERT (AKI), MSLT and KI (the small model teaching the
+#      large one from scratch), every large run with the same settings and steps
 #   3. the savings report (python -m ligo.report, accuracy target) into $MINI_RESULTS
 #      (results/mini-vit), and its RUN.md
 # Settings: the environment variables of scripts/mini_common.sh (e.g. LARGE_STEPS), plus
@@ -34,11 +34,14 @@ echo "== mini ViT: 1/3 the digits as an ImageFolder tree in $data"
 source "$here/mini_common.sh"
 started=$(date +%s)
 train_table_rows "mini ViT: 2/3"
+echo "== mini ViT: 2/3 baseline KI"
+train_ki "$RUNS/ki"
 
 echo "== mini ViT: 3/3 savings report -> $RESULTS"
 "$PYTHON" -m ligo.report --scratch "$RUNS/scratch" --small "$SMALL_RUN" --output_dir "$RESULTS" \
   --run "StackBERT=$RUNS/stackbert_direct_copy" \
   --run "MSLT=$RUNS/mslt" \
+  --run "KI=$RUNS/ki" \
   --run "bert2BERT=$RUNS/bert2bert_aki" \
   --run "LiGO=$RUNS/ligo+$RUNS/ligo-operator" \
   --focus LiGO

@@ -2,8 +2,9 @@
 an ImageFolder tree: growth of a ViT by every method (Net2Net keeps the logits), image
 classification through the one training loop in two gloo processes with exact resume after
 SIGKILL, evaluation independent of the number of processes, the LiGO operator trained by the
-classification loss, the grown model's first evaluation equal to the operator's last, and the
-inputs an image run refuses before its first step."""
+classification loss, the grown model's first evaluation equal to the operator's last, the other
+methods (bert2BERT, MSLT, KI, layer dropping), the miniature and the paper's recipe at tiny
+settings, and the inputs an image run refuses before its first step."""
 
 import ast
 import json
@@ -200,14 +201,17 @@ def test_the_grown_vit_starts_where_its_operator_ended(vit_growth):
 
 
 @pytest.mark.parametrize("method", [["--grow_scheme", "bert2bert_aki"], ["--grow_scheme", "mslt", "--mslt_stage_steps",
-                                    "1", "1"], ["--layer_drop", "--layer_drop_rate", "0.5"]],
-                         ids=["bert2bert_aki", "mslt", "layer_drop"])
+                                    "1", "1"], ["--grow_scheme", "ki"], ["--layer_drop", "--layer_drop_rate", "0.5"]],
+                         ids=["bert2bert_aki", "mslt", "ki", "layer_drop"])
 def test_the_other_methods_train_a_vit(vit_growth, method, tmp_path, warm_python):
     root, grown, large = vit_growth
     source = ["--source_model_path", root / "small"] if "--grow_scheme" in method else []
     run(image_command(grown, large, tmp_path / "out", *method, *source, python=warm_python))
     metrics = read_metrics(tmp_path / "out")
     assert metrics[-1]["step"] == 3 and math.isfinite(metrics[-1]["eval_loss"]) and metrics[-1]["flops"] > 0
+    if method[1] == "ki":  # the teacher's forward passes are counted too
+        scratch = read_metrics(root / "scratch")
+        assert metrics[-1]["flops"] > scratch[-1]["flops"]
 
 
 def test_the_grow_command_writes_a_vit_that_loads_as_an_image_classifier(vit_growth, tmp_path, warm_python):
@@ -257,6 +261,8 @@ def test_bad_image_folders_are_refused_before_training(tmp_path, digits_dir, war
     _refused(image_command(config, eleven, out, python=warm_python), out, "has 10 classes but the model")
     # Text-only flags, and the wrong entry script.
     _refused(image_command(config, model, out, "--mlm", python=warm_python), out, "for language models only")
+    _refused(image_command(config, model, out, "--token_drop", "--token_drop_rate", "0.5", python=warm_python), out,
+             "for language models only")
     _refused(image_command(config, model, out, python=warm_python, script="run_lm_distributed.py"), out,
              "run_image_distributed.py")
 
@@ -275,7 +281,7 @@ def test_mini_vit_trains_every_row_and_reports_accuracy(tmp_path, digits_dir, wa
     assert "1437 training and 360 validation images of 10 classes" in output  # the tree was already there
     table = (tmp_path / "results/savings.md").read_text()
     rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
-    assert {"Scratch", "StackBERT", "MSLT", "bert2BERT", "LiGO"} <= rows, table
+    assert {"Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"} <= rows, table
     assert "top-1 accuracy" in table and (tmp_path / "results/accuracy_vs_flops.png").is_file()
     assert "make mini-vit" in (tmp_path / "results/RUN.md").read_text()
     assert read_metrics(tmp_path / "runs/ligo")[-1]["step"] == 8
@@ -294,7 +300,7 @@ def test_deit_s_to_b_recipe_trains_every_row_of_table2(tmp_path, digits_dir, war
     assert "[paper] vit, 1 GPU(s) x 8 sequences x 2 accumulation = 16 a step, 4 steps" in output
     table = (tmp_path / "results/deit-s-to-b/savings.md").read_text()
     rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
-    assert {"Scratch", "StackBERT", "bert2BERT", "Net2Net", "LiGO"} <= rows, table
+    assert {"Scratch", "StackBERT", "KI", "bert2BERT", "Net2Net", "LiGO"} <= rows, table
     assert "top-1 accuracy 81.00%" in table  # the paper's target
     args = json.loads((tmp_path / "runs/deit-b-ligo/checkpoints/checkpoint-00000004/training_args.json").read_text())
     assert args["model_type"] == "vit" and args["grow_scheme"] == "ligo" and args["warmup_steps"] == 1

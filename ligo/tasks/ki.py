@@ -3,7 +3,8 @@ by the small pretrained one at first.
 
 The loss of step ``t`` is ``(1 - a_t) * MLM + a_t * T^2 * KL(teacher_T || student_T)``, the KL
 divergence between the teacher's and the student's predictions at temperature ``T``, averaged
-over the masked positions. ``a_t`` falls linearly from ``--ki_alpha`` (at the first step) to 0
+over the masked positions (an image classifier: over the images, its class predictions; the
+first term is then its classification loss). ``a_t`` falls linearly from ``--ki_alpha`` (at the first step) to 0
 at step ``--ki_steps`` (KI's authors: the first 55k of 125k updates, T = 2) and stays 0. The
 teacher, frozen and in eval mode, sees the same batch; its forward passes are counted in the
 FLOPs (they are why the paper measures KI at -5.7%). It is no part of the trained module: DDP,
@@ -42,11 +43,19 @@ class KnowledgeInheritance:
         if weight == 0.0:
             return output.loss
         with torch.no_grad():
-            teacher_logits = self.teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        masked = batch["labels"] != IGNORE_INDEX
+            if "pixel_values" in batch:  # an image classifier: one prediction an image
+                teacher_logits = self.teacher(pixel_values=batch["pixel_values"]).logits
+            else:
+                teacher_logits = self.teacher(input_ids=batch["input_ids"],
+                                              attention_mask=batch["attention_mask"]).logits
+        if "pixel_values" in batch:
+            student_logits = output.logits
+        else:  # the masked positions
+            masked = batch["labels"] != IGNORE_INDEX
+            student_logits, teacher_logits = output.logits[masked], teacher_logits[masked]
         temperature = self.temperature
-        student = F.log_softmax(output.logits[masked].float() / temperature, dim=-1)
-        teacher = F.log_softmax(teacher_logits[masked].float() / temperature, dim=-1)
+        student = F.log_softmax(student_logits.float() / temperature, dim=-1)
+        teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
         kl = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
         return (1.0 - weight) * output.loss + weight * temperature**2 * kl
 

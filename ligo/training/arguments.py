@@ -423,11 +423,11 @@ def check_image_args(args):
     text_only = [flag for flag, on in [("--train_data_file", args.train_data_file), ("--eval_data_file",
                                        args.eval_data_file), ("--tokenizer_name", args.tokenizer_name),
                                        ("--mlm", args.mlm), ("--pack_sentences", args.pack_sentences),
-                                       ("--token_drop", args.token_drop), ("--grow_scheme ki", args.grow_scheme == "ki")]
+                                       ("--token_drop", args.token_drop)]
                  if on]
     if text_only:
         raise UserError(f"{', '.join(text_only)}: for language models only; {name} trains on the images of "
-                        "--data_path (Knowledge Inheritance and token dropping are implemented for text only)")
+                        "--data_path (token dropping drops unmasked tokens: a method for text only)")
     if not 0.0 < args.crop_scale_min <= 1.0:
         raise UserError(f"--crop_scale_min must be in (0, 1], got {args.crop_scale_min}")
     for flag in ("reprob", "mixup_switch_prob", "smoothing", "hflip"):

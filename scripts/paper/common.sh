@@ -113,11 +113,13 @@ mslt() {
     --warmup_steps "$GROWN_WARMUP"
 }
 
-# ki NAME SMALL_RUN SIZE: the large model from scratch (the recipe's warm-up), taught by SMALL_RUN
+# ki NAME SMALL_RUN SIZE [FLAGS...]: the large model from scratch (the recipe's warm-up), taught by SMALL_RUN
 # for the first 55/125 of the steps at temperature 2 (KI's authors' schedule).
 ki() {
-  train "$RUNS/$1" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$3.json" --seed 17 \
-    --grow_scheme ki --source_model_path "$RUNS/$2"
+  local name=$1 small=$2 size=$3
+  shift 3
+  train "$RUNS/$name" "$STEPS" "$ENTRY" --config_name "$MODEL_CONFIGS/$FAMILY-$size.json" --seed 17 \
+    --grow_scheme ki --source_model_path "$RUNS/$small" "$@"
 }
 
 # scratch NAME SIZE [FLAGS...]: as pretrain (the same seed as the scratch run), with FLAGS (e.g.
