@@ -6,11 +6,10 @@ first evaluation equal to the operator's last, a baseline, MSLT, KI and layer dr
 import math
 
 import pytest
-import torch
 from conftest import run
-from safetensors.torch import load_file
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import growth_pipeline, lm_command, read_metrics, setup_run
+from training_helpers import (assert_resumed_exactly, growth_pipeline, lm_command, read_metrics, setup_run,
+                              tensors_equal)
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
 from ligo.training.checkpoint import list_checkpoints
@@ -57,11 +56,7 @@ def test_two_process_run_trains_checkpoints_and_resumes_after_sigkill_exactly(tm
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
     result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
     assert "resuming from" in result.stdout
-    expected = [{k: m[k] for k in KEYS} for m in metrics]
-    assert [{k: m[k] for k in KEYS} for m in read_metrics(resumed)] == expected
-    a = load_file(str(whole / "checkpoints/checkpoint-00000008/model.safetensors"))
-    b = load_file(str(resumed / "checkpoints/checkpoint-00000008/model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_resumed_exactly(whole, resumed, 8, KEYS)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +110,4 @@ def test_the_grow_command_writes_a_gpt2_that_loads_as_a_causal_lm(gpt2_growth, t
          "--pretrained_ligo_path", root / "ligo", "--tokenizer_name", gpt2_tokenizer_dir, "--output_dir", out])
     model = AutoModelForCausalLM.from_pretrained(str(out))
     assert type(model).__name__ == "GPT2LMHeadModel" and model.config.n_layer == 4
-    trained = load_file(str(root / "grown/checkpoints/checkpoint-00000000/model.safetensors"))
-    written = load_file(str(out / "model.safetensors"))
-    assert trained.keys() == written.keys() and all(torch.equal(trained[k], written[k]) for k in trained)
+    assert tensors_equal(root / "grown/checkpoints/checkpoint-00000000/model.safetensors", out / "model.safetensors")

@@ -1,6 +1,5 @@
 """run_lm_distributed.py end to end: real processes (gloo), real data, real checkpoints."""
 
-import json
 import os
 import subprocess
 import time
@@ -9,7 +8,7 @@ import pytest
 import torch
 from conftest import REPO, run
 from safetensors.torch import load_file
-from training_helpers import crash, lm_command, read_metrics, setup_run, tiny_config
+from training_helpers import assert_resumed_exactly, crash, lm_command, read_metrics, setup_run, tiny_config
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.training.checkpoint import list_checkpoints
@@ -65,12 +64,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request, warm
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
     result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
     assert "resuming from" in result.stdout and "checkpoint-00000010" not in result.stdout
-    keys = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
-    expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
-    assert [{k: m[k] for k in keys} for m in read_metrics(resumed)] == expected
-    a = load_file(str(whole / "checkpoints/checkpoint-00000010/model.safetensors"))
-    b = load_file(str(resumed / "checkpoints/checkpoint-00000010/model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_resumed_exactly(whole, resumed, 10, ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"])
 
 
 def test_misspelled_config_key_is_named(tmp_path, request, warm_python):

@@ -7,9 +7,8 @@ import json
 import pytest
 import torch
 from conftest import run
-from safetensors.torch import load_file
 from torch.utils.flop_counter import FlopCounterMode
-from training_helpers import lm_command, read_metrics, setup_run, tiny_config
+from training_helpers import assert_resumed_exactly, lm_command, read_metrics, setup_run, tiny_config
 from transformers import BertConfig, BertForMaskedLM
 
 from ligo.data.masking import IGNORE_INDEX
@@ -264,15 +263,11 @@ def test_each_method_trains_counts_its_flops_and_resumes_exactly(method, tmp_pat
                      env={fault_injection.VARIABLE: f"kill:train_step:{step}"}, check=False)
         assert killed.returncode != 0
     run(lm_command(config, large, resumed, *flags, "--should_continue", python=warm_python, processes=processes))
-    keys = ["step", "train_loss", "eval_loss", "flops", "tokens"]
-    expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
-    assert [{k: m[k] for k in keys} for m in read_metrics(resumed)] == expected
-    a = load_file(str(whole / "checkpoints/checkpoint-00000006/model.safetensors"))
-    b = load_file(str(resumed / "checkpoints/checkpoint-00000006/model.safetensors"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert expected[-1]["eval_loss"] < expected[0]["eval_loss"]
+    assert_resumed_exactly(whole, resumed, 6, ["step", "train_loss", "eval_loss", "flops", "tokens"])
+    metrics = read_metrics(whole)
+    assert metrics[-1]["eval_loss"] < metrics[0]["eval_loss"]
     # FLOPs of the first two steps against plain training of the large model: 8 full blocks of
     # 62 + 2 tokens a process a step
     plain = 2 * processes * 8 * families.train_flops(BertConfig.from_json_file(str(large)), 64)
-    ratio = expected[1]["flops"] / plain
+    ratio = metrics[1]["flops"] / plain
     assert (ratio > 1.0) if method == "ki" else (ratio < 1.0), ratio

@@ -15,9 +15,8 @@ import sys
 import pytest
 import torch
 from conftest import run
-from safetensors.torch import load_file
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import lm_command, read_metrics
+from training_helpers import assert_resumed_exactly, lm_command, read_metrics, tensors_equal
 
 from ligo.growth.baselines import BASELINES, grow_baseline
 from ligo.growth.grown_model import GrownModel, materialize
@@ -141,11 +140,7 @@ def test_two_process_image_run_trains_and_resumes_after_sigkill_exactly(tmp_path
     _kill_after_checkpoint(image_command(config, model, resumed, processes=2, python=warm_python), resumed, 3)
     result = run(image_command(config, model, resumed, "--should_continue", processes=2, python=warm_python))
     assert "resuming from" in result.stdout
-    expected = [{k: m[k] for k in KEYS} for m in metrics]
-    assert [{k: m[k] for k in KEYS} for m in read_metrics(resumed)] == expected
-    a = load_file(str(checkpoint / "model.safetensors"))
-    b = load_file(str(resumed / "checkpoints/checkpoint-00000008/model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_resumed_exactly(whole, resumed, 8, KEYS)
 
 
 def test_evaluation_scores_every_image_once_for_one_and_two_processes(tmp_path, digits_dir, warm_python):
@@ -223,9 +218,7 @@ def test_the_grow_command_writes_a_vit_that_loads_as_an_image_classifier(vit_gro
          "--pretrained_ligo_path", root / "ligo", "--output_dir", out])
     model = AutoModelForImageClassification.from_pretrained(str(out))
     assert type(model).__name__ == "ViTForImageClassification" and model.config.num_hidden_layers == 4
-    trained = load_file(str(root / "grown/checkpoints/checkpoint-00000000/model.safetensors"))
-    written = load_file(str(out / "model.safetensors"))
-    assert trained.keys() == written.keys() and all(torch.equal(trained[k], written[k]) for k in trained)
+    assert tensors_equal(root / "grown/checkpoints/checkpoint-00000000/model.safetensors", out / "model.safetensors")
 
 
 # --- bad inputs: refused in one line before the first step ------------------------------------------

@@ -176,6 +176,15 @@ def tensors_equal(a_file, b_file) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def assert_resumed_exactly(whole, resumed, step: int, keys):
+    """A run interrupted and resumed (``resumed``) logged the same ``keys`` of metrics.jsonl as the
+    one never stopped (``whole``), and ends with the same weights at checkpoint ``step``."""
+    expected = [{k: m[k] for k in keys} for m in read_metrics(whole)]
+    assert [{k: m[k] for k in keys} for m in read_metrics(resumed)] == expected
+    weights = f"checkpoints/checkpoint-{step:08d}/model.safetensors"
+    assert tensors_equal(whole / weights, resumed / weights)
+
+
 def grow_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
     """run_grow_distributed.py, as lm_command runs run_lm_distributed.py."""
     command = lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python)

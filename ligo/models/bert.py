@@ -18,7 +18,7 @@ from transformers import BertConfig, BertForMaskedLM, PretrainedConfig
 
 from ligo.models.family import Family
 from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               check_arguments)
+                               block_per_token, check_arguments)
 from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 # The terms torch really runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees them.
@@ -75,32 +75,6 @@ def space_sizes(config: PretrainedConfig) -> dict[str, int]:
             "head": hidden}
 
 
-def _block_per_token(h: int, i: int, heads: int, s: int) -> dict[str, int]:
-    """Forward FLOPs of one transformer block, per token."""
-    return {
-        "kqv": 3 * 2 * h * h,
-        "kqv_bias": 3 * h,
-        "attention_scores": 2 * h * s,
-        "attn_softmax": SOFTMAX_FLOPS * s * heads,
-        "attention_dropout": DROPOUT_FLOPS * s * heads,
-        "attention_scale": s * heads,
-        "attention_weighted_values": 2 * h * s,
-        "attn_output": 2 * h * h,
-        "attn_output_bias": h,
-        "attn_output_dropout": DROPOUT_FLOPS * h,
-        "attn_output_residual": h,
-        "attn_output_layer_norm": LAYER_NORM_FLOPS * h,
-        "intermediate": 2 * h * i,
-        "intermediate_act": ACTIVATION_FLOPS * i,
-        "intermediate_bias": i,
-        "output": 2 * h * i,
-        "output_bias": h,
-        "output_dropout": DROPOUT_FLOPS * h,
-        "output_residual": h,
-        "output_layer_norm": LAYER_NORM_FLOPS * h,
-    }
-
-
 def _embeddings_per_token(h: int, v: int, s: int) -> dict[str, int]:
     """Forward FLOPs of the input embeddings, per token (dense one-hot lookups)."""
     return {
@@ -131,7 +105,7 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
     summed) and ``head.*`` (on ``head_fraction`` of the positions, rounded to an int)."""
     check_arguments(seq_len, head_fraction)
     h, v = config.hidden_size, config.vocab_size
-    block = _block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len)
+    block = block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len, pre_ln=False)
     terms = {f"embeddings.{k}": n * seq_len for k, n in _embeddings_per_token(h, v, seq_len).items()}
     terms.update({f"blocks.{k}": n * seq_len * config.num_hidden_layers for k, n in block.items()})
     terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in _head_per_token(h, v).items()})

@@ -38,18 +38,20 @@ BLOCK_MATMUL_TERMS = (
 )
 
 
-def pre_ln_block_per_token(h: int, i: int, heads: int, s: int, qkv_bias: bool = True,
-                           causal_mask: bool = False) -> dict[str, int]:
-    """Forward FLOPs of one pre-LayerNorm transformer block (GPT-2's, ViT's), per token: a
-    LayerNorm before attention and one before the MLP; with ``causal_mask``, one operation per
-    attention score to mask it (GPT-2); without ``qkv_bias``, no query/key/value bias."""
+def block_per_token(h: int, i: int, heads: int, s: int, pre_ln: bool, qkv_bias: bool = True,
+                    causal_mask: bool = False) -> dict[str, int]:
+    """Forward FLOPs of one transformer block, per token: BERT's post-LayerNorm block (``pre_ln``
+    False: a LayerNorm after attention's residual and one after the MLP's), or GPT-2's and ViT's
+    pre-LayerNorm one (before attention, before the MLP). The same count either way; the names
+    say where the LayerNorms are. ``causal_mask``: one operation per attention score to mask it
+    (GPT-2); without ``qkv_bias``, no query/key/value bias (a ViT option)."""
+    attn_norm, ffn_norm = ("attn_layer_norm", "ffn_layer_norm") if pre_ln else \
+        ("attn_output_layer_norm", "output_layer_norm")
     terms = {
-        "attn_layer_norm": LAYER_NORM_FLOPS * h,
         "kqv": 3 * 2 * h * h,
         "kqv_bias": 3 * h if qkv_bias else 0,
         "attention_scores": 2 * h * s,
         "attention_scale": s * heads,
-        "attention_mask": s * heads,
         "attn_softmax": SOFTMAX_FLOPS * s * heads,
         "attention_dropout": DROPOUT_FLOPS * s * heads,
         "attention_weighted_values": 2 * h * s,
@@ -57,7 +59,7 @@ def pre_ln_block_per_token(h: int, i: int, heads: int, s: int, qkv_bias: bool = 
         "attn_output_bias": h,
         "attn_output_dropout": DROPOUT_FLOPS * h,
         "attn_output_residual": h,
-        "ffn_layer_norm": LAYER_NORM_FLOPS * h,
+        attn_norm: LAYER_NORM_FLOPS * h,
         "intermediate": 2 * h * i,
         "intermediate_bias": i,
         "intermediate_act": ACTIVATION_FLOPS * i,
@@ -65,7 +67,8 @@ def pre_ln_block_per_token(h: int, i: int, heads: int, s: int, qkv_bias: bool = 
         "output_bias": h,
         "output_dropout": DROPOUT_FLOPS * h,
         "output_residual": h,
+        ffn_norm: LAYER_NORM_FLOPS * h,
     }
-    if not causal_mask:
-        del terms["attention_mask"]
+    if causal_mask:
+        terms["attention_mask"] = s * heads
     return terms

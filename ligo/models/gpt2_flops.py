@@ -19,8 +19,8 @@ Where GPT-2 differs from BERT:
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               check_arguments, pre_ln_block_per_token)
+from ligo.models.flops import (BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
+                               block_per_token, check_arguments)
 
 # The terms torch runs as matmuls (addmm for Conv1D, bmm/matmul in attention, the decoder).
 MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.decoder")
@@ -53,7 +53,7 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
     and ``head.*`` (on ``head_fraction`` of the positions, rounded to an int)."""
     check_arguments(seq_len, head_fraction)
     h, v = config.hidden_size, config.vocab_size
-    block = pre_ln_block_per_token(h, ffn_size(config), config.num_attention_heads, seq_len, causal_mask=True)
+    block = block_per_token(h, ffn_size(config), config.num_attention_heads, seq_len, pre_ln=True, causal_mask=True)
     terms = {f"embeddings.{k}": n * seq_len for k, n in _embeddings_per_token(h, v, seq_len).items()}
     terms.update({f"blocks.{k}": n * seq_len * config.num_hidden_layers for k, n in block.items()})
     terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in _head_per_token(h, v).items()})

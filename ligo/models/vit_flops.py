@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from transformers import PretrainedConfig
 
 from ligo.models.flops import (BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               check_arguments, pre_ln_block_per_token)
+                               block_per_token, check_arguments)
 
 # The terms torch runs as matmuls or convolutions, as FlopCounterMode counts them: the patch
 # projection is aten.convolution, the dense layers and the classifier aten.addmm, the attention
@@ -59,8 +59,8 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
                          f"{config.patch_size} in a {config.image_size} image, plus CLS): the image fixes it")
     h, labels, patches = config.hidden_size, config.num_labels, seq_len - 1
     patch_h, patch_w = _pair(config.patch_size)
-    block = pre_ln_block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len,
-                                   getattr(config, "qkv_bias", True))
+    block = block_per_token(h, config.intermediate_size, config.num_attention_heads, seq_len, pre_ln=True,
+                            qkv_bias=getattr(config, "qkv_bias", True))
     terms = {
         "embeddings.patch_projection": 2 * h * config.num_channels * patch_h * patch_w * patches,
         "embeddings.patch_projection_bias": h * patches,
