@@ -7,9 +7,9 @@ Defaults are the paper's: 3 epochs, learning rate 1e-4, batch 32, 128 tokens, se
 Runs on the first CUDA GPU, else on the CPU.
 """
 
-from ligo.errors import exit_on_user_error
+from ligo.base.errors import exit_on_user_error
 from ligo.finetune.glue.arguments import parse_glue_args
-from ligo.finetune.glue.run import run_glue
+from ligo.finetune.glue_run import run_glue
 
 
 @exit_on_user_error

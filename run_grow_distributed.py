@@ -12,9 +12,9 @@ loop, logs and checkpoints as pretraining; then grow with
 
 import functools
 
-from ligo.errors import exit_on_user_error
+from ligo.base.errors import exit_on_user_error
+from ligo.tasks.arguments import parse_args
 from ligo.tasks.operator import build_operator_task
-from ligo.training.arguments import parse_args
 from ligo.training.distributed import launch
 from ligo.training.session import run_session
 

@@ -9,9 +9,9 @@ tokens with stride 128. Reads the official JSON files from --squad_dir; download
 Runs on the first CUDA GPU, else on the CPU.
 """
 
-from ligo.errors import exit_on_user_error
+from ligo.base.errors import exit_on_user_error
 from ligo.finetune.squad.arguments import parse_squad_args
-from ligo.finetune.squad.run import run_squad
+from ligo.finetune.squad_run import run_squad
 
 
 @exit_on_user_error

@@ -11,9 +11,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench import (checkpoint_io, data_path, evaluation, method_flops, operator_overhead, scaling, tokenize,
-                   train_throughput)
-from ligo.errors import UserError, exit_on_user_error
+from bench import (
+    checkpoint_io,
+    data_path,
+    evaluation,
+    method_flops,
+    operator_overhead,
+    scaling,
+    tokenize,
+    train_throughput,
+)
+from ligo.base.errors import UserError, exit_on_user_error
 
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
 # a table of its own, a "table" key (the table's title) and its own columns.

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"

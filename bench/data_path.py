@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"
@@ -70,13 +70,13 @@ def timing_child(_args):
     import torch
     from torch.utils.data import Subset
 
+    from ligo.base.autocast import autocast_for
     from ligo.data.dataset import BlockDataset
     from ligo.data.masking import SeededMLMCollator
     from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
     from ligo.models.loading import load_config, new_model
     from ligo.training import distributed
     from ligo.training.evaluate import evaluate_language_model
-    from ligo.training.trainer import autocast_for
 
     ctx = distributed.init(timeout_seconds=60)
     tokenizer = load_tokenizer(str(TOKENIZER))

@@ -26,7 +26,7 @@ batch for both.
   separately, the operator's own forward (``operator()``) and backward (from dense gradients
   on every grown tensor), to show where the extra time goes.
 - Both, as our training runs (ligo/training/session.py), keep freed host memory for the next step
-  (``ligo.training.host_memory.keep_freed_memory``): glibc's default would page-fault every large
+  (``ligo.base.host_memory.keep_freed_memory``): glibc's default would page-fault every large
   tensor in again each step, which costs the operator step, whose grown weights are such
   tensors, far more than the plain one.
 - Memory: each variant in its own fresh process, which builds only what its step needs (the
@@ -49,7 +49,7 @@ import sys
 import time
 from pathlib import Path
 
-from ligo.training.host_memory import keep_freed_memory
+from ligo.base.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 # family -> (small config, large config, the pair's name)

@@ -10,7 +10,7 @@ labels): the two steps of bench/operator_overhead.py (the same code), at miniatu
 
 The models are BERT shapes (FFN 4x, 64-dim heads), vocabulary VOCAB_SIZE, randomly
 initialised, in train mode, with host memory kept between steps as in our runs
-(``ligo.training.host_memory``). All in one fresh process; for each growth and batch, WARMUP
+(``ligo.base.host_memory``). All in one fresh process; for each growth and batch, WARMUP
 untimed steps of each, then STEPS timed steps of each, alternating; medians.
 
 The operator's own work (growing the parameters and back-propagating through the growth)
@@ -25,8 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ligo.errors import UserError
-from ligo.training.host_memory import keep_freed_memory
+from ligo.base.errors import UserError
+from ligo.base.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_CONFIG = REPO / "configs/bert-mini-4L-256H.json"  # the rest of each shape: dropout, positions

@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 import tqdm
 
+from ligo.base.errors import UserError
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.errors import UserError
 from tokenization.tokenize_dataset import keep_line, tokenize_file
 
 REPO = Path(__file__).resolve().parents[1]

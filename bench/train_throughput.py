@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ligo.errors import UserError
-from ligo.training.host_memory import keep_freed_memory
+from ligo.base.errors import UserError
+from ligo.base.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/tokenizers/bert-sample-uncased"
@@ -70,7 +70,7 @@ def baseline_loop(keep_memory: bool) -> dict:
     """THE BASELINE. The same model, data, batch and collator as ours; AdamW, clipping and a
     linear schedule; no logging, no checkpoints, no token or FLOP accounting beyond the
     one count that the throughput needs. ``keep_memory``: with glibc's malloc set to keep
-    freed memory, as ours sets it (ligo/training/host_memory.py)."""
+    freed memory, as ours sets it (ligo/base/host_memory.py)."""
     import torch
     from torch.utils.data import DataLoader
     from transformers import BertConfig, BertForMaskedLM
@@ -205,7 +205,7 @@ def run() -> list[dict]:
     return [
         row("training throughput (run_lm_distributed.py) vs a minimal loop", "baseline",
             "a minimal hand-written PyTorch loop (bench/train_throughput.py), not the authors'; ours also keeps freed "
-            "host memory between steps (ligo/training/host_memory.py), the loop as users write it does not"),
+            "host memory between steps (ligo/base/host_memory.py), the loop as users write it does not"),
         row("training loop overhead (run_lm_distributed.py) vs the same loop, host memory kept", "baseline_kept",
             "the same minimal loop, with host memory kept as ours does: what remains is the cost of our loop itself "
             "(logging, checkpoints at start and end excluded, FLOP and token counts, the numerics guard, the "

@@ -21,13 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import warm_python as warm
-from tiny_world import ENV, build_world, save_operator_run
 from glue_fixtures import write_glue
 from squad_fixtures import write_squad
-from training_helpers import lm_command, grow_command
-from ligo.training.arguments import build_parser
+from tiny_world import ENV, build_world, save_operator_run
+from training_helpers import grow_command, lm_command
+
 from ligo.finetune.glue.arguments import build_glue_parser
 from ligo.finetune.squad.arguments import build_squad_parser
+from ligo.tasks.arguments import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 root = Path(sys.argv[1])

@@ -1,12 +1,12 @@
-"""The shared command line (ligo/training/arguments.py): the authors' flags and config files."""
+"""The shared command line (ligo/tasks/arguments.py): the authors' flags and config files."""
 
 import shlex
 
 import pytest
 import torch
 
-from ligo.errors import UserError
-from ligo.training.arguments import build_parser, parse_args
+from ligo.base.errors import UserError
+from ligo.tasks.arguments import build_parser, parse_args
 
 # The users' commands from the authors' README (paths filled in).
 USER_COMMANDS = [

@@ -7,10 +7,9 @@ import json
 
 import pytest
 import torch
-from torch.func import functional_call
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.growth.baselines import BASELINES, grow_baseline, net2net_selections
 from ligo.models.families import layout_of
 from ligo.models.loading import new_model

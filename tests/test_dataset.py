@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from ligo.base.errors import UserError
 from ligo.data.dataset import BlockDataset, pack_units
+from ligo.data.text_run_data import text_run_data
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.errors import UserError
-from ligo.training.arguments import parse_args
-from ligo.data.run_data import text_run_data
 from ligo.models.loading import load_config
+from ligo.tasks.arguments import parse_args
 
 
 def dataset(text_dir, tokenizer_dir, block_size=126, split="valid", **kwargs):

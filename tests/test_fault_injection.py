@@ -14,8 +14,15 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, run
-from training_helpers import (comparable_metrics, config_text, crash, grow_command, lm_command, tensors_equal,
-                              tiny_config)
+from training_helpers import (
+    comparable_metrics,
+    config_text,
+    crash,
+    grow_command,
+    lm_command,
+    tensors_equal,
+    tiny_config,
+)
 from transformers import AutoTokenizer
 
 from ligo.training.checkpoint import list_checkpoints

@@ -13,18 +13,17 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
-
 from glue_fixtures import corpus_lines, write_glue, write_tsv
 from training_helpers import refused_while_held
+from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
 from ligo.finetune.glue.arguments import parse_glue_args
 from ligo.finetune.glue.data import read_split, read_task
 from ligo.finetune.glue.model import load_classifier
-from ligo.finetune.glue.run import run_glue
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
+from ligo.finetune.glue_run import run_glue
 from ligo.finetune.table import add_results, check_table, csv_header, csv_path
 from ligo.finetune.train import total_steps
 from tokenization.train_tokenizer import train_tokenizer

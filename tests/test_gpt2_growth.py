@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2Config
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.growth.baselines import BASELINES, grow_baseline
 from ligo.growth.grown_model import GrownModel, materialize
 from ligo.growth.operator import LiGOOperator, LiGOOptions

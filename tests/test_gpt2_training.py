@@ -8,8 +8,7 @@ import math
 import pytest
 from conftest import run
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import (assert_resumed_exactly, growth_pipeline, lm_command, read_metrics, setup_run,
-                              tensors_equal)
+from training_helpers import assert_resumed_exactly, growth_pipeline, lm_command, read_metrics, setup_run, tensors_equal
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel
 
 from ligo.training.checkpoint import list_checkpoints

@@ -17,10 +17,10 @@ from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.tasks import TASKS
 from ligo.models.loading import load_config, load_model, new_model
+from ligo.tasks.arguments import parse_args
 from ligo.tasks.lm import build_lm_task
 from ligo.tasks.operator import build_operator_task
 from ligo.training import sampling
-from ligo.training.arguments import parse_args
 from ligo.training.distributed import Context
 from ligo.training.optim import build_optimizer, parameter_groups
 from ligo.training.trainer import compiled

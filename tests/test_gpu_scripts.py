@@ -8,9 +8,7 @@ get, as their PYTHON, the warm interpreter of tests/warm_python.py (the ``warm_p
 
 import ast
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 

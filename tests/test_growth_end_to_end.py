@@ -5,8 +5,15 @@ train the operator in two gloo processes, grow, train the grown model."""
 import pytest
 import torch
 from conftest import run
-from training_helpers import (config_text, grow_command, growth_pipeline, lm_command, read_metrics, refused_while_held,
-                              tiny_config)
+from training_helpers import (
+    config_text,
+    grow_command,
+    growth_pipeline,
+    lm_command,
+    read_metrics,
+    refused_while_held,
+    tiny_config,
+)
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from ligo.training.checkpoint import latest_checkpoint

@@ -1,4 +1,4 @@
-"""ligo.training.host_memory: freed host memory is reused, not page-faulted in again every step."""
+"""ligo.base.host_memory: freed host memory is reused, not page-faulted in again every step."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ STEPS = 24
 # needs a few steps to settle (a freed block is reused once the heap holds a large enough one).
 SCRIPT = f"""
 import resource, sys, torch
-from ligo.training.host_memory import keep_freed_memory
+from ligo.base.host_memory import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 faults = []
 for _ in range({STEPS}):

@@ -10,10 +10,20 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from ligo.base.errors import UserError
 from ligo.data import digits
-from ligo.data.images import (IMAGENET_MEAN, AugmentOptions, ImageCollator, ImageFolderDataset, SeededMixupCollator,
-                              check_images, eval_transform, scan_image_folder, train_transform, unreadable_images)
-from ligo.errors import UserError
+from ligo.data.images import (
+    IMAGENET_MEAN,
+    AugmentOptions,
+    ImageCollator,
+    ImageFolderDataset,
+    SeededMixupCollator,
+    check_images,
+    eval_transform,
+    scan_image_folder,
+    train_transform,
+    unreadable_images,
+)
 
 SMALL = AugmentOptions(input_size=32)
 

@@ -7,11 +7,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.growth.expansion import init_depth, init_width
-from ligo.growth.grown_model import GrownModel, OperatorTask, materialize
+from ligo.growth.grown_model import GrownModel, materialize
 from ligo.growth.operator import LiGOOperator, LiGOOptions, parameter_slot
 from ligo.models.layout import LAYER_MODULES
+from ligo.tasks.operator import OperatorTask
 
 CLASSES = {"bert": (BertConfig, BertForMaskedLM), "roberta": (RobertaConfig, RobertaForMaskedLM)}
 

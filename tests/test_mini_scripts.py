@@ -14,7 +14,7 @@ from transformers import AutoTokenizer
 
 from ligo.growth.diagnostics import effective_rank
 from ligo.report.unigram import unigram_entropy
-from ligo.training.arguments import parse_args
+from ligo.tasks.arguments import parse_args
 from ligo.training.session import warmup_trap
 
 TINY_CELLS = "ops-0 op-authors stackbert-ligo-width"  # one of each kind of cell: see mini_ablation.sh

@@ -11,7 +11,7 @@ from conftest import run
 from training_helpers import config_text, lm_command, read_metrics, tensors_equal, tiny_config
 from transformers import AutoTokenizer
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.training import fault_injection
 from ligo.training.checkpoint import list_checkpoints
 from ligo.training.trainer import NumericsGuard

@@ -14,8 +14,15 @@ from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, run
-from training_helpers import (comparable_metrics, config_text, crash, lm_command, signal_every_process,
-                              tensors_equal, tiny_config)
+from training_helpers import (
+    comparable_metrics,
+    config_text,
+    crash,
+    lm_command,
+    signal_every_process,
+    tensors_equal,
+    tiny_config,
+)
 from transformers import AutoTokenizer
 
 from ligo.training.checkpoint import list_checkpoints
@@ -172,7 +179,7 @@ def test_a_second_signal_or_the_grace_time_stops_at_once_without_a_half_checkpoi
 
 SPAWN = """import functools, sys
 from ligo.tasks.lm import build_lm_task
-from ligo.training.arguments import parse_args
+from ligo.tasks.arguments import parse_args
 from ligo.training.distributed import spawn
 from ligo.training.session import run_session
 spawn(functools.partial(run_session, build_task=build_lm_task), parse_args(sys.argv[1:]), 2)

@@ -16,10 +16,8 @@ from conftest import REPO, run
 from training_helpers import alive, config_text, crash, failing_rank_worker, lm_command, process_tree, tiny_config
 from transformers import AutoTokenizer
 
-from ligo.training import checkpoint
-
-from ligo.errors import UserError
-from ligo.training import distributed
+from ligo.base.errors import UserError
+from ligo.training import checkpoint, distributed
 from ligo.training.fault_injection import VARIABLE
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from training_helpers import refused_while_held
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.report import savings as report
 
 REPO = Path(__file__).resolve().parents[1]

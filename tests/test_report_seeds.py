@@ -6,12 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from ligo.report import savings as report
-
-from ligo.errors import UserError
-from ligo.report import seeds as report_seeds
 from test_report import SCRATCH_LOSSES, write_paced_run
+
+from ligo.base.errors import UserError
+from ligo.report import savings as report
+from ligo.report import seeds as report_seeds
 
 REPO = Path(__file__).resolve().parents[1]
 

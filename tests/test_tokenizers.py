@@ -3,8 +3,8 @@
 import pytest
 from transformers import AutoTokenizer, BertTokenizerFast
 
+from ligo.base.errors import UserError
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.errors import UserError
 from tokenization.train_tokenizer import BERT_SPECIAL_TOKENS, train_tokenizer
 
 SENTENCE = "Anarchism is a political philosophy that advocates stateless societies"

@@ -2,12 +2,11 @@
 
 import bz2
 import re
+import subprocess
+import sys
 import unicodedata
 
 import pytest
-import subprocess
-import sys
-
 from conftest import REPO, TEST_LINES, VALID_LINES, run
 
 

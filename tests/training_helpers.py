@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
+from ligo.base.output_lock import OutputLock
 from ligo.training import distributed
-from ligo.training.output_lock import OutputLock
 
 FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
                "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir")}

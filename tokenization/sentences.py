@@ -5,7 +5,7 @@ import functools
 import spacy
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sentencizer(lang: str = "en"):
     nlp = spacy.blank(lang)
     nlp.add_pipe("sentencizer")

@@ -27,9 +27,9 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.text_files import count_lines
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.errors import UserError, exit_on_user_error
 
 MIN_WORDS = 5
 CHUNK_LINES = 1000  # small enough that the last chunks spread over all workers
@@ -54,7 +54,7 @@ class EncodedChunk:
     sentence_starts: np.ndarray | None  # token offsets of sentences, relative to the chunk
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_tokenizer(name: str):
     """The tokenizer, one load per worker process, with no truncation and no padding: a folder's
     tokenizer.json may store both (many hub folders truncate and pad to 128), and every line would
@@ -69,7 +69,7 @@ def _cached_tokenizer(name: str):
     return tokenizer
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _id_strings(name: str) -> list[str]:
     # Looking ids up in a table is several times faster than str() on each.
     backend = _cached_tokenizer(name).backend_tokenizer

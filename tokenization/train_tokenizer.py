@@ -20,8 +20,8 @@ from pathlib import Path
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from transformers import BertTokenizerFast, GPT2TokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
 
-from ligo.errors import UserError, exit_on_user_error
-from ligo.training.output_lock import claim_beside
+from ligo.base.errors import UserError, exit_on_user_error
+from ligo.base.output_lock import claim_beside
 from tokenization.wordpiece import count_words, learn_vocabulary
 
 KINDS = ("bert-uncased", "bert-cased", "roberta", "gpt2")
@@ -124,7 +124,7 @@ def main():
         raise UserError(f"--min_frequency must not be negative, got {args.min_frequency}")
     check_output_dir(args.output_dir, args.overwrite)
     tokenizer = train_tokenizer(args.kind, args.input, args.vocab_size, args.min_frequency)
-    # One writer at a time (ligo/training/output_lock.py); checked again under the lock.
+    # One writer at a time (ligo/base/output_lock.py); checked again under the lock.
     with claim_beside(args.output_dir, "tokenization/train_tokenizer.py"):
         check_output_dir(args.output_dir, args.overwrite)
         # Saved beside the target and renamed, so a crash never leaves half a tokenizer.

@@ -28,7 +28,7 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def moses(lang: str):
     # Built once per worker process (the caches are per process).
     normalizer = MosesPunctNormalizer(lang=lang, pre_replace_unicode_punct=True, post_remove_control_chars=True)

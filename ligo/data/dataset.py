@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 ID_SCAN_BLOCK = 1 << 24  # tokens read at a time when checking a file's ids
 

@@ -23,7 +23,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base.errors import UserError, exit_on_user_error
 
 SPLITS = ("train", "val")
 

@@ -1,21 +1,30 @@
 """An image model's run data (``--model_type vit``): the ImageFolder splits under ``--data_path``
 with DeiT's augmentations (ligo/data/images.py), checked before the first step, and how the
-loop counts and evaluates them (top-1 and top-5 on the evaluation split)."""
+loop counts them (evaluation scores top-1 and top-5 on the evaluation split)."""
 
 import contextlib
 import functools
 from concurrent.futures import ProcessPoolExecutor
 
 import torch.distributed as dist
-from transformers import ViTImageProcessor
 from tqdm import tqdm
+from transformers import ViTImageProcessor
 
-from ligo.data.images import (IMAGENET_MEAN, IMAGENET_STD, AugmentOptions, ImageCollator, ImageFolderDataset,
-                              SeededMixupCollator, check_images, decode_error, eval_transform, train_transform)
+from ligo.base.errors import UserError
+from ligo.data.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    AugmentOptions,
+    ImageCollator,
+    ImageFolderDataset,
+    SeededMixupCollator,
+    check_images,
+    decode_error,
+    eval_transform,
+    train_transform,
+)
 from ligo.data.run_data import RunData
-from ligo.errors import UserError
 from ligo.models import vit_flops
-from ligo.training.evaluate import evaluate_classifier
 
 CHECK_CHUNK = 64  # images a checking process takes at a time
 
@@ -102,5 +111,4 @@ def image_run_data(args, config, ctx) -> RunData:
         processor=image_processor(options), unit="images",
         shape=lambda batch: (batch["pixel_values"].shape[0], sequence),
         units=lambda batch: int(batch["pixel_values"].shape[0]),
-        evaluate=evaluate_classifier,
     )

@@ -37,8 +37,8 @@ from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset, pil_loader
 from torchvision.transforms import v2
 
+from ligo.base.errors import UserError
 from ligo.data.masking import example_seed
-from ligo.errors import UserError
 
 # timm's IMAGENET_DEFAULT_MEAN / _STD, which DeiT normalises with.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 # A real vocabulary is far larger; transformers 5 silently builds a 5-token tokenizer
 # from some malformed inputs, which would map every word to [UNK].

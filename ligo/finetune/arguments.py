@@ -7,8 +7,8 @@ the command line override them. Every mistake, argparse's own included, is one l
 
 import configargparse
 
-from ligo.errors import UserError
-from ligo.training.arguments import check_adam_epsilon, check_finite
+from ligo.base.errors import UserError
+from ligo.base.flag_checks import check_adam_epsilon, check_finite
 
 
 class OneLineParser(configargparse.ArgParser):

@@ -18,7 +18,7 @@ from pathlib import Path
 from safetensors import SafetensorError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models.families import position_offset
 from ligo.models.loading import require_safetensors
 from ligo.training.checkpoint import resolve_model_path

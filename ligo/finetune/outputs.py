@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 
 def pick_device(args) -> torch.device:

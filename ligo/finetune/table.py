@@ -14,8 +14,8 @@ import io
 import statistics
 from pathlib import Path
 
-from ligo.atomic_write import write_text_atomic
-from ligo.errors import UserError
+from ligo.base.atomic_write import write_text_atomic
+from ligo.base.errors import UserError
 from ligo.finetune.glue.tasks import TABLE_COLUMNS
 
 METRIC_NAMES = {"acc": "Acc", "f1": "F1", "mcc": "MCC", "pearson": "Pearson", "spearman": "Spearman"}

@@ -31,15 +31,14 @@ import torch
 from torch import Tensor
 from transformers import PretrainedConfig
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.growth.expansion import MatrixExpansion, init_depth
 from ligo.growth.growth_map import SmallWeights, grow_parameters, widen
+from ligo.growth.schemes import BASELINES
 from ligo.models.families import check_growable, layout_of, space_sizes
 from ligo.models.layout import TensorSpec, ties_output_embeddings
 from ligo.models.loading import new_model
 
-BASELINES = ("stackbert", "interpolation", "net2net", "bert2bert_fpi", "bert2bert_aki", "stackbert_direct_copy",
-             "interpolation_direct_copy")
 DEPTH_ONLY = {"stackbert": "stackbert", "interpolation": "interlace"}
 DIRECT_COPY = {"stackbert_direct_copy": "stackbert", "interpolation_direct_copy": "interlace"}
 WIDENING = ("net2net", "bert2bert_fpi", "bert2bert_aki")

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.growth.operator import WEIGHTS_FILE
 from ligo.training import checkpoint
 

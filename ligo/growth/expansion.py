@@ -11,10 +11,8 @@ a stacked ``S`` of shape ``[layers, new - old, old]`` widens each layer with its
 import torch
 from torch import Tensor
 
-from ligo.errors import UserError
-
-DEPTH_SCHEMES = ("rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy")
-WIDTH_SCHEMES = ("rand", "rand_softmax", "sel", "sel_noisy")
+from ligo.base.errors import UserError
+from ligo.growth.schemes import DEPTH_SCHEMES, WIDTH_SCHEMES
 
 
 def init_width(n_rows: int, old: int, scheme: str, noise: float, generator: torch.Generator) -> Tensor:

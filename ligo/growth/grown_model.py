@@ -14,10 +14,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import PretrainedConfig, PreTrainedModel
 
 from ligo.growth.operator import parameter_slot
-from ligo.models import families
 from ligo.models.families import family_of
 from ligo.models.loading import new_model
-from ligo.training.optim import parameter_groups
 
 
 class GrownModel(nn.Module):
@@ -79,51 +77,3 @@ def operator_step_flops(operator: nn.Module) -> int:
         sum(t.sum() for t in grown.values()).backward()
     operator.zero_grad(set_to_none=True)
     return counter.get_total_flops()
-
-
-class OperatorTask:
-    """Train a growth operator by the training loss of the large model it grows (its family's)."""
-
-    unused_parameters = False
-
-    def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
-        self.operator = operator
-        self.module = GrownModel(operator, large_config)
-        self.large_config = large_config
-        self.family = family_of(large_config.model_type)
-        self._operator_flops = operator_step_flops(operator)
-
-    def parameter_groups(self, args) -> list[dict]:
-        groups = []
-        learned = [p for name, p in self.operator.named_parameters()
-                   if p.requires_grad and name.split(".")[0] in ("depth", "width")]
-        groups.append({"params": learned, "weight_decay": args.weight_decay})
-        residual = [p for p in self.operator.residual.parameters() if p.requires_grad]
-        groups.append({"params": residual, "lr": args.learning_rate_res or args.learning_rate,
-                       "weight_decay": args.weight_decay if args.weight_decay_res is None else args.weight_decay_res})
-        small = [(name, p) for name, p in self.operator.named_parameters() if name.startswith("small_")]
-        groups += parameter_groups(small, args.weight_decay)
-        return groups
-
-    def begin_step(self, step: int):
-        pass
-
-    def loss(self, model, batch: dict):
-        return self.family.run_batch(model, batch).loss
-
-    def training_objects(self) -> dict:
-        return {}
-
-    def to(self, device):
-        self.module.to(device)
-
-    def train_flops(self, batch_size: int, seq_len: int) -> int:
-        # The large model's step plus computing its weights (the operator's own cost).
-        return batch_size * families.train_flops(self.large_config, seq_len) + self._operator_flops
-
-    def eval_model(self):
-        return self.module
-
-    def save(self, folder):
-        self.operator.save(folder)
-        self.large_config.save_pretrained(str(folder))

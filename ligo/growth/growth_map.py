@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from transformers import PretrainedConfig
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models.layout import Layout, TensorSpec
 
 # expansion(spec, side) -> an object with rows/cols/vec, or None where the space keeps its size

@@ -18,9 +18,10 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import PretrainedConfig
 
-from ligo.errors import UserError
-from ligo.growth.expansion import DEPTH_SCHEMES, WIDTH_SCHEMES, IdentityPlus, init_depth, init_width
+from ligo.base.errors import UserError
+from ligo.growth.expansion import IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
+from ligo.growth.schemes import DEPTH_SCHEMES, WIDTH_SCHEMES
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
 from ligo.models.layout import LAYER_MODULES, TensorSpec
 

@@ -17,8 +17,15 @@ RoBERTa's position-id arithmetic is not counted.
 from transformers import BertConfig, BertForMaskedLM, PretrainedConfig
 
 from ligo.models.family import Family
-from ligo.models.flops import (ACTIVATION_FLOPS, BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               block_per_token, check_arguments)
+from ligo.models.flops import (
+    ACTIVATION_FLOPS,
+    BLOCK_MATMUL_TERMS,
+    DROPOUT_FLOPS,
+    LAYER_NORM_FLOPS,
+    SOFTMAX_FLOPS,
+    block_per_token,
+    check_arguments,
+)
 from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 # The terms torch really runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees them.

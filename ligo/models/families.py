@@ -4,7 +4,7 @@ a module in ligo/models/ (see ligo/models/family.py) added to ``FAMILIES``."""
 
 from transformers import PretrainedConfig
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models import bert, gpt2, roberta, vit
 from ligo.models.family import Family
 from ligo.models.flops import BACKWARD_TO_FORWARD

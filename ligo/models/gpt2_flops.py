@@ -19,8 +19,14 @@ Where GPT-2 differs from BERT:
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import (BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               block_per_token, check_arguments)
+from ligo.models.flops import (
+    BLOCK_MATMUL_TERMS,
+    DROPOUT_FLOPS,
+    LAYER_NORM_FLOPS,
+    SOFTMAX_FLOPS,
+    block_per_token,
+    check_arguments,
+)
 
 # The terms torch runs as matmuls (addmm for Conv1D, bmm/matmul in attention, the decoder).
 MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.decoder")

@@ -7,7 +7,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models.families import family_of
 
 # Model weights as save_pretrained writes them, whole or sharded.

@@ -23,8 +23,14 @@ from collections.abc import Iterable
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import (BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, LAYER_NORM_FLOPS, SOFTMAX_FLOPS,
-                               block_per_token, check_arguments)
+from ligo.models.flops import (
+    BLOCK_MATMUL_TERMS,
+    DROPOUT_FLOPS,
+    LAYER_NORM_FLOPS,
+    SOFTMAX_FLOPS,
+    block_per_token,
+    check_arguments,
+)
 
 # The terms torch runs as matmuls or convolutions, as FlopCounterMode counts them: the patch
 # projection is aten.convolution, the dense layers and the classifier aten.addmm, the attention

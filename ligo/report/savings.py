@@ -32,9 +32,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base.errors import UserError, exit_on_user_error
+from ligo.base.output_lock import claim_output_dir
 from ligo.training import checkpoint
-from ligo.training.output_lock import claim_output_dir
 from ligo.training.evaluate import perplexity
 from ligo.training.run_log import METRICS
 
@@ -530,7 +530,7 @@ def main(argv=None):
     table = markdown(target, rows, args.scratch, metric, given)
     if args.focus:
         table += "\n" + verdict(rows, args.focus) + "\n"
-    with claim_output_dir(out, "python -m ligo.report"):  # one writer at a time (ligo/training/output_lock.py)
+    with claim_output_dir(out, "python -m ligo.report"):  # one writer at a time (ligo/base/output_lock.py)
         (out / "savings.md").write_text(table, encoding="utf-8")
         write_csv(out / "savings.csv", rows)
         plot(out / f"{metric.stem}_vs_flops.png", [scratch, *runs], target, 0, "training FLOPs", metric)

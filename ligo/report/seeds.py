@@ -21,9 +21,9 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base.errors import UserError, exit_on_user_error
+from ligo.base.output_lock import claim_output_dir
 from ligo.report.savings import AT_SCRATCH_SPEED, NOT_REACHED, SCRATCH, SPEED_MARK, output_folder, pct
-from ligo.training.output_lock import claim_output_dir
 
 SAVINGS = "savings.csv"
 # (savings.csv column, Markdown header) of every aggregated value.
@@ -261,7 +261,7 @@ def main(argv=None):
     text = markdown(seeds, aggregated)
     if args.focus:
         text += "\n" + focus_verdict(seeds, aggregated, args.focus) + "\n"
-    with claim_output_dir(out, "python -m ligo.report.seeds"):  # one writer at a time (ligo/training/output_lock.py)
+    with claim_output_dir(out, "python -m ligo.report.seeds"):  # one writer at a time (ligo/base/output_lock.py)
         (out / "seeds.md").write_text(text, encoding="utf-8")
         write_csv(out / "seeds.csv", aggregated)
     print(text, end="")

@@ -15,9 +15,9 @@ import configargparse
 import h5py
 import numpy as np
 
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.dataset import ID_SCAN_BLOCK, token_file
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.errors import UserError, exit_on_user_error
 from ligo.report.savings import load_rows
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import transformers
 
+from ligo.base.errors import UserError, exit_on_user_error
+from ligo.base.output_lock import claim_beside
 from ligo.data.tokenizer import load_tokenizer
-from ligo.errors import UserError, exit_on_user_error
-from ligo.growth.baselines import BASELINES
+from ligo.growth.schemes import BASELINES
 from ligo.models.families import MODEL_TYPES
 from ligo.models.loading import check_tokenizer_fits, load_config
 from ligo.tasks.lm import grown_model
-from ligo.training.output_lock import claim_beside
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def main(argv=None):
         tokenizer = load_tokenizer(args.tokenizer_name)
         check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
     model = grown_model(args, config)
-    # One grow into a folder at a time (ligo/training/output_lock.py), taken once everything is
+    # One grow into a folder at a time (ligo/base/output_lock.py), taken once everything is
     # checked and grown: a refused input leaves nothing behind.
     with claim_beside(output_dir, "python -m ligo.grow"):
         check_empty(output_dir)  # again: another grow may have finished into it meanwhile

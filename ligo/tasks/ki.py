@@ -30,7 +30,7 @@ class KnowledgeInheritance:
 
     @classmethod
     def from_args(cls, args, teacher: nn.Module) -> "KnowledgeInheritance":
-        """Its flags, already checked (ligo/training/arguments.py)."""
+        """Its flags, already checked (ligo/tasks/arguments.py)."""
         steps = args.ki_steps if args.ki_steps is not None else max(1, round(args.max_steps * KI_SHARE_OF_STEPS))
         return cls(teacher, args.ki_alpha, steps, args.ki_temperature)
 

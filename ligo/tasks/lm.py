@@ -6,12 +6,11 @@ from pathlib import Path
 
 import torch
 
-from ligo.training import checkpoint
-
-from ligo.errors import UserError
-from ligo.growth.baselines import BASELINES, grow_baseline
+from ligo.base.errors import UserError
+from ligo.growth.baselines import grow_baseline
 from ligo.growth.grown_model import materialize
 from ligo.growth.operator import LiGOOperator
+from ligo.growth.schemes import GROW_SCHEMES
 from ligo.models import families
 from ligo.models.families import check_growable, family_of, space_sizes
 from ligo.models.flops import BACKWARD_TO_FORWARD
@@ -19,9 +18,10 @@ from ligo.models.loading import load_model, new_model
 from ligo.tasks.ki import KnowledgeInheritance
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
 from ligo.tasks.source_model import load_source_model
+from ligo.training import checkpoint
 from ligo.training.layer_drop import LayerDrop, running_layers
-from ligo.training.token_drop import TokenDrop
 from ligo.training.optim import parameter_groups
+from ligo.training.token_drop import TokenDrop
 
 
 class MaskedLMTask:
@@ -139,9 +139,8 @@ def grown_model(args, config):
 
 def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
     """``tokenizer``: for token dropping, which always keeps its special tokens."""
-    known = ("none", "ligo", "ki", "mslt", *BASELINES)
-    if args.grow_scheme not in known:
-        raise UserError(f"--grow_scheme {args.grow_scheme} is not one of {', '.join(known)}")
+    if args.grow_scheme not in GROW_SCHEMES:
+        raise UserError(f"--grow_scheme {args.grow_scheme} is not one of {', '.join(GROW_SCHEMES)}")
     if args.grow_scheme == "mslt":
         return build_mslt_task(args, config, resume_from)
     if resume_from is not None:

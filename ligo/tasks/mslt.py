@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models import families
 from ligo.models.families import family_of, layout_of
 from ligo.models.flops import BACKWARD_TO_FORWARD

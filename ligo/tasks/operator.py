@@ -1,18 +1,73 @@
-"""What run_grow_distributed.py trains: a LiGO operator from the small model to the large."""
+"""What run_grow_distributed.py trains: a LiGO operator from the small model to the large, by the
+training loss of the large model it grows."""
 
 from pathlib import Path
 
-from ligo.errors import UserError
-from ligo.growth.grown_model import OperatorTask
+from torch import nn
+from transformers import PretrainedConfig
+
+from ligo.base.errors import UserError
+from ligo.growth.grown_model import GrownModel, operator_step_flops
 from ligo.growth.operator import LiGOOperator, LiGOOptions
-from ligo.models.families import check_growable
+from ligo.growth.schemes import TRAINING_METHODS
+from ligo.models import families
+from ligo.models.families import check_growable, family_of
 from ligo.tasks.source_model import load_source_model
+from ligo.training.optim import parameter_groups
+
+
+class OperatorTask:
+    """Train a growth operator by the training loss of the large model it grows (its family's)."""
+
+    unused_parameters = False
+
+    def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
+        self.operator = operator
+        self.module = GrownModel(operator, large_config)
+        self.large_config = large_config
+        self.family = family_of(large_config.model_type)
+        self._operator_flops = operator_step_flops(operator)
+
+    def parameter_groups(self, args) -> list[dict]:
+        groups = []
+        learned = [p for name, p in self.operator.named_parameters()
+                   if p.requires_grad and name.split(".")[0] in ("depth", "width")]
+        groups.append({"params": learned, "weight_decay": args.weight_decay})
+        residual = [p for p in self.operator.residual.parameters() if p.requires_grad]
+        groups.append({"params": residual, "lr": args.learning_rate_res or args.learning_rate,
+                       "weight_decay": args.weight_decay if args.weight_decay_res is None else args.weight_decay_res})
+        small = [(name, p) for name, p in self.operator.named_parameters() if name.startswith("small_")]
+        groups += parameter_groups(small, args.weight_decay)
+        return groups
+
+    def begin_step(self, step: int):
+        pass
+
+    def loss(self, model, batch: dict):
+        return self.family.run_batch(model, batch).loss
+
+    def training_objects(self) -> dict:
+        return {}
+
+    def to(self, device):
+        self.module.to(device)
+
+    def train_flops(self, batch_size: int, seq_len: int) -> int:
+        # The large model's step plus computing its weights (the operator's own cost).
+        return batch_size * families.train_flops(self.large_config, seq_len) + self._operator_flops
+
+    def eval_model(self):
+        return self.module
+
+    def save(self, folder):
+        self.operator.save(folder)
+        self.large_config.save_pretrained(str(folder))
 
 
 def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
     """``tokenizer`` is not needed: the operator's loss is the large model's plain training loss."""
     pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
-                                              (f"--grow_scheme {args.grow_scheme}", args.grow_scheme in ("ki", "mslt"))]
+                                              (f"--grow_scheme {args.grow_scheme}", args.grow_scheme in TRAINING_METHODS)]
                         if on]
     if pretraining_only:
         raise UserError(f"{', '.join(pretraining_only)}: a method of pretraining (run_lm_distributed.py), not of "

@@ -1,14 +1,14 @@
 """The small pretrained model that growth starts from (--source_model_path)."""
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.models.loading import load_model
 from ligo.training import checkpoint
 
 
 def load_source_model(args):
     if not args.source_model_path:
-        raise UserError(f"--source_model_path is required to grow a model: the small pretrained model "
-                        f"(a checkpoint folder or a run's output_dir)")
+        raise UserError("--source_model_path is required to grow a model: the small pretrained model "
+                        "(a checkpoint folder or a run's output_dir)")
     if len(args.source_model_path) > 1:
         raise UserError(f"--source_model_path: growing from {len(args.source_model_path)} models is not supported; "
                         "give one")

@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.training import fault_injection
 
 CHECKPOINTS = "checkpoints"

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.training.preemption import EXIT_PREEMPTED, parse_signals
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")

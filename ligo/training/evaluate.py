@@ -14,7 +14,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ligo.data.masking import IGNORE_INDEX
+from ligo.data.run_data import RunData
 from ligo.training.distributed import Context, all_reduce_sum
+
+
+def evaluate(model, data: RunData, ctx: Context, batch_size: int, autocast) -> dict[str, float]:
+    """The run's evaluation metrics on ``data.eval``: a classifier's on images, a language model's on tokens."""
+    if data.unit == "images":
+        return evaluate_classifier(model, data.eval, data.eval_collate, ctx, batch_size, autocast)
+    return evaluate_language_model(model, data.eval, data.eval_collate, ctx, batch_size, autocast, shift=data.causal)
 
 
 def perplexity(loss: float) -> float:

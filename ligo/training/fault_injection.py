@@ -23,7 +23,7 @@ import os
 import signal
 import time
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 VARIABLE = "LIGO_FAULT_INJECT"
 ACTIONS = ("kill", "raise", "enospc", "nan", "hang")

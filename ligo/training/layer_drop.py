@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 
 @contextlib.contextmanager

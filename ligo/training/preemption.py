@@ -23,8 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from ligo.atomic_write import write_json_atomic
-from ligo.errors import UserError
+from ligo.base.atomic_write import write_json_atomic
+from ligo.base.errors import UserError
 
 EXIT_PREEMPTED = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 MARKER = "preempted.json"  # in --output_dir while the run is stopped by a signal, not finished

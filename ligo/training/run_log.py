@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tensorboardX import SummaryWriter
 
-from ligo.atomic_write import write_text_atomic
+from ligo.base.atomic_write import write_text_atomic
 
 METRICS = "metrics.jsonl"
 TRAIN_LOG = "train_log.txt"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.training.distributed import Context
 
 
@@ -42,7 +42,7 @@ def check_enough_data(dataset, ctx: Context, batch_size: int, what: str):
 
 def pin_memory_for(choice: str, device: torch.device) -> bool:
     """--pin_memory: page-locked batches pay only for copies to a CUDA GPU, so auto pins exactly
-    then ("on" without CUDA is refused by ligo.training.arguments)."""
+    then ("on" without CUDA is refused by ligo.tasks.arguments)."""
     return device.type == "cuda" if choice == "auto" else choice == "on"
 
 

@@ -1,6 +1,6 @@
 """One training or evaluation run in one process: what every entry script runs on every
 rank. The entry script decides only what is trained (``build_task``); the family of
-``--model_type`` decides the data (ligo/data/run_data.py)."""
+``--model_type`` decides the data (ligo/data/build.py)."""
 
 import shutil
 import sys
@@ -10,18 +10,13 @@ from pathlib import Path
 import torch
 import transformers
 
-from ligo.training import checkpoint
-
-from ligo.training import distributed
-
-from ligo.training import host_memory
-
-from ligo.data.run_data import build_run_data
-from ligo.errors import UserError, exit_on_user_error
+from ligo.base import host_memory
+from ligo.base.errors import UserError, exit_on_user_error
+from ligo.base.output_lock import LOCK_FILE, claim_output_dir
+from ligo.data.build import build_run_data
 from ligo.models.families import family_of
 from ligo.models.loading import load_config
-from ligo.training import optim
-from ligo.training.output_lock import LOCK_FILE, claim_output_dir
+from ligo.training import checkpoint, distributed, optim
 from ligo.training.preemption import EXIT_PREEMPTED, MARKER, Preempted, Preemption, parse_signals, remove_marker
 from ligo.training.trainer import Trainer
 
@@ -127,7 +122,7 @@ def run_session(args, build_task):
 
 def _run(args, build_task, ctx):
     """Everything a rank does; what it holds (the DDP model) goes when it returns."""
-    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/base/host_memory.py)
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
     what = Path(sys.argv[0]).name or "a training run"
     lock = distributed.on_main(ctx, "claiming --output_dir", lambda: claim_output_dir(args.output_dir, what))

@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ligo.base.errors import UserError
 from ligo.data.masking import IGNORE_INDEX
-from ligo.errors import UserError
 
 DECAY = 0.9
 INITIAL = 100.0

@@ -34,13 +34,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ligo.training import checkpoint
-
+from ligo.base.autocast import autocast_for
+from ligo.base.errors import UserError
 from ligo.data.run_data import RunData
-from ligo.errors import UserError
-from ligo.training import fault_injection
+from ligo.training import checkpoint, fault_injection
 from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
-from ligo.training.evaluate import perplexity
+from ligo.training.evaluate import evaluate, perplexity
 from ligo.training.optim import build_optimizer, build_scheduler
 from ligo.training.preemption import Preempted, Preemption, in_data_worker, write_marker
 from ligo.training.run_log import RunLog
@@ -118,13 +117,6 @@ class NumericsGuard:
         skipped = int(self.skipped.item())
         self.skipped.zero_()
         return not bool(self.first_bad.isinf()), skipped
-
-
-def autocast_for(args, device: torch.device):
-    if args.fp16 and device.type != "cuda":
-        raise UserError("--fp16 needs a CUDA GPU; on CPU use --bf16")
-    dtype = torch.float16 if args.fp16 else torch.bfloat16
-    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype, enabled=args.fp16 or args.bf16)
 
 
 def compiled(model: nn.Module, args) -> nn.Module:
@@ -342,8 +334,7 @@ class Trainer:
     def _evaluate(self) -> dict:
         if self.data.eval is None:
             return {}
-        return self.data.evaluate(self.task.eval_model(), self.data.eval, self.data.eval_collate, self.ctx,
-                                  self.args.per_gpu_eval_batch_size, self.autocast)
+        return evaluate(self.task.eval_model(), self.data, self.ctx, self.args.per_gpu_eval_batch_size, self.autocast)
 
     def _log_window(self, bar):
         state = self.state

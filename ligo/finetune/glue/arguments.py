@@ -5,10 +5,10 @@ GLUE folder and tasks."""
 
 from pathlib import Path
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
+from ligo.base.flag_checks import check_config_files
 from ligo.finetune.arguments import OneLineParser, check_finetune_args, finetune_parser
 from ligo.finetune.glue.tasks import TASKS
-from ligo.training.arguments import check_config_files
 
 
 def build_glue_parser() -> OneLineParser:

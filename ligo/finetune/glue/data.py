@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.finetune.glue.tasks import GlueTask
 
 TRAIN_FILE = "train.tsv"

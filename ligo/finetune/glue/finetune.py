@@ -10,11 +10,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import DataCollatorWithPadding, set_seed
 
+from ligo.base.autocast import autocast_for
 from ligo.finetune.glue.metrics import compute_metrics
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.tasks import GlueTask
 from ligo.finetune.train import train_model
-from ligo.training.trainer import autocast_for
 
 
 def finetune(task: GlueTask, seed: int, model_path: str, tokenizer, train: list[dict], evals: dict[str, list[dict]],

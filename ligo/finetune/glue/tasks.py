@@ -11,7 +11,7 @@ the rest.
 
 from dataclasses import dataclass
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ scores, answers of at most 30 tokens, the null answer when it beats the best spa
 
 from pathlib import Path
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
+from ligo.base.flag_checks import check_config_files
 from ligo.finetune.arguments import OneLineParser, check_finetune_args, finetune_parser
 from ligo.finetune.squad.data import VERSIONS
-from ligo.training.arguments import check_config_files
 
 
 def build_squad_parser() -> OneLineParser:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 VERSIONS = ("1.1", "2.0")
 SPLITS = ("train", "dev")

@@ -8,7 +8,7 @@ window keeps its example's id and the character offsets of its context tokens (N
 elsewhere), which post-processing turns back into answer text.
 """
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 from ligo.finetune.squad.data import Example
 
 

@@ -15,7 +15,9 @@ import torch
 import transformers
 from transformers import PreTrainedTokenizerBase
 
-from ligo.atomic_write import write_json_atomic
+from ligo.base import host_memory
+from ligo.base.atomic_write import write_json_atomic
+from ligo.base.output_lock import claim_output_dir
 from ligo.data.tokenizer import load_tokenizer
 from ligo.finetune.glue.data import read_task, tokenize
 from ligo.finetune.glue.finetune import finetune
@@ -24,8 +26,6 @@ from ligo.finetune.glue.tasks import GlueTask, get_tasks
 from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model, tokenizer_name
 from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
 from ligo.finetune.table import MD_HEADER, add_results, check_table
-from ligo.training import host_memory
-from ligo.training.output_lock import claim_output_dir
 
 SEEDS_DIR = "seeds"
 SUMMARY = "glue_results.json"
@@ -46,9 +46,9 @@ class CheckedRun:
 
 def run_glue(args):
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
-    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/base/host_memory.py)
     run = check_run(args)
-    # One run at a time in a folder (ligo/training/output_lock.py), taken once the inputs are
+    # One run at a time in a folder (ligo/base/output_lock.py), taken once the inputs are
     # checked: a refused input leaves nothing behind.
     lock = claim_output_dir(args.output_dir, "run_glue.py")
     try:

@@ -4,25 +4,19 @@
 A key in a config file that is not a flag is an error naming the file and the key.
 """
 
-import difflib
 import math
 import os
-import sys
-from pathlib import Path
 
 import configargparse
 import torch
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
+from ligo.base.flag_checks import check_adam_epsilon, check_config_files, check_finite
+from ligo.growth.schemes import GROW_SCHEMES, INIT_SCHEMES, TRAINING_METHODS
 from ligo.models.families import MODEL_TYPES, family_of
 from ligo.training.layer_drop import LayerDrop
 from ligo.training.preemption import DEFAULT_SIGNALS, EXIT_PREEMPTED, parse_signals
 from ligo.training.token_drop import TokenDrop
-
-INIT_SCHEMES = ["rand", "rand_softmax", "stackbert", "stackbert_noisy", "interlace", "interlace_noisy", "sel",
-                "sel_noisy"]
-GROW_SCHEMES = ["none", "ligo", "stackbert", "interpolation", "bert2bert_fpi", "bert2bert_aki", "net2net",
-                "stackbert_direct_copy", "interpolation_direct_copy", "ki", "mslt"]
 
 
 def build_parser() -> configargparse.ArgParser:
@@ -236,34 +230,6 @@ def check_modality(args, modality: str):
                         "(same flags)")
 
 
-def _config_paths(argv):
-    argv = list(argv) if argv is not None else sys.argv[1:]
-    paths = []
-    for i, token in enumerate(argv):
-        if token == "--config" and i + 1 < len(argv):
-            paths.append(argv[i + 1])
-        elif token.startswith("--config="):
-            paths.append(token.split("=", 1)[1])
-    return paths
-
-
-def check_config_files(parser, argv):
-    """Unknown or misspelled keys in a config file name the file, the key and a guess."""
-    known = {option.lstrip("-") for action in parser._actions for option in action.option_strings}
-    for path in _config_paths(argv):
-        if not Path(path).is_file():
-            raise UserError(f"config file '{path}' does not exist")
-        try:
-            items = configargparse.DefaultConfigFileParser().parse(Path(path).open(encoding="utf-8"))
-        except configargparse.ConfigFileParserException as err:
-            raise UserError(f"config file '{path}' is malformed: {err}") from None
-        for key in items:
-            if key not in known:
-                guess = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-                raise UserError(f"config file '{path}': unknown key '{key}'{hint}; remove or correct it")
-
-
 def check_loader_args(args):
     # Where CUDA is visible every rank trains on it (ligo.training.distributed.init). Without it, torch would
     # only warn and not pin.
@@ -317,7 +283,7 @@ def check_method_args(args):
     if args.ki_steps is not None and args.ki_steps < 1:
         raise UserError(f"--ki_steps must be at least 1 (the step at which the teacher's weight reaches 0), got "
                         f"{args.ki_steps}")
-    if args.grow_scheme in ("ki", "mslt") and not args.source_model_path:
+    if args.grow_scheme in TRAINING_METHODS and not args.source_model_path:
         raise UserError(f"--grow_scheme {args.grow_scheme} needs --source_model_path: the small pretrained model "
                         f"({'the teacher' if args.grow_scheme == 'ki' else 'the first stage'})")
     if args.grow_scheme == "mslt" and not args.mslt_stage_steps:
@@ -328,23 +294,6 @@ def check_method_args(args):
     if args.torch_compile and (args.layer_drop or args.token_drop or args.grow_scheme == "mslt"):
         raise UserError("--torch_compile cannot follow a model whose layers or tokens change from step to step "
                         "(--layer_drop, --token_drop, --grow_scheme mslt): it would recompile; drop --torch_compile")
-
-
-def check_finite(args):
-    """nan and inf are never meant: every number a flag takes must be finite."""
-    for name, value in vars(args).items():
-        values = value if isinstance(value, list) else [value]
-        for v in values:
-            if isinstance(v, float) and not math.isfinite(v):
-                raise UserError(f"--{name} must be a finite number, got {v}")
-
-
-def check_adam_epsilon(eps: float):
-    """AdamW divides by sqrt(v) + eps: with eps 0 a parameter whose gradient is 0 (an embedding row
-    no batch has used) becomes 0/0 = NaN after one step, silently."""
-    if not eps > 0:
-        raise UserError(f"--adam_epsilon must be positive (with 0, AdamW turns a parameter whose gradient is 0 "
-                        f"into NaN), got {eps:g}; the default is 1e-6")
 
 
 def check_args(args):

@@ -22,10 +22,18 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding, PreTrainedTokenizerBase, set_seed
 
-from ligo.atomic_write import write_json_atomic
+from ligo.base import host_memory
+from ligo.base.atomic_write import write_json_atomic
+from ligo.base.autocast import autocast_for
+from ligo.base.output_lock import claim_output_dir
 from ligo.data.tokenizer import load_tokenizer
-from ligo.finetune.model import (check_max_seq_length, check_tokenizer_matches, load_with_head, resolve_model,
-                                 tokenizer_name)
+from ligo.finetune.model import (
+    check_max_seq_length,
+    check_tokenizer_matches,
+    load_with_head,
+    resolve_model,
+    tokenizer_name,
+)
 from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
 from ligo.finetune.squad.data import SquadSplit, check_files, read_split
 from ligo.finetune.squad.features import eval_features, train_features
@@ -33,9 +41,6 @@ from ligo.finetune.squad.metrics import squad_v1, squad_v2
 from ligo.finetune.squad.postprocess import predict_answers
 from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.finetune.train import train_model
-from ligo.training import host_memory
-from ligo.training.output_lock import claim_output_dir
-from ligo.training.trainer import autocast_for
 
 SEEDS_DIR = "seeds"
 SUMMARY = "squad_results.json"
@@ -58,9 +63,9 @@ class CheckedRun:
 
 def run_squad(args):
     transformers.utils.logging.disable_progress_bar()  # one progress bar: ours
-    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/training/host_memory.py)
+    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/base/host_memory.py)
     run = check_run(args)
-    # One run at a time in a folder (ligo/training/output_lock.py), taken once the inputs are
+    # One run at a time in a folder (ligo/base/output_lock.py), taken once the inputs are
     # checked: a refused input leaves nothing behind.
     lock = claim_output_dir(args.output_dir, "run_squad.py")
     try:

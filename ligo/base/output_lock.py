@@ -18,7 +18,7 @@ import os
 import socket
 from pathlib import Path
 
-from ligo.errors import UserError
+from ligo.base.errors import UserError
 
 LOCK_FILE = ".ligo.lock"
 

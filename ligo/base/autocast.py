@@ -1,0 +1,14 @@
+"""Mixed precision from --fp16 / --bf16: the torch.autocast context a run's forward passes use."""
+
+import functools
+
+import torch
+
+from ligo.base.errors import UserError
+
+
+def autocast_for(args, device: torch.device):
+    if args.fp16 and device.type != "cuda":
+        raise UserError("--fp16 needs a CUDA GPU; on CPU use --bf16")
+    dtype = torch.float16 if args.fp16 else torch.bfloat16
+    return functools.partial(torch.autocast, device_type=device.type, dtype=dtype, enabled=args.fp16 or args.bf16)
