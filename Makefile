@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup mini mini-gpt2 mini-vit test bench clean-data
+.PHONY: setup mini mini-gpt2 mini-vit lint test bench clean-data
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh $(VENV)
@@ -26,9 +26,14 @@ mini-vit:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
 	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_vit.sh
 
+# Lint (ruff) and the import contract (import-linter; pyproject.toml): seconds, before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
 # One pytest worker a core (pytest-xdist), a test file to a worker: half the suite's wall time on
 # 2 cores, where most tests run one single-threaded process (docs/benchmarks.md).
-test: $(STAMP)
+test: lint
 	HF_HUB_OFFLINE=1 $(PYTHON) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)

@@ -167,7 +167,8 @@ def rows_for(batch_size: int, block_size: int, recipe: str, m: dict) -> tuple[di
         "baseline": (f"{1 / step:.2f} steps/s, {1000 * step:.0f} ms/step (median of {TRAIN_STEPS}: "
                      f"{', '.join(f'{1000 * s:.0f}' for s in m['train'])} ms)"),
         "notes": (f"ratio = batches/s delivered / training steps/s consumed (target >= 5). Ours: BlockDataset + "
-                  f"SeededMLMCollator through ligo.training.sampling.training_batches' DataLoader, {NUM_WORKERS} worker, "
+                  f"SeededMLMCollator through ligo.training.sampling.training_batches' DataLoader, "
+                  f"{NUM_WORKERS} worker, "
                   f"shuffled, measured alone ({LOADER_WARMUP} untimed batches, then {LOADER_BATCHES}); baseline: "
                   f"a plain training step of {MODEL_CONFIG.stem} on a pre-fetched batch (forward, backward, "
                   f"clipping, AdamW), {TRAIN_WARMUP} warm-up steps. On 2 cores the worker shares the cores with "

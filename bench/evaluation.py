@@ -135,7 +135,8 @@ def run() -> list[dict]:
     for name in median:
         print(f"  {name}: {figures(name)}", flush=True)
     notes = (
-        f"ratio = baseline time / ours (target ~1). Ours: ligo.training.evaluate.evaluate_language_model, 1 process, gloo; baseline: a "
+        f"ratio = baseline time / ours (target ~1). Ours: ligo.training.evaluate.evaluate_language_model, "
+        f"1 process, gloo; baseline: a "
         f"minimal torch.no_grad() loop over the same batches (bench/evaluation.py). {MODEL_CONFIG.stem}, "
         f"{EVAL_TEXT.name}: the first {m['blocks']} of its {m['of']} blocks of {BLOCK_SIZE} + 2, batch "
         f"{BATCH_SIZE}, eval mode, {m['threads']} torch threads, fp32 on CPU; one fresh process, 1 untimed pass "

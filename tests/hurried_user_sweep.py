@@ -10,6 +10,7 @@ One JSON line per command: verdict (accepted: exit 0; refused: exit 2 with an "e
 FAIL: a traceback or another exit code; data/wiki/split_lines.py, run inside the bash data
 scripts, exits 1 with its one line by design), tool, flag, value, exit code, last stderr line.
 Read the accepted ones: a value that makes no sense there is a failure too."""
+
 import contextlib
 import itertools
 import json
@@ -41,65 +42,217 @@ with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON lines only
     # The tiny world's words, in sentences with a year and without a digit (what write_squad asks).
     words = (world.text_dir / "en.train.raw").read_text().split()
     squad_text = spaced / "squad-text.raw"
-    squad_text.write_text("".join(
-        f"{' '.join(words[i:i + 8])} in {1900 + i // 16} .\n{' '.join(words[i + 8:i + 16])} and more words here .\n"
-        for i in range(0, 16 * 30, 16)))
+    squad_text.write_text(
+        "".join(
+            f"{' '.join(words[i : i + 8])} in {1900 + i // 16} .\n"
+            f"{' '.join(words[i + 8 : i + 16])} and more words here .\n"
+            for i in range(0, 16 * 30, 16)
+        )
+    )
     squad_dir = write_squad(spaced / "squad", squad_text, train_questions=16, dev_questions=8)
     op_run = spaced / "op-run"
     save_operator_run(world, op_run)
 PY = "PY"
 scratch = spaced / "scratch"
 scratch.mkdir()
-(scratch / "metrics.jsonl").write_text('{"step": 0, "flops": 0, "train_seconds": 0, "eval_loss": 5.0}\n{"step": 10, "flops": 100, "train_seconds": 1.0, "eval_loss": 4.0}\n')
-a_file = spaced / "a file.txt"; a_file.write_text("x\n")
-a_dir = spaced / "a folder"; a_dir.mkdir()
+(scratch / "metrics.jsonl").write_text(
+    '{"step": 0, "flops": 0, "train_seconds": 0, "eval_loss": 5.0}\n'
+    '{"step": 10, "flops": 100, "train_seconds": 1.0, "eval_loss": 4.0}\n'
+)
+a_file = spaced / "a file.txt"
+a_file.write_text("x\n")
+a_dir = spaced / "a folder"
+a_dir.mkdir()
 UNWRITABLE = "/proc/ligo out"
 NUM_VALUES = ["nan", "inf", "-1", "0"]
 
+
 def numeric(parser):
     for a in parser._actions:
-        if a.option_strings and a.type in (int, float) :
+        if a.option_strings and a.type in (int, float):
             yield a.option_strings[-1], a
+
+
 def counter():
     c = itertools.count()
     return lambda: next(c)
+
+
 n = counter()
 
-def out(): return spaced / f"out-{n()}"
-cases = []  # (tool, flag, value, argv)
-def lm(*extra): return [PY if x == sys.executable else x for x in lm_command(world.run_config, world.small_config, out(), *extra)]
-def op(*extra): return [PY if x == sys.executable else x for x in grow_command(world.run_config, world.large_config, out(), "--tune_depth", "--tune_width", "--source_model_path", world.small_model, *extra)]
-def glue(*extra, o=None):
-    return [PY, "run_glue.py", "--model_name_or_path", world.small_model, "--glue_dir", glue_dir, "--output_dir", o or out(), "--max_steps", "1", "--max_seq_length", "32", "--seeds", "1", "--tasks", "rte", *extra]
-def squad(*extra, o=None):
-    return [PY, "run_squad.py", "--model_name_or_path", world.small_model, "--squad_dir", squad_dir, "--output_dir", o or out(), "--max_steps", "1", "--max_seq_length", "64", "--doc_stride", "16", "--seeds", "1", *extra]
-def grow(*extra, o=None):
-    return [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model, "--output_dir", o or out(), *extra]
-def rep(*extra, o=None): return [PY, "-m", "ligo.report", "--scratch", scratch, "--run", f"A={scratch}", "--output_dir", o or out(), *extra]
 
-def add(tool, flag, value, argv): cases.append((tool, flag, value, argv))
+def out():
+    return spaced / f"out-{n()}"
+
+
+cases = []  # (tool, flag, value, argv)
+
+
+def lm(*extra):
+    return [PY if x == sys.executable else x for x in lm_command(world.run_config, world.small_config, out(), *extra)]
+
+
+def op(*extra):
+    return [
+        PY if x == sys.executable else x
+        for x in grow_command(
+            world.run_config,
+            world.large_config,
+            out(),
+            "--tune_depth",
+            "--tune_width",
+            "--source_model_path",
+            world.small_model,
+            *extra,
+        )
+    ]
+
+
+def glue(*extra, o=None):
+    return [
+        PY,
+        "run_glue.py",
+        "--model_name_or_path",
+        world.small_model,
+        "--glue_dir",
+        glue_dir,
+        "--output_dir",
+        o or out(),
+        "--max_steps",
+        "1",
+        "--max_seq_length",
+        "32",
+        "--seeds",
+        "1",
+        "--tasks",
+        "rte",
+        *extra,
+    ]
+
+
+def squad(*extra, o=None):
+    return [
+        PY,
+        "run_squad.py",
+        "--model_name_or_path",
+        world.small_model,
+        "--squad_dir",
+        squad_dir,
+        "--output_dir",
+        o or out(),
+        "--max_steps",
+        "1",
+        "--max_seq_length",
+        "64",
+        "--doc_stride",
+        "16",
+        "--seeds",
+        "1",
+        *extra,
+    ]
+
+
+def grow(*extra, o=None):
+    return [
+        PY,
+        "-m",
+        "ligo.grow",
+        "--model_type",
+        "bert",
+        "--config_name",
+        world.large_config,
+        "--grow_scheme",
+        "bert2bert_fpi",
+        "--source_model_path",
+        world.small_model,
+        "--output_dir",
+        o or out(),
+        *extra,
+    ]
+
+
+def rep(*extra, o=None):
+    return [PY, "-m", "ligo.report", "--scratch", scratch, "--run", f"A={scratch}", "--output_dir", o or out(), *extra]
+
+
+def add(tool, flag, value, argv):
+    cases.append((tool, flag, value, argv))
+
+
 # baselines (must succeed)
-add("lm", "-", "baseline", lm()); add("operator", "-", "baseline", op()); add("glue", "-", "baseline", glue())
-add("grow", "-", "baseline", grow()); add("report", "-", "baseline", rep()); add("squad", "-", "baseline", squad())
+add("lm", "-", "baseline", lm())
+add("operator", "-", "baseline", op())
+add("glue", "-", "baseline", glue())
+add("grow", "-", "baseline", grow())
+add("report", "-", "baseline", rep())
+add("squad", "-", "baseline", squad())
 skip_lm = {"--local_rank"}
-for flag, a in numeric(build_parser()):
-    if flag in skip_lm: continue
+for flag, _ in numeric(build_parser()):
+    if flag in skip_lm:
+        continue
     for v in NUM_VALUES:
         add("lm", flag, v, lm(flag, v))
         add("operator", flag, v, op(flag, v))
-for flag, a in numeric(build_glue_parser()):
+for flag, _ in numeric(build_glue_parser()):
     for v in NUM_VALUES:
         add("glue", flag, v, glue(flag, v))
-for flag, a in numeric(build_squad_parser()):
+for flag, _ in numeric(build_squad_parser()):
     for v in NUM_VALUES:
         add("squad", flag, v, squad(flag, v))
 for v in NUM_VALUES:
     add("grow", "--seed", v, grow("--seed", v))
-    add("tok", "--processes", v, [PY, "tokenization/tokenize_dataset.py", world.text_dir, "en.valid.raw", world.tokenizer, "--processes", v])
-    add("train_tok", "--vocab_size", v, [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", world.text_dir / "en.valid.raw", "--output_dir", out(), "--vocab_size", v])
-    add("train_tok", "--min_frequency", v, [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", world.text_dir / "en.valid.raw", "--output_dir", out(), "--min_frequency", v])
-    add("split", "--valid_lines", v, [PY, "data/wiki/split_lines.py", world.text_dir / "en.train.raw", out(), "--valid_lines", v])
-    add("split", "--test_lines", v, [PY, "data/wiki/split_lines.py", world.text_dir / "en.train.raw", out(), "--test_lines", v])
+    add(
+        "tok",
+        "--processes",
+        v,
+        [PY, "tokenization/tokenize_dataset.py", world.text_dir, "en.valid.raw", world.tokenizer, "--processes", v],
+    )
+    add(
+        "train_tok",
+        "--vocab_size",
+        v,
+        [
+            PY,
+            "tokenization/train_tokenizer.py",
+            "--kind",
+            "bert-uncased",
+            "--input",
+            world.text_dir / "en.valid.raw",
+            "--output_dir",
+            out(),
+            "--vocab_size",
+            v,
+        ],
+    )
+    add(
+        "train_tok",
+        "--min_frequency",
+        v,
+        [
+            PY,
+            "tokenization/train_tokenizer.py",
+            "--kind",
+            "bert-uncased",
+            "--input",
+            world.text_dir / "en.valid.raw",
+            "--output_dir",
+            out(),
+            "--min_frequency",
+            v,
+        ],
+    )
+    add(
+        "split",
+        "--valid_lines",
+        v,
+        [PY, "data/wiki/split_lines.py", world.text_dir / "en.train.raw", out(), "--valid_lines", v],
+    )
+    add(
+        "split",
+        "--test_lines",
+        v,
+        [PY, "data/wiki/split_lines.py", world.text_dir / "en.train.raw", out(), "--test_lines", v],
+    )
 # paths
 missing = spaced / "no such"
 for flag in ["--train_data_file", "--eval_data_file"]:
@@ -114,45 +267,130 @@ for name, v in [("file", a_file), ("unwritable", UNWRITABLE), ("inside-file", a_
     add("squad", "--output_dir", name, squad(o=v))
     add("grow", "--output_dir", name, grow(o=v))
     add("report", "--output_dir", name, rep(o=v))
-    add("train_tok", "--output_dir", name, [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", world.text_dir / "en.valid.raw", "--output_dir", v])
+    add(
+        "train_tok",
+        "--output_dir",
+        name,
+        [
+            PY,
+            "tokenization/train_tokenizer.py",
+            "--kind",
+            "bert-uncased",
+            "--input",
+            world.text_dir / "en.valid.raw",
+            "--output_dir",
+            v,
+        ],
+    )
     add("split", "out_dir", name, [PY, "data/wiki/split_lines.py", world.text_dir / "en.train.raw", v])
 for flag in ["--source_model_path", "--pretrained_ligo_path"]:
     for name, v in [("missing", missing), ("file", a_file), ("empty-folder", a_dir)]:
-        add("operator" if flag == "--source_model_path" else "lm", flag, name, (op if flag == "--source_model_path" else lm)(flag, v, *(["--grow_scheme", "ligo", "--source_model_path", world.small_model] if flag == "--pretrained_ligo_path" else [])))
-        add("grow", flag, name, grow(flag, v) if flag == "--source_model_path" else [PY, "-m", "ligo.grow", "--model_type", "bert", "--config_name", world.large_config, "--grow_scheme", "ligo", "--pretrained_ligo_path", v, "--output_dir", out()])
+        add(
+            "operator" if flag == "--source_model_path" else "lm",
+            flag,
+            name,
+            (op if flag == "--source_model_path" else lm)(
+                flag,
+                v,
+                *(
+                    ["--grow_scheme", "ligo", "--source_model_path", world.small_model]
+                    if flag == "--pretrained_ligo_path"
+                    else []
+                ),
+            ),
+        )
+        add(
+            "grow",
+            flag,
+            name,
+            grow(flag, v)
+            if flag == "--source_model_path"
+            else [
+                PY,
+                "-m",
+                "ligo.grow",
+                "--model_type",
+                "bert",
+                "--config_name",
+                world.large_config,
+                "--grow_scheme",
+                "ligo",
+                "--pretrained_ligo_path",
+                v,
+                "--output_dir",
+                out(),
+            ],
+        )
 for tool, command, data_flag in [("glue", glue, "--glue_dir"), ("squad", squad, "--squad_dir")]:
     for flag in ["--model_name_or_path", data_flag, "--tokenizer_name", "--results_table"]:
         for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
             argv = command()
-            if flag in argv: argv[argv.index(flag) + 1] = v
-            else: argv += [flag, v]
+            if flag in argv:
+                argv[argv.index(flag) + 1] = v
+            else:
+                argv += [flag, v]
             add(tool, flag, name, argv)
 for name, v in [("missing", missing), ("file", a_file), ("folder", a_dir)]:
-    add("report", "--scratch", name, [PY, "-m", "ligo.report", "--scratch", v, "--run", f"A={scratch}", "--output_dir", out()])
+    add(
+        "report",
+        "--scratch",
+        name,
+        [PY, "-m", "ligo.report", "--scratch", v, "--run", f"A={scratch}", "--output_dir", out()],
+    )
     add("report", "--small", name, rep("--small", v))
     add("seeds", "--report", name, [PY, "-m", "ligo.report.seeds", "--report", f"s1={v}", "--output_dir", out()])
-    add("unigram", "--scratch", name, [PY, "-m", "ligo.report.unigram", "--tokenizer_name", world.tokenizer, "--train_data_file", world.text_dir / "en.train.raw", "--scratch", v])
+    add(
+        "unigram",
+        "--scratch",
+        name,
+        [
+            PY,
+            "-m",
+            "ligo.report.unigram",
+            "--tokenizer_name",
+            world.tokenizer,
+            "--train_data_file",
+            world.text_dir / "en.train.raw",
+            "--scratch",
+            v,
+        ],
+    )
     add("unigram", "--config", name, [PY, "-m", "ligo.report.unigram", "--config", v, "--scratch", scratch])
     add("tok", "data_dir", name, [PY, "tokenization/tokenize_dataset.py", v, "en.valid.raw", world.tokenizer])
     add("tok", "tokenizer", name, [PY, "tokenization/tokenize_dataset.py", world.text_dir, "en.valid.raw", v])
-    add("train_tok", "--input", name, [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", v, "--output_dir", out()])
+    add(
+        "train_tok",
+        "--input",
+        name,
+        [PY, "tokenization/train_tokenizer.py", "--kind", "bert-uncased", "--input", v, "--output_dir", out()],
+    )
     add("split", "all_file", name, [PY, "data/wiki/split_lines.py", v, out()])
     add("diag", "--operator", name, [PY, "-m", "ligo.growth.diagnostics", "movement", "--operator", v])
-    add("lm", "--config", name, [PY, "run_lm_distributed.py", "--config", v, "--config_name", world.small_config, "--output_dir", out()])
+    add(
+        "lm",
+        "--config",
+        name,
+        [PY, "run_lm_distributed.py", "--config", v, "--config_name", world.small_config, "--output_dir", out()],
+    )
     add("glue", "--config", name, glue("--config", v))
     add("squad", "--config", name, squad("--config", v))
 print(f"{len(cases)} cases in all", file=sys.stderr, flush=True)
-if only: cases = [c for c in cases if c[0] in only]
-(root / "warm").mkdir(); client, server = warm.start(root / "warm")
+if only:
+    cases = [c for c in cases if c[0] in only]
+(root / "warm").mkdir()
+client, server = warm.start(root / "warm")
+
 
 def go(case):
     tool, flag, value, argv = case
     argv = [client if x == PY else str(x) for x in argv]
     try:
-        r = subprocess.run(argv, cwd=REPO, env={**os.environ, **ENV, "PYTHON": client}, capture_output=True, text=True, timeout=180)
+        r = subprocess.run(
+            argv, cwd=REPO, env={**os.environ, **ENV, "PYTHON": client}, capture_output=True, text=True, timeout=180
+        )
     except subprocess.TimeoutExpired:
         return case, "TIMEOUT", None, ""
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     if "Traceback" in r.stderr or r.returncode not in (0, 2):
         verdict = "FAIL"
@@ -161,12 +399,18 @@ def go(case):
     else:
         verdict = "accepted"
     if verdict == "FAIL":
-        tb = [l for l in lines if l.strip()][-3:]
+        tb = lines[-3:]
         last = " || ".join(tb)
     return case, verdict, r.returncode, last[:400]
+
 
 print(f"{len(cases)} cases", file=sys.stderr, flush=True)
 with ThreadPoolExecutor(3) as pool:
     for case, verdict, rc, last in pool.map(go, cases):
-        print(json.dumps({"verdict": verdict, "tool": case[0], "flag": case[1], "value": case[2], "rc": rc, "last": last}), flush=True)
+        print(
+            json.dumps(
+                {"verdict": verdict, "tool": case[0], "flag": case[1], "value": case[2], "rc": rc, "last": last}
+            ),
+            flush=True,
+        )
 server.kill()

@@ -31,13 +31,15 @@ def test_the_authors_commands_parse(command):
 
 
 def test_config_file_values_and_command_line_overrides():
-    args = parse_args(shlex.split("--config configs/bert_wiki.txt --config_name c.json --output_dir o --learning_rate 1e-4"))
+    args = parse_args(shlex.split("--config configs/bert_wiki.txt --config_name c.json --output_dir o "
+                                  "--learning_rate 1e-4"))
     assert args.tokenizer_name == "bert-base-uncased" and args.model_type == "bert"
     assert args.train_data_file == "data/wiki-cased/en.train.raw"
     assert args.per_gpu_train_batch_size == 64 and args.weight_decay == 0.1 and args.warmup_steps == 10000
     assert args.learning_rate == 1e-4  # the command line wins over the file's 2e-4
     roberta = parse_args(shlex.split("--config configs/roberta_wiki.txt --config_name c.json --output_dir o"))
-    assert roberta.tokenizer_name == "roberta-base" and roberta.eval_data_file == "data/wiki-cased-untokenized/en.valid.raw"
+    assert roberta.tokenizer_name == "roberta-base"
+    assert roberta.eval_data_file == "data/wiki-cased-untokenized/en.valid.raw"
 
 
 def test_growth_flags_and_tying_switch():
@@ -82,7 +84,8 @@ BASE = "--config configs/bert_wiki.txt --config_name c.json --output_dir o "
         ("--fuse_init_noise 0.03 nan", "--fuse_init_noise must be a finite number, got nan"),
         ("--layer_drop", "--layer_drop_rate must be in (0, 1) with --layer_drop"),
         ("--layer_drop_rate 0.5", "--layer_drop_rate needs --layer_drop"),
-        ("--layer_drop --layer_drop_rate 0.5 --layer_drop_gamma nan", "--layer_drop_gamma must be a finite number, got nan"),
+        ("--layer_drop --layer_drop_rate 0.5 --layer_drop_gamma nan",
+         "--layer_drop_gamma must be a finite number, got nan"),
         ("--token_drop --token_drop_rate 1", "--token_drop_rate must be in (0, 1)"),
         ("--token_drop --token_drop_rate 0.5 --token_drop_start -1", "--token_drop_start must not be negative"),
         ("--grow_scheme ki --source_model_path s --ki_alpha 0", "--ki_alpha must be in (0, 1]"),

@@ -195,7 +195,8 @@ def train_tokenizer_text_not_utf8(tmp, world):
     text = tmp / "en.train.raw"
     text.write_bytes(LATIN1)
     return Case([PY, "-m", "tokenization.train_tokenizer", "--kind", "roberta", "--input", text, "--vocab_size", "1000",
-                 "--output_dir", tmp / "tokenizer"], (f"training text '{text}' is not UTF-8 text", "convert it to UTF-8"))
+                 "--output_dir", tmp / "tokenizer"], (f"training text '{text}' is not UTF-8 text",
+                                                      "convert it to UTF-8"))
 
 
 @case
@@ -644,7 +645,8 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
     with ThreadPoolExecutor(WORKERS) as pool:
         results = dict(zip(prepared, pool.map(run_case, [built for _, built, _ in prepared.values()],
                                                    [warm_python] * len(prepared))))
-    return {name: (built, results[name], sorted(str(p) for p, stat in files_in(folder).items() if before.get(p) != stat))
+    return {name: (built, results[name], sorted(str(p) for p, stat in files_in(folder).items()
+                                                       if before.get(p) != stat))
             for name, (folder, built, before) in prepared.items()}
 
 

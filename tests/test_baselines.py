@@ -147,12 +147,13 @@ def test_net2net_tensors_follow_selections():
     assert copies(h).max() > 1 and copies(h).min() == 1  # uneven: the division is exercised
     for i in range(2):
         a, f = chosen.attention[i], chosen.ffn[i]
-        layer = lambda rest: layer_key("bert", i, rest)  # noqa: E731
+        layer = functools.partial(layer_key, "bert", i)
         for proj in ("query", "key", "value"):
             w = state[layer(f"attention.self.{proj}.weight")]
             check(layer(f"attention.self.{proj}.weight"), w[a][:, h] / copies(h))
             check(layer(f"attention.self.{proj}.bias"), state[layer(f"attention.self.{proj}.bias")][a])
-        check(layer("attention.output.dense.weight"), state[layer("attention.output.dense.weight")][h][:, a] / copies(a))
+        name = layer("attention.output.dense.weight")
+        check(name, state[name][h][:, a] / copies(a))
         check(layer("intermediate.dense.weight"), state[layer("intermediate.dense.weight")][f][:, h] / copies(h))
         check(layer("intermediate.dense.bias"), state[layer("intermediate.dense.bias")][f])
         check(layer("output.dense.weight"), state[layer("output.dense.weight")][h][:, f] / copies(f))
@@ -166,7 +167,8 @@ def test_net2net_tensors_follow_selections():
         check(f"bert.embeddings.LayerNorm.{param}", state[f"bert.embeddings.LayerNorm.{param}"][h])
         check(f"cls.predictions.transform.LayerNorm.{param}",
               state[f"cls.predictions.transform.LayerNorm.{param}"][h] / copies(h))
-    check("cls.predictions.transform.dense.weight", state["cls.predictions.transform.dense.weight"][h][:, h] / copies(h))
+    name = "cls.predictions.transform.dense.weight"
+    check(name, state[name][h][:, h] / copies(h))
     check("cls.predictions.transform.dense.bias", state["cls.predictions.transform.dense.bias"][h])
     check("cls.predictions.bias", state["cls.predictions.bias"])
 
@@ -295,7 +297,8 @@ def test_roberta_stackbert_copies_layers():
 # -- 7. errors --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scheme, small_cfg, large_cfg, words", [
-    ("stackbert", config(), config(layers=4, hidden=128, heads=4), ["stackbert", "64H", "128H", "stackbert_direct_copy"]),
+    ("stackbert", config(), config(layers=4, hidden=128, heads=4),
+     ["stackbert", "64H", "128H", "stackbert_direct_copy"]),
     ("interpolation", config(), config(ffn=512), ["interpolation", "256F", "512F", "interpolation_direct_copy"]),
     ("net2net", config(), config(layers=4, hidden=128, heads=4), ["net2net", "2L", "4L", "bert2bert_fpi"]),
     ("bert2bert_fpi", config(layers=4), config(layers=2), ["bert2bert_fpi", "fewer layers"]),

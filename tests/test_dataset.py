@@ -18,7 +18,8 @@ from ligo.tasks.arguments import parse_args
 
 def dataset(text_dir, tokenizer_dir, block_size=126, split="valid", **kwargs):
     tokenizer = load_tokenizer(str(tokenizer_dir))
-    return BlockDataset(text_dir / f"en.{split}.raw", tokenizer_tag(str(tokenizer_dir)), tokenizer, block_size, **kwargs)
+    return BlockDataset(text_dir / f"en.{split}.raw", tokenizer_tag(str(tokenizer_dir)), tokenizer, block_size,
+                        **kwargs)
 
 
 def stream(ds):

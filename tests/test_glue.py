@@ -158,7 +158,8 @@ REAL_ROWS = {
               "not_entailment"],
              ("When did the third Digimon series begin?", "Digimon Tamers takes a darker approach.", 1)),
     "rte": (["index", "sentence1", "sentence2", "label"],
-            ["0", "Dana Reeve, the widow of the actor Christopher Reeve, has died.", "Christopher Reeve had an accident.",
+            ["0", "Dana Reeve, the widow of the actor Christopher Reeve, has died.",
+             "Christopher Reeve had an accident.",
              "not_entailment"],
             ("Dana Reeve, the widow of the actor Christopher Reeve, has died.", "Christopher Reeve had an accident.",
              1)),
@@ -178,7 +179,7 @@ def test_mrpc_byte_order_mark_and_mnli_dev_layout_are_read(glue_dir):
     assert (glue_dir / "MRPC" / "train.tsv").read_bytes().startswith(b"\xef\xbb\xbf")
     # MNLI dev files have 16 columns, train 12: columns are found by header name.
     assert len((glue_dir / "MNLI" / "dev_matched.tsv").read_text().splitlines()[0].split("\t")) == 16
-    for key, task in TASKS.items():
+    for task in TASKS.values():
         data = read_task(task, glue_dir)
         assert len(data.train) == 96 and data.skipped_rows == 0
         assert {label: len(examples) for label, examples in data.evals.items()} == {c.label: 40 for c in task.columns}
@@ -257,8 +258,8 @@ def test_a_table_written_before_squad_gets_the_new_columns(tmp_path):
     table = tmp_path / "glue_table.md"
     labels = [c.label for c in TABLE_COLUMNS]
     table.write_text("an older table\n")
-    csv_path(table).write_text(",".join(["Model", *labels, "Avg"]) + "\n" + ",".join(["Scratch", *["80.0"] * 10, "80.0"])
-                               + "\n")
+    csv_path(table).write_text(",".join(["Model", *labels, "Avg"]) + "\n"
+                               + ",".join(["Scratch", *["80.0"] * 10, "80.0"]) + "\n")
     check_table(table)
     add_results(table, "Scratch", "SQuAD", {"SQuAD v1.1 F1": 80, "SQuAD v1.1 EM": 70, "SQuAD v2.0 F1": 60,
                                             "SQuAD v2.0 EM": 50})

@@ -29,7 +29,8 @@ def test_evaluation_scores_every_token_and_is_the_same_for_one_and_two_processes
     from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
     tokenizer_dir = str(request.getfixturevalue("gpt2_tokenizer_dir"))
     text = request.getfixturevalue("gpt2_tokenized") / "en.valid.raw"
-    blocks = BlockDataset(text, tokenizer_tag(tokenizer_dir), load_tokenizer(tokenizer_dir), 62, start_token="eos_token",
+    blocks = BlockDataset(text, tokenizer_tag(tokenizer_dir), load_tokenizer(tokenizer_dir), 62,
+                          start_token="eos_token",
                           end_token=None, separator_token="eos_token")
     assert first[0]["eval_tokens"] == first[1]["eval_tokens"] == len(blocks) * 62
 

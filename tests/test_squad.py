@@ -171,7 +171,8 @@ def test_bert_learns_both_versions_well_above_chance(squad_dir, bert_tokenizer_d
     summary = json.loads((out / "squad_results.json").read_text())
     v1, v2 = summary["versions"]["1.1"]["metrics"], summary["versions"]["2.0"]["metrics"]
     print(f"chance: v1.1 F1 {random_span_f1:.1f} (a random span), v2.0 F1 {never_answer_f1:.1f} (never answering); "
-          f"learned: v1.1 F1 {v1['f1']['per_seed']}, EM {v1['exact_match']['per_seed']}; v2.0 F1 {v2['f1']['per_seed']},"
+          f"learned: v1.1 F1 {v1['f1']['per_seed']}, EM {v1['exact_match']['per_seed']}; "
+          f"v2.0 F1 {v2['f1']['per_seed']},"
           f" EM {v2['exact']['per_seed']}, HasAns F1 {v2['HasAns_f1']['per_seed']}; seconds an epoch "
           f"{summary['versions']['1.1']['seconds_per_epoch']['per_seed']}")
     assert random_span_f1 < 15 and never_answer_f1 == 50.0

@@ -110,7 +110,8 @@ def outcomes(world_and_run, tmp_path_factory, warm_python) -> dict:
         prepared[name] = ([warm_python if a == PY else str(a) for a in command], planted, marker)
     with ThreadPoolExecutor(3) as pool:
         results = pool.map(lambda item: run(item[0], env=ENV, check=False), prepared.values())
-        return {name: (result, planted, marker) for (name, (_, planted, marker)), result in zip(prepared.items(), results)}
+        return {name: (result, planted, marker) for (name, (_, planted, marker)), result
+                in zip(prepared.items(), results)}
 
 
 def test_the_planted_pickle_would_run_code(tmp_path):

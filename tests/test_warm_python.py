@@ -58,7 +58,8 @@ def test_the_reader_of_a_pipe_between_two_commands_sees_its_end(warm_python, tmp
     # Both ends of `a | b` reach the server at once; a child that inherited another request's
     # descriptors held the write end of its own input and waited for its end forever.
     pipelines = " & ".join(
-        f"{warm_python} -c 'print({i})' | {warm_python} -c 'import sys; print(sys.stdin.read().strip())' > {tmp_path}/{i}"
+        f"{warm_python} -c 'print({i})' | {warm_python} -c 'import sys; print(sys.stdin.read().strip())' "
+        f"> {tmp_path}/{i}"
         for i in range(12))
     result = subprocess.run(["bash", "-c", f"{pipelines} & wait"], timeout=60, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -78,7 +78,8 @@ def _bad_dump(tmp_path, kind):
 def test_bad_dump_is_refused_and_writes_nothing(tmp_path, kind):
     dump, message = _bad_dump(tmp_path, kind)
     out = tmp_path / "out"
-    result = run(["bash", "data/wiki/get_data_cased.bash", "en", str(dump)], env={"WIKI_OUT_DIR": str(out)}, check=False)
+    result = run(["bash", "data/wiki/get_data_cased.bash", "en", str(dump)], env={"WIKI_OUT_DIR": str(out)},
+                 check=False)
     assert result.returncode != 0
     assert message in result.stderr and str(dump) in result.stderr
     assert not out.exists() and not (tmp_path / "out.partial").exists()

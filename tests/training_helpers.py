@@ -16,14 +16,16 @@ from transformers import AutoTokenizer
 from ligo.base.output_lock import OutputLock
 from ligo.training import distributed
 
-FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"), "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
+FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"),
+               "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
                "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir")}
 
 
 def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62, eos_token_id=None):
     if family == "gpt2":  # blocks of block_size + 1 (the <|endoftext|> before each)
         config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": hidden, "n_layer": layers,
-                  "n_head": hidden // 32, "n_inner": 4 * hidden, "n_positions": block_size + 2, "vocab_size": vocab_size,
+                  "n_head": hidden // 32, "n_inner": 4 * hidden, "n_positions": block_size + 2,
+                  "vocab_size": vocab_size,
                   "bos_token_id": eos_token_id, "eos_token_id": eos_token_id}
         path.write_text(json.dumps(config))
         return path

@@ -39,7 +39,8 @@ def train_tokenizer(
         raise UserError(f"--vocab_size {vocab_size} is too small; the byte alphabet alone needs 256, use >= 1000")
     for path in input_files:
         if path.is_dir():
-            raise UserError(f"training text '{path}' is a folder; pass the text file(s) in it, e.g. {path}/en.train.raw")
+            raise UserError(f"training text '{path}' is a folder; pass the text file(s) in it, e.g. "
+                            f"{path}/en.train.raw")
         if not path.is_file() or path.stat().st_size == 0:
             raise UserError(f"training text '{path}' is missing or empty; prepare the data first")
     if kind == "roberta":

@@ -36,7 +36,8 @@ def finetune_parser(script: str, description: str, *, epochs: float, learning_ra
     parser.add_argument("--max_seq_length", type=int, default=max_seq_length, help="tokens per input, truncated")
     parser.add_argument("--warmup_ratio", type=float, default=0.1,
                         help="linear warm-up over this share of the steps, then linear decay to 0")
-    parser.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on biases, LayerNorm)")
+    parser.add_argument("--weight_decay", type=float, default=0.01,
+                        help="AdamW weight decay (not on biases, LayerNorm)")
     parser.add_argument("--adam_epsilon", type=float, default=1e-6, help="AdamW epsilon")
     parser.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm (0: no clipping)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3],

@@ -105,7 +105,8 @@ def _check_encoder_complete(model: PreTrainedModel, new_keys: list[str], path: s
     missing = [key for key in new_keys if key.startswith(encoder) and ".pooler." not in key]
     if missing:
         raise UserError(f"--model_name_or_path '{path}' lacks {len(missing)} encoder weights (e.g. {missing[0]}); "
-                        f"it is not a pretrained {model.config.model_type} of this architecture, pass another checkpoint")
+                        f"it is not a pretrained {model.config.model_type} of this architecture, pass another "
+                        "checkpoint")
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")

@@ -108,7 +108,8 @@ def run_version(version: str, run: CheckedRun, args, output_dir: Path) -> list[d
     for seed in args.seeds:
         record, answers, null_odds = finetune(version, seed, run, features, inputs, windows, dev, args)
         if not runs:
-            print(f"SQuAD v{version}: newly initialised (expected when fine-tuning): {', '.join(record['new_weights'])}")
+            new = ", ".join(record["new_weights"])
+            print(f"SQuAD v{version}: newly initialised (expected when fine-tuning): {new}")
         stem = output_dir / SEEDS_DIR / f"v{version}-seed{seed}"
         write_json_atomic(stem.with_name(stem.name + ".predictions.json"), answers)
         if null_odds:

@@ -126,5 +126,6 @@ def add_results(md_path, name: str, benchmark: str, scores: dict[str, float]) ->
     row.update(_complete(row))
     csv_lines = [CSV_HEADER, *(_csv_line([r[label] for label in csv_header()]) for r in rows)]
     write_text_atomic(csv_path(md), "".join(line + "\n" for line in csv_lines))
-    write_text_atomic(md, "".join(line + "\n" for line in [MD_HEADER, MD_RULE, *(_md_line(_md_cells(r)) for r in rows)]))
+    write_text_atomic(md, "".join(line + "\n" for line in [MD_HEADER, MD_RULE,
+                                                           *(_md_line(_md_cells(r)) for r in rows)]))
     return _md_cells(row)

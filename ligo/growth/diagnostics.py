@@ -82,7 +82,8 @@ def ranks(run_dir, steps: list[int], names: list[str]) -> list[dict]:
                 raise UserError(f"'{by_step[step]}' has no weight matrix '{name}'; pass a 2-D weight's name "
                                 f"(e.g. {next(k for k, v in weights.items() if v.ndim == 2)})")
             erank, numerical = effective_rank(weights[name])
-            rows.append({"run": str(run_dir), "step": step, "tensor": name, "shape": "x".join(map(str, weights[name].shape)),
+            shape = "x".join(map(str, weights[name].shape))
+            rows.append({"run": str(run_dir), "step": step, "tensor": name, "shape": shape,
                          "effective_rank": erank, "rank": numerical})
     return rows
 

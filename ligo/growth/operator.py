@@ -92,7 +92,8 @@ class LiGOOperator(nn.Module):
                 shapes = {name: t.shape for name, t in self._grow(with_residual=False).items()}
             for name, shape in self._residual_shapes(shapes).items():
                 noise = options.residual_noise
-                self.residual[parameter_slot(name)] = nn.Parameter(torch.empty(shape).uniform_(-noise, noise, generator=generator))
+                residual = torch.empty(shape).uniform_(-noise, noise, generator=generator)
+                self.residual[parameter_slot(name)] = nn.Parameter(residual)
 
     # -- construction --------------------------------------------------------------------------
 
@@ -225,7 +226,8 @@ class LiGOOperator(nn.Module):
         if layout.decoder is not None:
             small_state[layout.decoder.name] = state["small_decoder"]
         small_state = layout.from_growth(small_state)  # the file holds the growth view's tensors
-        operator = cls(small_state, configs["small_config"], configs["large_config"], LiGOOptions(**settings["options"]))
+        operator = cls(small_state, configs["small_config"], configs["large_config"],
+                       LiGOOptions(**settings["options"]))
         if layout.decoder is not None:
             # Operators written before the fix in _expansion_sites may hold the tied decoder's unused
             # width blocks: nothing ever read them, so leaving them out grows the same model.

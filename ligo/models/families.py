@@ -10,7 +10,8 @@ from ligo.models.family import Family
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import Layout
 
-FAMILIES: dict[str, Family] = {family.model_type: family for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY, vit.FAMILY)}
+FAMILIES: dict[str, Family] = {family.model_type: family
+                               for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY, vit.FAMILY)}
 MODEL_TYPES = tuple(FAMILIES)
 
 
@@ -54,7 +55,8 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
                             f"{size}); the target must be at least as large in every dimension")
     for field in family.shared_fields:
         if getattr(large, field) != getattr(small, field):
-            raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs {getattr(large, field)}); "
+            raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs "
+                            f"{getattr(large, field)}); "
                             "both models must share it (the tokenizer and positions; a ViT's images and classes)")
     for config, name in [(small, small_name), (large, large_name)]:
         if config.hidden_size % config.num_attention_heads:

@@ -35,7 +35,8 @@ def load_config(model_type: str, config_name: str, cache_dir: str | None = None)
             raise UserError(f"model config '{config_name}' is neither a file nor a Hugging Face model that could be "
                             f"found; pass a JSON file such as {family.example_config}") from None
     if config.model_type != model_type:
-        raise UserError(f"model config '{config_name}' is a {config.model_type} config but --model_type is {model_type}")
+        raise UserError(f"model config '{config_name}' is a {config.model_type} config but --model_type is "
+                        f"{model_type}")
     if config.hidden_size % config.num_attention_heads:
         raise UserError(f"model config '{config_name}': hidden_size {config.hidden_size} is not a multiple of "
                         f"num_attention_heads {config.num_attention_heads}; fix one of them")

@@ -1,6 +1,7 @@
 """ViT / DeiT (``model_type`` vit): Hugging Face's unmodified ``ViTForImageClassification``, its
 tensor layout for growth and its FLOPs (ligo/models/vit_flops.py). DeiT is this architecture
-trained with DeiT's recipe (ligo/data/images.py); its shapes are configs/vit-12L-384H.json (DeiT-S) and vit-12L-768H.json (DeiT-B).
+trained with DeiT's recipe (ligo/data/images.py); its shapes are configs/vit-12L-384H.json (DeiT-S)
+and vit-12L-768H.json (DeiT-B).
 
 What growth sees (the paper's Table 2 grows DeiT-S, 12L-384H, into DeiT-B, 12L-768H):
   * the patch embedding is a convolution whose kernel equals its stride, i.e. a linear map of

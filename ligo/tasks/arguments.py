@@ -38,7 +38,8 @@ def _data_flags(parser):
     group.add_argument("--train_data_file", help="text file whose <file>.<tokenizer>.hdf5 holds the training tokens")
     group.add_argument("--eval_data_file", help="text file whose <file>.<tokenizer>.hdf5 holds the evaluation tokens")
     group.add_argument("--do_train", action="store_true", help="train")
-    group.add_argument("--do_eval", action="store_true", help="evaluate every --logging_steps (and once if not training)")
+    group.add_argument("--do_eval", action="store_true",
+                       help="evaluate every --logging_steps (and once if not training)")
     group.add_argument("--col_data", action="store_true",
                        help="the authors' switch for their HDF5 dataset; ours always reads the HDF5 block dataset")
     group.add_argument("--split_sent", action="store_true",
@@ -94,10 +95,12 @@ def _logging_flags(parser):
 def _model_flags(parser):
     group = parser.add_argument_group("model")
     group.add_argument("--model_type", choices=MODEL_TYPES, help="the model family (ligo/models/)")
-    group.add_argument("--should_continue", action="store_true", help="resume from the latest checkpoint in --output_dir")
+    group.add_argument("--should_continue", action="store_true",
+                       help="resume from the latest checkpoint in --output_dir")
     group.add_argument("--model_name_or_path", help="initial weights: a Hugging Face checkpoint folder or hub id")
     group.add_argument("--config_name", required=True, help="model config JSON (configs/*.json)")
-    group.add_argument("--tokenizer_name", help="tokenizer: hub id or local folder (python -m tokenization.train_tokenizer)")
+    group.add_argument("--tokenizer_name",
+                       help="tokenizer: hub id or local folder (python -m tokenization.train_tokenizer)")
     group.add_argument("--cache_dir", help="Hugging Face cache folder for hub downloads")
     group.add_argument("--overwrite_cache", action="store_true",
                        help="the authors' flag for their feature cache; ours keeps no such cache, so it does nothing")
@@ -122,7 +125,8 @@ def _growth_flags(parser):
     group.add_argument("--tune_small_model", action="store_true", help="train the small model's weights too")
     group.add_argument("--tune_residual", action="store_true", help="learn an additive residual on every grown tensor")
     group.add_argument("--tune_residual_noise", type=float, default=0.01, help="init scale of that residual")
-    group.add_argument("--learning_rate_res", type=float, help="learning rate of the residual (default: --learning_rate)")
+    group.add_argument("--learning_rate_res", type=float,
+                       help="learning rate of the residual (default: --learning_rate)")
     group.add_argument("--weight_decay_res", type=float, help="weight decay of the residual (default: --weight_decay)")
     group.add_argument("--pretrained_ligo_path",
                        help="output_dir of a run_grow_distributed.py run (its latest checkpoint), or one of its "
@@ -337,7 +341,8 @@ def check_args(args):
     if args.fp16 and args.bf16:
         raise UserError("give --fp16 or --bf16, not both")
     if args.fp16_opt_level != "O1":
-        raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the only level")
+        raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the "
+                        "only level")
     check_method_args(args)
     parse_signals(args.preempt_signals)
     if args.preempt_grace_seconds < 0:
@@ -345,7 +350,8 @@ def check_args(args):
     if args.nodes > 1 and "WORLD_SIZE" not in os.environ:
         raise UserError(
             f"--nodes {args.nodes}: launch each node with torchrun instead, e.g. `torchrun --nnodes {args.nodes} "
-            "--node_rank R --nproc_per_node GPUS --rdzv_backend c10d --rdzv_endpoint HOST:PORT run_lm_distributed.py ...`"
+            "--node_rank R --nproc_per_node GPUS --rdzv_backend c10d --rdzv_endpoint HOST:PORT "
+            "run_lm_distributed.py ...`"
         )
     if not args.do_train and not args.do_eval:
         raise UserError("nothing to do: pass --do_train and/or --do_eval")

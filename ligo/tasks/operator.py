@@ -67,7 +67,8 @@ class OperatorTask:
 def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
     """``tokenizer`` is not needed: the operator's loss is the large model's plain training loss."""
     pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
-                                              (f"--grow_scheme {args.grow_scheme}", args.grow_scheme in TRAINING_METHODS)]
+                                              (f"--grow_scheme {args.grow_scheme}",
+                                               args.grow_scheme in TRAINING_METHODS)]
                         if on]
     if pretraining_only:
         raise UserError(f"{', '.join(pretraining_only)}: a method of pretraining (run_lm_distributed.py), not of "

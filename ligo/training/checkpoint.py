@@ -141,9 +141,9 @@ def remove_unfinished(output_dir) -> list[Path]:
 def unreadable(path: Path, err: Exception) -> UserError:
     """A checkpoint file that is damaged, or that torch.load(weights_only=True) refused to unpickle."""
     detail = " ".join(str(err).split())[:200] or type(err).__name__
-    return UserError(f"checkpoint file '{path}' cannot be loaded safely ({type(err).__name__}: {detail}); it is damaged "
-                     f"or was not written by this program: delete '{path.parent}' to resume from the checkpoint "
-                     "before it, or start afresh with --overwrite_output_dir")
+    return UserError(f"checkpoint file '{path}' cannot be loaded safely ({type(err).__name__}: {detail}); it is "
+                     f"damaged or was not written by this program: delete '{path.parent}' to resume from the "
+                     "checkpoint before it, or start afresh with --overwrite_output_dir")
 
 
 def load_training_objects(folder: Path, training_objects: dict):

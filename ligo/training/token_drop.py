@@ -81,14 +81,14 @@ class TokenDrop:
                             f"{args.token_drop_start}")
 
     @classmethod
-    def from_args(cls, args, config, tokenizer, device=torch.device("cpu")) -> "TokenDrop | None":
+    def from_args(cls, args, config, tokenizer, device: torch.device | None = None) -> "TokenDrop | None":
         cls.check_args(args)
         if not args.token_drop:
             return None
         if tokenizer is None:
             raise ValueError("token dropping needs the tokenizer (its special tokens are always kept)")
         return cls(args.token_drop_rate, args.token_drop_start, args.token_drop_end, config.num_hidden_layers,
-                   config.vocab_size, tokenizer.all_special_ids, device)
+                   config.vocab_size, tokenizer.all_special_ids, device or torch.device("cpu"))
 
     # -- which positions ---------------------------------------------------------------------
 

@@ -39,7 +39,8 @@ def split_path(squad_dir, version: str, split: str) -> Path:
 
 
 def check_files(squad_dir, versions) -> None:
-    missing = [split_path(squad_dir, v, s) for v in versions for s in SPLITS if not split_path(squad_dir, v, s).is_file()]
+    paths = [split_path(squad_dir, v, s) for v in versions for s in SPLITS]
+    missing = [path for path in paths if not path.is_file()]
     if missing:
         raise UserError(f"--squad_dir '{squad_dir}' lacks {', '.join(p.name for p in missing)}; put SQuAD's official "
                         f"files there, or leave those versions out of --versions")
