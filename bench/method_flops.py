@@ -17,7 +17,7 @@ from ligo.models import families
 from ligo.models.bert import MATMUL_TERMS
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.tasks.ki import KnowledgeInheritance
-from ligo.tasks.lm import MaskedLMTask
+from ligo.tasks.lm import ModelTask
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask
 from ligo.training.layer_drop import LayerDrop
 from ligo.training.token_drop import TokenDrop
@@ -85,7 +85,7 @@ def run() -> list[dict]:
                      "measured / analytical matmul": f"{measured_flops / matmul:.4f}", "notes": note})
 
     step_of = {}
-    plain = MaskedLMTask(base)
+    plain = ModelTask(base)
     plain.begin_step(1)
     plain_logged = plain.train_flops(1, SEQ)
     plain_matmul = matmul_share(base_config, [SEQ] * 12)
@@ -96,20 +96,20 @@ def run() -> list[dict]:
     step = next(s for s in range(5000, 6000) if sum(drop.plan(s, 12)) == 9)  # a step that ran 9 of 12 layers
     step_of["layer drop"] = step
     plan = drop.plan(step, 12)
-    add("layer drop", MaskedLMTask(base, layer_drop=drop),
+    add("layer drop", ModelTask(base, layer_drop=drop),
         matmul_share(base_config, [SEQ if on else 0 for on in plan]),
         f"PLD rate 0.5, linear in depth; step {step} ran {sum(plan)} of 12 layers (expected then: "
         f"{sum(drop.keep_probabilities(step, 12)):.2f})")
 
     tokens = TokenDrop(0.5, 6, -1, 12, VOCAB, [0, 100, 101, 102, 103], torch.device("cpu"))
-    add("token drop", MaskedLMTask(base, token_drop=tokens),
+    add("token drop", ModelTask(base, token_drop=tokens),
         matmul_share(base_config, [SEQ] * 6 + [SEQ // 2] * 5 + [SEQ]),
         "half the tokens in layers 6-10 (Hou et al.: from the middle layer to the last)")
 
     teacher = BertForMaskedLM(config(6, 512))
     ki = KnowledgeInheritance(teacher, alpha=1.0, steps=100, temperature=2.0)
     teacher_matmul = matmul_share(teacher.config, [SEQ] * 6) // (1 + BACKWARD_TO_FORWARD)
-    add("KI (teacher teaching)", MaskedLMTask(base, inheritance=ki), plain_matmul + teacher_matmul,
+    add("KI (teacher teaching)", ModelTask(base, inheritance=ki), plain_matmul + teacher_matmul,
         "the student's step plus BERT-Small's forward; the measured count lacks the teacher's attention matmuls "
         "(2 x 2hs a token a layer): in eval mode torch runs them in a fused CPU kernel FlopCounterMode does not count")
 

@@ -1,6 +1,7 @@
 """LiGO (Learning to Grow Pretrained Models, ICLR 2023) on Hugging Face transformers.
 
-Folders, each one concern, imports pointing down the list: ``models`` (model families),
-``data``, ``training`` (the one loop), ``growth`` (LiGO and the baselines), ``tasks`` (what a
-run trains), ``finetune`` (GLUE), ``report``. ``errors`` and ``atomic_write`` are the base
-every folder may use."""
+Layers, each importing only from those below it (pyproject.toml's import contract, checked by
+``make lint``): ``recipes`` (the scripts' experiments) and ``grow`` (``python -m ligo.grow``);
+``finetune`` and ``report``; ``tasks`` (what a run trains, the command line); ``growth`` (LiGO
+and the baselines); ``training`` (the one loop); ``data``; ``models`` (the families); ``base``
+(errors, atomic writes, the output lock, host memory, flag checks, autocast)."""

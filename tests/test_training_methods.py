@@ -15,7 +15,7 @@ from ligo.data.masking import IGNORE_INDEX
 from ligo.models import families
 from ligo.models.bert import MATMUL_TERMS
 from ligo.tasks.ki import KnowledgeInheritance
-from ligo.tasks.lm import MaskedLMTask
+from ligo.tasks.lm import ModelTask
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask
 from ligo.training import fault_injection
 from ligo.training.layer_drop import LayerDrop, running_layers
@@ -85,7 +85,7 @@ def test_layer_drop_schedule_falls_over_time_and_depth_and_is_the_same_for_a_ste
 
 def test_layer_drop_counts_the_flops_of_the_layers_that_ran():
     model = tiny_bert(layers=4)
-    task = MaskedLMTask(model, layer_drop=LayerDrop(0.5, True, 1.0, 0))
+    task = ModelTask(model, layer_drop=LayerDrop(0.5, True, 1.0, 0))
     step = next(s for s in range(100, 200) if sum(LayerDrop(0.5, True, 1.0, 0).plan(s, 4)) == 2)
     task.begin_step(step)
     config = model.config
@@ -142,7 +142,7 @@ def test_token_drop_at_rate_zero_is_the_plain_forward_and_dropped_tokens_skip_th
 
 def test_token_drop_counts_the_flops_of_the_shortened_layers():
     model = tiny_bert(layers=4).train()
-    task = MaskedLMTask(model, token_drop=token_drop(rate=0.5, start=1, end=-1))
+    task = ModelTask(model, token_drop=token_drop(rate=0.5, start=1, end=-1))
     task.begin_step(1)
     plain = measured_matmul_flops(lambda: model(**batch()).loss.backward())
     dropped = measured_matmul_flops(lambda: task.loss(model, batch()).backward())
@@ -186,7 +186,7 @@ def test_ki_loss_is_the_weighted_mlm_and_distillation_losses():
     assert ki.loss(output, b, step=6).item() == pytest.approx((0.6 * output.loss + 0.4 * 4 * kl).item(), rel=1e-5)
     assert ki.loss(output, b, step=11) is output.loss
     # The teacher's forward is counted while it teaches.
-    task = MaskedLMTask(student, inheritance=ki)
+    task = ModelTask(student, inheritance=ki)
     task.begin_step(6)
     assert task.train_flops(2, SEQ) == 2 * (families.train_flops(student.config, SEQ)
                                             + families.forward_flops(teacher.config, SEQ))

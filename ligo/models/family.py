@@ -1,5 +1,5 @@
-"""What a model family file provides (ligo/models/bert.py, roberta.py): everything the
-family-agnostic code (growth, training, reports) needs to know of a family. Adding a family is
+"""What a model family file provides (ligo/models/bert.py, roberta.py, gpt2.py, vit.py): everything
+the family-agnostic code (growth, training, reports) needs to know of a family. Adding a family is
 one new module that builds a ``Family`` and one line in ``ligo/models/families.py``."""
 
 from collections.abc import Callable

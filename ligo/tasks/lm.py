@@ -1,5 +1,6 @@
-"""What run_lm_distributed.py trains: a masked-LM model, new, loaded, resumed or grown (by LiGO
-or a baseline); optionally taught by the small model (KI) or grown in stages (MSLT)."""
+"""What run_lm_distributed.py and run_image_distributed.py train: a model of any family, new,
+loaded, resumed or grown (by LiGO or a baseline); optionally taught by the small model (KI) or
+grown in stages (MSLT)."""
 
 import contextlib
 from pathlib import Path
@@ -24,9 +25,9 @@ from ligo.training.optim import parameter_groups
 from ligo.training.token_drop import TokenDrop
 
 
-class MaskedLMTask:
-    """Train a Hugging Face masked-LM model itself; optionally with progressive layer dropping,
-    token dropping, or taught by a small model (Knowledge Inheritance)."""
+class ModelTask:
+    """Train a Hugging Face model itself, by its family's loss; optionally with progressive layer
+    dropping, token dropping, or taught by a small model (Knowledge Inheritance)."""
 
     def __init__(self, model, layer_drop: LayerDrop | None = None, token_drop: TokenDrop | None = None,
                  inheritance: KnowledgeInheritance | None = None):
@@ -156,7 +157,7 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
         teacher = load_source_model(args)
         check_growable(teacher.config, config, args.source_model_path[0], args.config_name)
         inheritance = KnowledgeInheritance.from_args(args, teacher)
-    return MaskedLMTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance)
+    return ModelTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance)
 
 
 def build_mslt_task(args, config, resume_from: Path | None) -> MSLTTask:
