@@ -10,6 +10,9 @@ from training_helpers import refused_while_held
 
 from ligo.base.errors import UserError
 from ligo.report import savings as report
+from ligo.report.runs import TOP1, Pace, eval_points, parse_run_spec, step_pace
+from ligo.report.tables import COLUMNS, REACH_COLUMNS
+from ligo.report.targets import cost_to_target
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -49,10 +52,10 @@ def make_report(runs, out, *extra):
 
 def test_cost_to_target_interpolates_the_first_crossing():
     points = [(0, 0, 5), (50, 5, 4.5), (100, 10, 3.5), (150, 15, 4.5), (200, 20, 3.0)]
-    assert report.cost_to_target(points, 4) == (75, 7.5)
-    assert report.cost_to_target(points, 3.5) == (100, 10)
-    assert report.cost_to_target(points, 5) == (0, 0)
-    assert report.cost_to_target(points, 2.9) is None
+    assert cost_to_target(points, 4) == (75, 7.5)
+    assert cost_to_target(points, 3.5) == (100, 10)
+    assert cost_to_target(points, 5) == (0, 0)
+    assert cost_to_target(points, 2.9) is None
 
 
 def test_exact_savings_in_csv(runs, tmp_path, capsys):
@@ -99,7 +102,8 @@ def test_focus_verdict(runs, tmp_path):
     make_report(runs, tmp_path / "a", "--focus", "LiGO")
     # Below saves 95% (it starts under the target), LiGO 57.5%
     assert ("LiGO saves 57.5% of the training FLOPs (57.5% of the wall time) against scratch; the best other "
-            "method, Below, saves 95.0%: LiGO does not beat the baselines here.") in (tmp_path / "a" / "savings.md").read_text()
+            "method, Below, saves 95.0%: LiGO does not beat the baselines here.") in (
+        tmp_path / "a" / "savings.md").read_text()
     make_report(runs, tmp_path / "b", "--focus", "Below")
     assert "the best other method, LiGO, saves 57.5%: Below beats the baselines here." in (
         tmp_path / "b" / "savings.md").read_text()
@@ -127,33 +131,33 @@ def test_target_line_and_plots(runs, tmp_path):
 
 def test_missing_dir_and_file(runs, tmp_path):
     with pytest.raises(UserError, match="does not exist"):
-        report.eval_points(tmp_path / "nowhere")
+        eval_points(tmp_path / "nowhere")
     (tmp_path / "empty_run").mkdir()
     with pytest.raises(UserError, match=r"empty_run/metrics\.jsonl does not exist"):
-        report.eval_points(tmp_path / "empty_run")
+        eval_points(tmp_path / "empty_run")
 
 
 def test_malformed_line_names_file_and_line(runs, tmp_path):
     path = Path(runs["grown"]) / "metrics.jsonl"
     path.write_text(path.read_text() + '{"step": 40, "flops": \n')
     with pytest.raises(UserError, match=r"grown/metrics\.jsonl line 4 is not valid JSON"):
-        report.eval_points(runs["grown"])
+        eval_points(runs["grown"])
 
 
 def test_no_eval_rows(runs):
     with pytest.raises(UserError, match="no row with an eval_loss"):
-        report.eval_points(runs["op"])
+        eval_points(runs["op"])
 
 
 @pytest.mark.parametrize("spec", ["LiGO", "=dir", "LiGO=", "LiGO=a+b+c", "LiGO=a+"])
 def test_bad_run_spec(spec):
     with pytest.raises(UserError, match="NAME=RUN_DIR"):
-        report.parse_run_spec(spec)
+        parse_run_spec(spec)
 
 
 def test_run_spec_with_operator():
-    assert report.parse_run_spec("LiGO=g+o") == ("LiGO", "g", "o")
-    assert report.parse_run_spec("StackBERT=s") == ("StackBERT", "s", None)
+    assert parse_run_spec("LiGO=g+o") == ("LiGO", "g", "o")
+    assert parse_run_spec("StackBERT=s") == ("StackBERT", "s", None)
 
 
 def test_duplicate_names_exit_with_one_line(runs, tmp_path, capsys):
@@ -237,13 +241,13 @@ def test_step_pace_is_the_median_over_steps():
             {"step": 3, "flops": 30, "train_seconds": 12.5},
             {"step": 5, "flops": 50, "train_seconds": 14.5}]  # 2 steps in 2 s
     # seconds per step over the intervals: 10, 1, 1, 1; the mean over all 5 steps: 14.5 / 5
-    assert report.step_pace(rows) == report.Pace(10, 1, 2.9)
-    assert report.step_pace(rows[:1]) is None
+    assert step_pace(rows) == Pace(10, 1, 2.9)
+    assert step_pace(rows[:1]) is None
 
 
 def test_cost_to_target_interpolates_every_cost():
     points = [(0, 0, 0, 9), (200, 40, 20, 5), (300, 60, 30, 3)]
-    assert report.cost_to_target(points, 4) == (250, 50, 25)
+    assert cost_to_target(points, 4) == (250, 50, 25)
 
 
 def test_slower_machine_is_flagged_and_saving_at_scratch_speed_equals_flops_saving(paced, tmp_path):
@@ -367,10 +371,10 @@ def image_report(image_runs, out, *extra, runs=None):
 def test_cost_to_target_interpolates_an_accuracy_crossing_upward():
     points = [(0, 0, 20), (50, 5, 60), (100, 10, 90), (150, 15, 70), (200, 20, 95)]
     # 80 is 2/3 of the way from 60 to 90: 50 + 2/3 * 50 FLOPs
-    assert report.cost_to_target(points, 80, higher_is_better=True) == pytest.approx((250 / 3, 25 / 3))
-    assert report.cost_to_target(points, 20, higher_is_better=True) == (0, 0)
-    assert report.cost_to_target(points, 90, higher_is_better=True) == (100, 10)
-    assert report.cost_to_target(points, 96, higher_is_better=True) is None
+    assert cost_to_target(points, 80, higher_is_better=True) == pytest.approx((250 / 3, 25 / 3))
+    assert cost_to_target(points, 20, higher_is_better=True) == (0, 0)
+    assert cost_to_target(points, 90, higher_is_better=True) == (100, 10)
+    assert cost_to_target(points, 96, higher_is_better=True) is None
 
 
 def test_accuracy_target_is_scratch_final_top1(image_runs, tmp_path, capsys):
@@ -388,7 +392,8 @@ def test_accuracy_target_is_scratch_final_top1(image_runs, tmp_path, capsys):
     assert float(grown["final_metric"]) == 92
     assert float(grown["final_eval_loss"]) == pytest.approx(5 - 92 / 25)  # kept beside, in its old place
     md = (out / "savings.md").read_text()
-    assert md.startswith(f"Target: eval top-1 accuracy 80.00%, the final top-1 of the scratch run {image_runs['scratch']}. ")
+    assert md.startswith(f"Target: eval top-1 accuracy 80.00%, the final top-1 of the scratch run "
+                         f"{image_runs['scratch']}. ")
     assert "| Method | FLOPs to target | FLOPs saved | Wall time to target | Wall time saved" in md
     assert "| Final top-1 | Operator cost |" in md and "Final eval loss" not in md
     assert "| Grown | 83.33 | 58.3% | 8.333 s | 58.3% | n/a | 92.00% |" in md
@@ -404,7 +409,7 @@ def test_csv_keeps_its_columns_and_adds_the_metric_last(image_runs, tmp_path):
     image_report(image_runs, tmp_path / "out")
     with open(tmp_path / "out" / "savings.csv", newline="") as f:
         header = next(csv.reader(f))
-    assert header == report.COLUMNS and header[5] == "final_eval_loss" and header[-2:] == ["final_metric", "metric"]
+    assert header == COLUMNS and header[5] == "final_eval_loss" and header[-2:] == ["final_metric", "metric"]
 
 
 def test_metric_eval_loss_on_image_runs(image_runs, tmp_path):
@@ -444,7 +449,7 @@ def test_explicit_target_scratch_never_reaches_leaves_savings_undefined(image_ru
     out = tmp_path / "out"
     rows = image_report(image_runs, out, "--target", "85", "--focus", "Grown")
     scratch, grown = rows["Scratch"], rows["Grown"]
-    for key in report.REACH_COLUMNS:
+    for key in REACH_COLUMNS:
         assert scratch[key] == "not reached"
     # Grown: 85% is 5/6 of the way from 60% (50 FLOPs) to 90% (100 FLOPs)
     assert float(grown["flops_to_target"]) == pytest.approx(50 + 250 / 6)
@@ -507,4 +512,4 @@ def test_an_evaluated_row_lacking_the_metric_is_refused(image_runs, tmp_path):
     partial = write_image_run(tmp_path / "partial", [(0, 0, 20), (50, 5, 60), (100, 10, 90)], drop="eval_top1")
     with pytest.raises(UserError, match=r"partial/metrics\.jsonl: the evaluated row of step 20 has no eval_top1; "
                                         r"evaluate it with --do_eval"):
-        report.eval_points(partial, metric=report.TOP1)
+        eval_points(partial, metric=TOP1)

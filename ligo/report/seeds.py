@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_output_dir
-from ligo.report.savings import AT_SCRATCH_SPEED, NOT_REACHED, SCRATCH, SPEED_MARK, output_folder, pct
+from ligo.report.savings import output_folder
+from ligo.report.tables import AT_SCRATCH_SPEED, NOT_REACHED, SCRATCH, SPEED_MARK, pct
 
 SAVINGS = "savings.csv"
 # (savings.csv column, Markdown header) of every aggregated value.
@@ -146,7 +147,8 @@ def focus_verdict(seeds, aggregated, focus: str) -> str:
     """
     by_name = {row["method"]: row for row in aggregated}
     if focus not in by_name or focus == SCRATCH:
-        raise UserError(f"--focus {focus!r} is not one of the methods ({', '.join(m for m in by_name if m != SCRATCH)})")
+        methods = ", ".join(m for m in by_name if m != SCRATCH)
+        raise UserError(f"--focus {focus!r} is not one of the methods ({methods})")
     n_seeds = len(seeds)
     others = [row for row in aggregated if row["method"] not in (SCRATCH, focus) and row["flops_saved_pct_n"]]
     best = max(others, key=lambda row: row["flops_saved_pct_mean"], default=None)

@@ -18,7 +18,7 @@ import numpy as np
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.dataset import ID_SCAN_BLOCK, token_file
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
-from ligo.report.savings import load_rows
+from ligo.report.runs import load_rows
 
 
 def unigram_entropy(tokens_path: Path, vocab_size: int, special_ids) -> float:
