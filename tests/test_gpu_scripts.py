@@ -9,12 +9,16 @@ get, as their PYTHON, the warm interpreter of tests/warm_python.py (the ``warm_p
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, run
+
+from ligo.base.errors import UserError
+from ligo.recipes import gpu_check, gpu_metrics, gpu_table1
+from ligo.recipes.gpu_settings import Environment, Gpu, recipe
+from ligo.recipes.gpu_settings import run as run_tool
 
 CPU_ONLY = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU behaviour")
 
@@ -41,6 +45,7 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(warm_python, bert_tokenized, bert_
     for stage in ("pretraining, small model (6 steps)", "LiGO operator (2 steps)",
                   "growth with the operator, large model (6 steps)", "throughput and MFU"):
         assert f"| {stage} | ok |" in report, report
+    assert re.search(r"^\| CUDA-relevant tests \(time limit \d+ s\) \| ok \| \d+ s \|$", report, re.M), report
     rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in report.splitlines()
             if re.match(r"\| (small|operator|grown) \| \d", line)}
     assert rows.keys() == {"small", "operator", "grown"}
@@ -54,11 +59,6 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(warm_python, bert_tokenized, bert_
 
 
 def test_gpu_metrics_mfu_from_metrics_jsonl(tmp_path, capsys):
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import gpu_metrics
-    finally:
-        sys.path.pop(0)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     rows = [{"step": 0, "flops": 0, "train_seconds": 0.0, "tokens": 0, "eval_loss": 9.0},
@@ -74,7 +74,8 @@ def test_gpu_metrics_mfu_from_metrics_jsonl(tmp_path, capsys):
     assert "forecast: those training tokens take 2 s" in printed
     assert "| grown | 20 | 20,000,000 | 30.00 | 0.667M | 266.67 | 1.000M | 400.00 | 40.4% | 9.000 -> 7.000 |" \
         in table.read_text()
-    assert gpu_metrics.peak_tflops("NVIDIA H100 80GB HBM3") == 989 and gpu_metrics.peak_tflops("NVIDIA H100 PCIe") == 756
+    assert gpu_metrics.peak_tflops("NVIDIA H100 80GB HBM3") == 989
+    assert gpu_metrics.peak_tflops("NVIDIA H100 PCIe") == 756
     assert gpu_metrics.main(["--device", "Some GPU", "--run", f"grown={run_dir}"]) == 0
     assert "MFU unknown (Some GPU)" in capsys.readouterr().out
     assert gpu_metrics.main(["--run", f"none={tmp_path / 'missing'}"]) == 1
@@ -82,8 +83,8 @@ def test_gpu_metrics_mfu_from_metrics_jsonl(tmp_path, capsys):
 
 def test_gpu_check_lists_every_cuda_dependent_test():
     """A test whose code mentions CUDA behaves differently on a GPU: gpu_check.sh must run it there."""
-    text = (REPO / "scripts/gpu_check.sh").read_text()
-    listed = set(re.search(r'CUDA_TESTS="([^"]*)"', text).group(1).split())
+    listed = set(gpu_check.CUDA_TESTS)
+    assert gpu_check.read_settings(Environment({}), Gpu(1, "", "", "")).pytest.split() == gpu_check.CUDA_TESTS
     expected = set()
     for path in sorted((REPO / "tests").glob("test_*.py")):
         if path.name == Path(__file__).name:
@@ -96,31 +97,65 @@ def test_gpu_check_lists_every_cuda_dependent_test():
                 if "cuda" in code.lower():
                     expected.add(f"tests/{path.name}::{node.name}")
     missing = {t for t in expected if t not in listed and t.split("::")[0] not in listed}
-    assert not missing, f"add these to CUDA_TESTS in scripts/gpu_check.sh: {sorted(missing)}"
+    assert not missing, f"add these to CUDA_TESTS in ligo/recipes/gpu_check.py: {sorted(missing)}"
     for item in listed:
         file, _, name = item.partition("::")
         assert (REPO / file).is_file() and (not name or f"def {name}(" in (REPO / file).read_text()), item
 
 
+
+def test_a_stage_past_its_time_limit_is_stopped_and_marked():
+    """As timeout(1) does for bash: SIGTERM, exit status 124, and the check goes on."""
+    stages = gpu_check.Stages()
+    assert not stages.run("slow", lambda: run_tool(["sleep", "30"], timeout=0.5))
+    assert stages.run("quick", lambda: run_tool(["true"]))
+    assert [row.rsplit("|", 2)[0] for row in stages.rows] == ["| slow | failed (exit 124, time limit) ",
+                                                              "| quick | ok "]
+    assert stages.failures == 1
+
 # --- gpu_table1.sh ----------------------------------------------------------------------------
 
 def test_gpu_defaults_agree():
-    """The configs, gpu_table1.sh's defaults and gpu_check.sh's forecast describe the same job."""
-    table1 = (REPO / "scripts/gpu_table1.sh").read_text()
-    check = (REPO / "scripts/gpu_check.sh").read_text()
-    recipe = dict(re.findall(r"^(\w+) = (.*)$", (REPO / "configs/bert_gpu_table1.txt").read_text(), re.M))
-    vocab = re.search(r"vocab=\$\{GPU_VOCAB_SIZE:-(\d+)\}; fi", table1).group(1)
-    for name in ("bert-gpu-6L-512H.json", "bert-gpu-12L-768H.json"):
-        assert str(json.loads((REPO / "configs" / name).read_text())["vocab_size"]) == vocab
-        assert f"configs/{name}" in table1 and f"configs/{name}" in check
-    assert recipe["tokenizer_name"] == re.search(r"tokenizer=\$\{GPU_TOKENIZER:-([^}]+)\}", table1).group(1)
-    corpus = re.search(r"corpus=\$\{GPU_CORPUS_DIR:-([^}]+)\}", table1).group(1)
-    assert recipe["train_data_file"] == f"{corpus}/en.train.raw" and recipe["eval_data_file"] == f"{corpus}/en.valid.raw"
-    small = re.search(r"SMALL_STEPS=\$\{SMALL_STEPS:-(\d+)\} LARGE_STEPS=\$\{LARGE_STEPS:-(\d+)\}\n  export MINI_FLAGS"
-                      r"=\$\{MINI_FLAGS:-\"--bf16\"\}", table1)
-    assert small, "gpu_table1.sh's GPU step defaults moved"
-    assert f"t1_batch={recipe['per_gpu_train_batch_size']} t1_small={small.group(1)} t1_large={small.group(2)}" in check
-    assert "batch=${GPU_CHECK_BATCH:-" + recipe["per_gpu_train_batch_size"] + "}" in check
+    """The configs, gpu_table1.sh's defaults and gpu_check.sh's sizes and forecast describe the same job."""
+    gpu, env = Gpu(1, "2.14.1", "13.0", "NVIDIA H200"), Environment({})
+    table1 = gpu_table1.read_settings(env, gpu)
+    mini = gpu_table1.mini_settings(table1, env, gpu, table1.vocab)
+    job = recipe(REPO / "configs/bert_gpu_table1.txt")
+    assert not table1.tiny and table1.vocab == 8000
+    for name, setting in (("bert-gpu-6L-512H.json", "MINI_SMALL_CONFIG"),
+                          ("bert-gpu-12L-768H.json", "MINI_LARGE_CONFIG")):
+        assert json.loads((REPO / "configs" / name).read_text())["vocab_size"] == table1.vocab
+        assert mini[setting] == f"configs/{name}"
+    assert job["tokenizer_name"] == str(table1.tokenizer)
+    assert job["train_data_file"] == f"{table1.corpus}/en.train.raw"
+    assert job["eval_data_file"] == f"{table1.corpus}/en.valid.raw"
+    assert (mini["SMALL_STEPS"], mini["LARGE_STEPS"], mini["MINI_FLAGS"]) == ("500", "1000", "--bf16")
+    assert (mini["MINI_RUNS"], mini["MINI_RESULTS"]) == ("runs/gpu", "results/gpu/table1")
+    assert mini["MINI_CONFIG"] == "runs/gpu/table1_config.txt"
+    # gpu_check.sh measures at that job's batch and sequence length, and forecasts its training tokens.
+    check = gpu_check.read_settings(env, gpu)
+    assert not check.tiny and (check.batch, check.block) == (int(job["per_gpu_train_batch_size"]),
+                                                           int(job["block_size"]))
+    step = check.batch * (check.block + 2)
+    large = int(mini["LARGE_STEPS"])
+    assert gpu_check.table1_tokens() == [f"small={int(mini['SMALL_STEPS']) * step}",
+                                         f"operator={-(-large // 40) * step}", f"grown={6 * large * step}"]
+
+
+def test_gpu_settings_are_checked():
+    """A bad setting stops a script with one line naming it; without a GPU both run tiny."""
+    gpu = Gpu(0, "2.14.1", "none", "")
+    assert gpu_check.read_settings(Environment({"GPU_CHECK_TINY": "0"}), gpu).tiny
+    tiny = gpu_table1.read_settings(Environment({"GPU_TABLE1_TINY": "1"}), gpu)
+    assert (tiny.vocab, tiny.mini["MINI_RUNS"], tiny.mini["MINI_RESULTS"]) == (1000, "runs/gpu-tiny",
+                                                                               "runs/gpu-tiny/table1")
+    for read, name, value in ((gpu_check.read_settings, "GPU_CHECK_BUDGET", "soon"),
+                              (gpu_check.read_settings, "GPU_CHECK_SMALL_STEPS", "0"),
+                              (gpu_check.read_settings, "GPU_PEAK_TFLOPS", "fast"),
+                              (gpu_table1.read_settings, "GPU_TABLE1_TINY", "yes"),
+                              (gpu_table1.read_settings, "SOTU_VALID_LINES", "-3")):
+        with pytest.raises(UserError, match=rf"^{name}={value} is .*; set "):
+            read(Environment({"GPU_TABLE1_TINY": "1", name: value}), gpu)
 
 
 def write_speeches(folder: Path, lines: list[str]) -> list[str]:
@@ -147,7 +182,8 @@ def table1_inputs(tmp_path_factory, bert_text):
     wiki.mkdir()
     for split, lines in (("train", train[:1500]), ("valid", None), ("test", None)):
         text = (bert_text / f"en.{split}.raw").read_text(encoding="utf-8").splitlines()
-        (wiki / f"en.{split}.raw").write_text("\n".join((lines or text)[:1500 if lines else 50]) + "\n", encoding="utf-8")
+        (wiki / f"en.{split}.raw").write_text("\n".join((lines or text)[:1500 if lines else 50]) + "\n",
+                                             encoding="utf-8")
     return root, paragraphs
 
 
@@ -183,14 +219,16 @@ def test_gpu_table1_tiny_prepares_the_corpus_and_runs_the_mini_table1(warm_pytho
     args = json.loads((root / "runs/scratch/checkpoints/checkpoint-00000040/training_args.json").read_text())
     assert (args["per_gpu_train_batch_size"], args["block_size"], args["bf16"]) == (8, 62, False)
     savings = (root / "results/savings.md").read_text()
-    methods = [line.split("|")[1].strip() for line in savings.splitlines() if line.startswith("| ") and "---" not in line]
+    methods = [line.split("|")[1].strip() for line in savings.splitlines()
+               if line.startswith("| ") and "---" not in line]
     assert methods == ["Method", "Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"]  # the paper's Table 1
     run_md = (root / "results/RUN.md").read_text()
     assert "- command: `bash scripts/gpu_table1.sh`" in run_md
     assert "## GPU job (scripts/gpu_table1.sh)" in run_md and "**no GPU**" in run_md
     assert "4 State of the Union speeches" in run_md and "held out 40 valid and 30 test paragraphs" in run_md
     assert "| `" + str(root / "runs/bert2bert_aki") + "` | 40 |" in run_md
-    for run_dir in ("small", "scratch", "ligo-operator", "ligo", "stackbert_direct_copy", "mslt", "ki", "bert2bert_aki"):
+    for run_dir in ("small", "scratch", "ligo-operator", "ligo", "stackbert_direct_copy", "mslt", "ki",
+                    "bert2bert_aki"):
         assert (root / "runs" / run_dir / "metrics.jsonl").is_file(), run_dir
     scratch_rows = [json.loads(line) for line in (root / "runs/scratch/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in scratch_rows] == [0, 10, 20, 30, 40]
@@ -207,7 +245,7 @@ def test_gpu_table1_tiny_prepares_the_corpus_and_runs_the_mini_table1(warm_pytho
 @CPU_ONLY
 def test_gpu_table1_refuses_to_start_without_a_gpu_unless_tiny(warm_python, tmp_path):
     result = run(["bash", "scripts/gpu_table1.sh"], env=script_env(warm_python, MINI_RUNS=tmp_path / "r"), check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: no CUDA GPU is visible: this job is sized for one H200 (6L-512H -> 12L-768H, 7000 large-model "
         "steps); for a CPU smoke run set GPU_TABLE1_TINY=1"]
@@ -219,13 +257,16 @@ def test_gpu_table1_stops_on_missing_text_with_one_line(warm_python, table1_inpu
     (tmp_path / "empty").mkdir()
     env = table1_env(warm_python, root, SOTU_DIR=tmp_path / "empty", MINI_RUNS=tmp_path / "runs")
     result = run(["bash", "scripts/gpu_table1.sh"], env=env, check=False)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"error: SOTU_DIR={tmp_path / 'empty'} holds no .txt speeches"]
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: SOTU_DIR={tmp_path / 'empty'} holds no .txt speeches; point it to a folder of them, or unset it to "
+        "fetch the State of the Union speeches"]
     env.update(SOTU_DIR=str(root / "sotu"), GPU_WIKI_DIR=str(tmp_path / "nowiki"))
     result = run(["bash", "scripts/gpu_table1.sh"], env=env, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: GPU_WIKI_DIR={tmp_path / 'nowiki'} has no en.train.raw, en.valid.raw and en.test.raw"]
+        f"error: GPU_WIKI_DIR={tmp_path / 'nowiki'} has no en.train.raw, en.valid.raw and en.test.raw; point it to "
+        "a folder with the three, or unset it to use data/wiki-sample-cased"]
 
 
 # --- data/sotu/fetch_sotu.sh -------------------------------------------------------------------

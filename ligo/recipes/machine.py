@@ -42,3 +42,13 @@ def describe_machine() -> list[str]:
     return [f"- machine: {cpu()}, {torch_and_gpu()}",
             f"- load average when written: {load_average()}",
             f"- commit: {commit()}"]
+
+
+def nvidia_smi() -> str | None:
+    """Each GPU's name, memory and driver as nvidia-smi states them; None without nvidia-smi or a GPU."""
+    query = ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]
+    try:
+        result = subprocess.run(query, capture_output=True, text=True)
+    except OSError:
+        return None
+    return result.stdout.rstrip("\n") if result.returncode == 0 else None

@@ -1,17 +1,14 @@
-"""Throughput and model FLOPs utilisation (MFU) of finished runs, from their own metrics.jsonl
-(scripts/gpu_check.sh calls this; it imports neither torch nor transformers).
+"""Throughput and model FLOPs utilisation (MFU) of finished runs, from their own metrics.jsonl.
 
-    python scripts/gpu_metrics.py --device "NVIDIA H200" --run small=runs/gpu-check/small \\
+    python -m ligo.recipes.gpu_metrics --device "NVIDIA H200" --run small=runs/gpu-check/small \\
         --run operator=runs/gpu-check/operator --markdown table.md
 
-Each metrics.jsonl row holds cumulative counters: ``flops`` (analytic training FLOPs, ligo/models/flops.py),
-``train_seconds`` (wall time of the training steps; evaluation and checkpoints excluded) and
-``tokens`` (non-padding tokens trained on). For every run this prints and tabulates tokens/s and
-achieved FLOP/s over the whole run and over the steady part (from the first logged step on:
-the first window holds the CUDA and cuBLAS warm-up), and the MFU against the device's bf16 dense
-peak, looked up by name in PEAKS (override: --peak_tflops); an unknown device's MFU is 'unknown'.
-With --predict LABEL=TOKENS... it also adds up how long training TOKENS tokens at LABEL's steady
-speed takes (gpu_check.sh uses it to forecast gpu_table1.sh).
+A metrics.jsonl row holds cumulative ``flops`` (analytic, ligo/models/flops.py), ``train_seconds``
+(training steps only) and ``tokens``. Tokens/s and FLOP/s are given over the whole run and its
+steady part (after the first logging window: CUDA warm-up), MFU against the device's bf16 dense
+peak (PEAKS, or --peak_tflops); --predict LABEL=TOKENS adds how long training TOKENS more tokens
+at LABEL's speed takes (gpu_check.sh's forecast of gpu_table1.sh). Imports neither torch nor
+transformers.
 """
 
 import argparse
@@ -60,7 +57,8 @@ def rates(start: dict | None, end: dict):
     seconds = end["train_seconds"] - s["train_seconds"]
     if seconds <= 0:
         return None
-    return (end["tokens"] - s["tokens"]) / seconds, (end["flops"] - s["flops"]) / seconds, end["step"] - s["step"], seconds
+    tokens, flops = end["tokens"] - s["tokens"], end["flops"] - s["flops"]
+    return tokens / seconds, flops / seconds, end["step"] - s["step"], seconds
 
 
 def summarise(label: str, run_dir: Path, peak: float | None) -> dict:
@@ -99,11 +97,13 @@ def main(argv=None):
     where = args.device or "no GPU (CPU)"
     peak_text = f"{peak:g} TFLOP/s bf16 dense peak of {where}" if peak else f"peak unknown for {where}"
     lines = [
-        f"MFU against the {peak_text}; FLOPs are the runs' analytic counts (ligo/models/flops.py, ELECTRA's convention),",
+        f"MFU against the {peak_text}; FLOPs are the runs' analytic counts (ligo/models/flops.py, "
+        "ELECTRA's convention),",
         "time is training-step wall time (evaluation and checkpoints excluded); 'steady' leaves out the first",
         "logging window (CUDA and cuBLAS warm-up).",
         "",
-        "| run | steps | tokens | train s | tokens/s | achieved TFLOP/s | tokens/s (steady) | TFLOP/s (steady) | MFU | eval loss (start -> end) |",
+        "| run | steps | tokens | train s | tokens/s | achieved TFLOP/s | tokens/s (steady) | TFLOP/s (steady) | MFU "
+        "| eval loss (start -> end) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     results, failed = {}, False
