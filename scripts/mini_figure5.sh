@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The miniature Figure 5, after `make mini` (its data, small model, scratch run and LiGO operator
 # are reused): progressive layer dropping and token dropping, each alone (from scratch) and on
-# the LiGO-grown model, every run with the main job's settings and steps (scripts/mini_common.sh).
+# the LiGO-grown model, every run with the main job's settings and steps (scripts/mini_table1.sh).
 # Paper: LiGO's saving grows by 4.7 points with layer dropping and by 7.4 with token dropping.
 #   layer dropping: PLD's theta_bar 0.5 (--layer_drop_rate 0.5), falling with depth
 #                   (--layer_drop_lin_decay); gamma in the paper-scale recipe's proportion:
@@ -9,43 +9,30 @@
 #   token dropping: half the tokens (--token_drop_rate 0.5) from the middle layer (Hou et al.:
 #                   L/2 = 2 of 4) to the last, which every token joins again
 #   MINI_FIGURE5_RESULTS  where the report goes                (results/mini-figure5)
+# shellcheck disable=SC2086  # $layer_drop and $token_drop hold several flags each
 set -euo pipefail
-here=$(dirname "${BASH_SOURCE[0]}")
-source "$here/mini_common.sh"
-RESULTS=${MINI_FIGURE5_RESULTS:-results/mini-figure5}
-started=$(date +%s)
-gamma=$("$PYTHON" -c "print(0.001 * 400000 / $LARGE_STEPS)")
-layer_drop=(--layer_drop --layer_drop_rate 0.5 --layer_drop_lin_decay --layer_drop_gamma "$gamma")
-token_drop=(--token_drop --token_drop_rate 0.5 --token_drop_start 2 --token_drop_end -1)
+mini="${PYTHON:-python} -m ligo.recipes.mini figure5"
+$mini begin
+runs=$($mini get MINI_RUNS)
+layer_drop=$($mini flags layer-drop)
+token_drop=$($mini flags token-drop)
 
 echo "== mini Figure 5: 1/3 the main job's runs"
-train_small
-train_scratch "$RUNS/scratch"
-train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
-train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
+$mini small
+$mini scratch "$runs/scratch"
+$mini operator "$runs/ligo-operator" --fuse_init_scheme stackbert_noisy rand
+$mini grown "$runs/ligo" ligo --pretrained_ligo_path "$runs/ligo-operator"
 
 echo "== mini Figure 5: 2/3 layer and token dropping, from scratch and on LiGO"
-train_scratch "$RUNS/scratch-layerdrop" "${layer_drop[@]}"
-train_scratch "$RUNS/scratch-tokendrop" "${token_drop[@]}"
-train_grown "$RUNS/ligo-layerdrop" ligo --pretrained_ligo_path "$RUNS/ligo-operator" "${layer_drop[@]}"
-train_grown "$RUNS/ligo-tokendrop" ligo --pretrained_ligo_path "$RUNS/ligo-operator" "${token_drop[@]}"
+$mini scratch "$runs/scratch-layerdrop" $layer_drop
+$mini scratch "$runs/scratch-tokendrop" $token_drop
+$mini grown "$runs/ligo-layerdrop" ligo --pretrained_ligo_path "$runs/ligo-operator" $layer_drop
+$mini grown "$runs/ligo-tokendrop" ligo --pretrained_ligo_path "$runs/ligo-operator" $token_drop
 
-echo "== mini Figure 5: 3/3 savings report -> $RESULTS"
-"$PYTHON" -m ligo.report --scratch "$RUNS/scratch" --small "$SMALL_RUN" --output_dir "$RESULTS" \
-  --run "Layer drop=$RUNS/scratch-layerdrop" --run "Token drop=$RUNS/scratch-tokendrop" \
-  --run "LiGO=$RUNS/ligo+$RUNS/ligo-operator" \
-  --run "LiGO + layer drop=$RUNS/ligo-layerdrop+$RUNS/ligo-operator" \
-  --run "LiGO + token drop=$RUNS/ligo-tokendrop+$RUNS/ligo-operator" \
+echo "== mini Figure 5: 3/3 savings report and RUN.md"
+$mini report --run "Layer drop=$runs/scratch-layerdrop" --run "Token drop=$runs/scratch-tokendrop" \
+  --run "LiGO=$runs/ligo+$runs/ligo-operator" \
+  --run "LiGO + layer drop=$runs/ligo-layerdrop+$runs/ligo-operator" \
+  --run "LiGO + token drop=$runs/ligo-tokendrop+$runs/ligo-operator" \
   --focus "LiGO + token drop"
-{
-  echo "# How this report was made"
-  echo
-  echo "- command: \`bash scripts/mini_figure5.sh\` (after \`make mini\`, whose runs it reuses)"
-  describe_machine
-  echo "- finished: $(date -u +'%Y-%m-%d %H:%M UTC'); wall time $(( $(date +%s) - started )) s (runs already finished are reused)"
-  echo "- settings: \`$CONFIG\`${MINI_FLAGS:+ plus \`$MINI_FLAGS\`}; large \`$LARGE\` $LARGE_STEPS steps, seed $SEED; scratch warm-up $SCRATCH_WARMUP, grown runs $GROWN_WARMUP; layer dropping \`${layer_drop[*]}\`; token dropping \`${token_drop[*]}\`"
-  echo
-  echo "| run | steps | wall time |"
-  echo "|---|---|---|"
-  printf '%s\n' "${timings[@]}"
-} > "$RESULTS/RUN.md"
+$mini run-md

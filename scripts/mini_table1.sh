@@ -1,68 +1,72 @@
 #!/usr/bin/env bash
 # The miniature Table 1 on the embedded Wikipedia sample (stage 6 of `make mini`; run
 # scripts/run_mini.sh first for the data). BERT 2L-64H -> 4L-128H, depth and width double,
-# like the paper's BERT-Small -> BERT-Base, in the paper's proportions (scripts/mini_common.sh):
+# like the paper's BERT-Small -> BERT-Base, in the paper's proportions (docs/mini.md):
 #   1. pretrain the small model
 #   2. train the large model from scratch (the target: its final eval loss)
 #   3. train the LiGO operator (2.5% of the large run's steps), grow the large model with it
 #      and train it
-#   4. the paper's other rows: StackBERT (depth only, so its new width units start random),
-#      MSLT (stages 2 -> 3 -> 4 layers on the widened small model), KI (scratch taught by the
-#      small model), bert2BERT (AKI, the paper's bert2BERT)
+#   4. the paper's other rows: MSLT (stages 2 -> 3 -> 4 layers on the widened small model), KI
+#      (scratch taught by the small model), StackBERT (depth only, so its new width units start
+#      random), bert2BERT (AKI, the paper's bert2BERT)
 #   5. the savings report (python -m ligo.report) into $MINI_RESULTS, and its RUN.md
 # Interpolation and bert2BERT-FPI, rows of earlier versions, are in results/mini-seeds and
 # results/ablation; MINI_MORE_BASELINES=1 adds them here too (about 5 more minutes).
-# Every large-model run has the same settings and steps; finished runs are skipped,
-# interrupted ones resumed (--should_continue). Settings: see scripts/mini_common.sh.
+# Each command below prints the training command it runs; finished runs are skipped,
+# interrupted ones resumed (--should_continue). The runs, their flags and the step arithmetic
+# are in ligo/recipes/mini.py. Settings, as environment variables (the same for
+# mini_seeds.sh, mini_ablation.sh, mini_figure5.sh, and with their own defaults for
+# mini_gpt2.sh and mini_vit.sh):
+#   MINI_CONFIG        recipe of every run                        (configs/bert_mini_table1.txt)
+#   MINI_SMALL_CONFIG  the small model                            (configs/bert-mini-2L-64H.json)
+#   MINI_LARGE_CONFIG  the large model                            (configs/bert-mini-4L-128H.json)
+#   SMALL_STEPS        small-model steps                          (1000)
+#   LARGE_STEPS        steps of every large-model run             (1000)
+#   OPERATOR_STEPS     LiGO operator steps                        (2.5% of LARGE_STEPS, rounded up; more is
+#                                                                  refused unless MINI_ALLOW_LONG_OPERATOR=1)
+#   SCRATCH_WARMUP     warm-up of scratch and KI                  (2.5% of LARGE_STEPS)
+#   SMALL_WARMUP       warm-up of the small model                 (2.5% of SMALL_STEPS)
+#   GROWN_WARMUP       warm-up of every grown run                 (0)
+#   MINI_SEED          seed of every large-model run              (17)
+#   MINI_OPERATOR_SEED seed of the operator                       (29)
+#   MINI_RUNS          where runs go                              (runs/mini)
+#   MINI_SMALL_RUN     the small model's run                      ($MINI_RUNS/small)
+#   MINI_RESULTS       where the report goes                      (results/mini)
+#   MINI_FLAGS         extra flags for every run, e.g. "--bf16"   (none)
+#   MINI_ENTRY         the pretraining entry script               (run_lm_distributed.py)
+#   MINI_COMMAND       the command RUN.md names                   (make mini)
+#   MINI_STARTED       when the whole job started (date +%s), set by `make mini` before set-up
+#   PYTHON             interpreter                                (python)
 set -euo pipefail
-here=$(dirname "${BASH_SOURCE[0]}")
-source "$here/mini_common.sh"
-RESULTS=${MINI_RESULTS:-results/mini}
-started=$(date +%s)
-job_started=${MINI_STARTED:-$started}  # set by `make mini` before set-up
+mini="${PYTHON:-python} -m ligo.recipes.mini table1"
+$mini begin
+runs=$($mini get MINI_RUNS)
 
-echo "== mini Table 1: 1/5 small model ($SMALL, $SMALL_STEPS steps)"
-train_small
+echo "== mini Table 1: 1/5 small model"
+$mini small
 
-echo "== mini Table 1: 2/5 large model from scratch ($LARGE, $LARGE_STEPS steps)"
-train_scratch "$RUNS/scratch"
+echo "== mini Table 1: 2/5 large model from scratch"
+$mini scratch "$runs/scratch"
 
-echo "== mini Table 1: 3/5 LiGO: operator ($OPERATOR_STEPS steps), then the grown model"
-train_operator "$RUNS/ligo-operator" "$OPERATOR_STEPS" --fuse_init_scheme stackbert_noisy rand
-train_grown "$RUNS/ligo" ligo --pretrained_ligo_path "$RUNS/ligo-operator"
+echo "== mini Table 1: 3/5 LiGO: operator, then the grown model"
+$mini operator "$runs/ligo-operator" --fuse_init_scheme stackbert_noisy rand
+$mini grown "$runs/ligo" ligo --pretrained_ligo_path "$runs/ligo-operator"
 
-schemes=(stackbert_direct_copy bert2bert_aki)
-[ -n "${MINI_MORE_BASELINES:-}" ] && schemes+=(interpolation_direct_copy bert2bert_fpi)
-total=$(( ${#schemes[@]} + 2 ))
-echo "== mini Table 1: 4/5 baseline 1/$total: MSLT"
-train_mslt "$RUNS/mslt"
-echo "== mini Table 1: 4/5 baseline 2/$total: KI"
-train_ki "$RUNS/ki"
-step=2
-for scheme in "${schemes[@]}"; do
-  step=$((step + 1))
-  echo "== mini Table 1: 4/5 baseline $step/$total: $scheme"
-  train_grown "$RUNS/$scheme" "$scheme"
-done
-
-echo "== mini Table 1: 5/5 savings report -> $RESULTS"
+echo "== mini Table 1: 4/5 baselines: MSLT, KI, StackBERT, bert2BERT"
+$mini mslt "$runs/mslt"
+$mini ki "$runs/ki"
+$mini grown "$runs/stackbert_direct_copy" stackbert_direct_copy
+$mini grown "$runs/bert2bert_aki" bert2bert_aki
 more=()
 if [ -n "${MINI_MORE_BASELINES:-}" ]; then
-  more=(--run "Interpolation=$RUNS/interpolation_direct_copy" --run "bert2BERT-FPI=$RUNS/bert2bert_fpi")
+  echo "== mini Table 1: 4/5 more baselines: interpolation, bert2BERT-FPI"
+  $mini grown "$runs/interpolation_direct_copy" interpolation_direct_copy
+  $mini grown "$runs/bert2bert_fpi" bert2bert_fpi
+  more=(--run "Interpolation=$runs/interpolation_direct_copy" --run "bert2BERT-FPI=$runs/bert2bert_fpi")
 fi
-"$PYTHON" -m ligo.report --scratch "$RUNS/scratch" --small "$SMALL_RUN" --output_dir "$RESULTS" \
-  --run "StackBERT=$RUNS/stackbert_direct_copy" \
-  --run "MSLT=$RUNS/mslt" \
-  --run "KI=$RUNS/ki" \
-  --run "bert2BERT=$RUNS/bert2bert_aki" \
-  ${more[@]+"${more[@]}"} \
-  --run "LiGO=$RUNS/ligo+$RUNS/ligo-operator" \
+
+echo "== mini Table 1: 5/5 savings report and RUN.md"
+$mini report --run "StackBERT=$runs/stackbert_direct_copy" --run "MSLT=$runs/mslt" --run "KI=$runs/ki" \
+  --run "bert2BERT=$runs/bert2bert_aki" ${more[@]+"${more[@]}"} --run "LiGO=$runs/ligo+$runs/ligo-operator" \
   --focus LiGO
-finished_at=$(date +%s)
-{
-  run_md_head "\`${MINI_COMMAND:-make mini}\`$([ -z "${MINI_COMMAND:-}" ] && echo " (set-up, scripts/run_mini.sh, then scripts/mini_table1.sh)")"
-  echo "- settings: \`$CONFIG\`${MINI_FLAGS:+ plus \`$MINI_FLAGS\`}; small \`$SMALL\` $SMALL_STEPS steps (warm-up $SMALL_WARMUP, seed 95); large \`$LARGE\` $LARGE_STEPS steps, seed $SEED; scratch warm-up $SCRATCH_WARMUP steps, grown runs $GROWN_WARMUP; LiGO operator $OPERATOR_STEPS steps (seed $OPERATOR_SEED, warm-up $(( OPERATOR_STEPS / 10 )))"
-  "$PYTHON" -m ligo.report.unigram --config "$CONFIG" --scratch "$RUNS/scratch"
-  run_md_timings
-} > "$RESULTS/RUN.md"
-echo "[mini] training and report: $(( finished_at - started )) s; whole job: $(( finished_at - job_started )) s"
+$mini run-md

@@ -1,6 +1,7 @@
 """The miniature Table 1's scripts end to end at tiny settings (mini_table1.sh, mini_seeds.sh,
 mini_ablation.sh, sharing their runs as they do for users), the GPT-2 miniature (mini_gpt2.sh),
-and the small tools they call: the unigram margin, the grown-matrix rank, the warm-up trap."""
+the small tools they call (the unigram margin, the grown-matrix rank, the warm-up trap), and the
+miniatures' step arithmetic and skip logic (ligo/recipes/mini.py, runner.py) in process."""
 
 import math
 
@@ -12,7 +13,12 @@ from conftest import TEST_LINES, VALID_LINES, run
 from training_helpers import config_text, read_metrics, tiny_config
 from transformers import AutoTokenizer
 
+from ligo.base.errors import UserError
 from ligo.growth.diagnostics import effective_rank
+from ligo.recipes import mini as mini_recipe
+from ligo.recipes import runner
+from ligo.recipes.mini import Mini
+from ligo.recipes.runner import Environment, Job
 from ligo.report.unigram import unigram_entropy
 from ligo.tasks.arguments import parse_args
 from ligo.training.session import warmup_trap
@@ -45,7 +51,7 @@ def mini(tmp_path_factory, bert_tokenized, bert_tokenizer_dir, warm_python):
 
 
 def test_mini_table1_reports_every_method_in_the_papers_proportions(mini):
-    root, _, outputs = mini
+    root, env, outputs = mini
     table = (root / "results/mini/savings.md").read_text()
     for method in ("Scratch", "LiGO", "StackBERT", "MSLT", "KI", "bert2BERT"):  # the paper's Table 1
         assert f"| {method} |" in table
@@ -57,8 +63,12 @@ def test_mini_table1_reports_every_method_in_the_papers_proportions(mini):
     run_md = (root / "results/mini/RUN.md").read_text()
     assert "unigram entropy of the training tokens" in run_md and "nat " in run_md
     assert "LiGO operator 1 steps" in run_md and "scratch warm-up 0 steps, grown runs 0" in run_md
+    assert f"| `{root}/runs/mini/ligo` | 8 |" in run_md and " s for training and report" in run_md
     # 2.5% of 8 steps, rounded up: one operator step
     assert (root / "runs/mini/ligo-operator/checkpoints/checkpoint-00000001").is_dir()
+    # Each run's command is printed as it runs, for users to copy.
+    assert (f"+ {env['PYTHON']} run_grow_distributed.py --config {env['MINI_CONFIG']} --output_dir "
+            f"{root}/runs/mini/ligo-operator --max_steps 1 --should_continue") in outputs["mini_table1"]
 
 
 def test_mini_seeds_reuses_the_main_jobs_runs_and_aggregates(mini):
@@ -67,6 +77,7 @@ def test_mini_seeds_reuses_the_main_jobs_runs_and_aggregates(mini):
     seeds = (root / "results/mini-seeds/seeds.md").read_text()
     assert "LiGO" in seeds and "StackBERT" in seeds
     assert (root / "results/mini-seeds/seed-17/savings.csv").is_file()
+    assert f"| `{root}/runs/mini/scratch` | 8 | reused |" in (root / "results/mini-seeds/seed-17/RUN.md").read_text()
     assert "seeds: 17" in (root / "results/mini-seeds/RUN.md").read_text()
 
 
@@ -98,7 +109,8 @@ def test_mini_figure5_adds_layer_and_token_dropping_to_scratch_and_to_ligo(mini)
     for method in ("Scratch", "Layer drop", "Token drop", "LiGO", "LiGO + layer drop", "LiGO + token drop"):
         assert f"| {method} |" in table
     for name in ("scratch-tokendrop", "ligo-layerdrop"):  # cheaper steps than scratch's
-        assert read_metrics(root / f"runs/mini/{name}")[-1]["flops"] < read_metrics(root / "runs/mini/scratch")[-1]["flops"]
+        assert (read_metrics(root / f"runs/mini/{name}")[-1]["flops"]
+                < read_metrics(root / "runs/mini/scratch")[-1]["flops"])
     assert "--layer_drop_gamma 50.0" in (root / "results/mini-figure5/RUN.md").read_text()  # 0.001 * 400000 / 8
 
 
@@ -172,3 +184,52 @@ def test_mini_gpt2_trains_its_tokenizer_every_row_and_reports(tmp_path, roberta_
     assert {"Scratch", "StackBERT", "MSLT", "bert2BERT", "LiGO"} <= rows, table
     assert "perplexity" in table and "make mini-gpt2" in (tmp_path / "results/RUN.md").read_text()
     assert read_metrics(tmp_path / "runs/ligo")[-1]["step"] == 8
+
+
+# --- the step arithmetic and the skip logic, in process -------------------------------------------
+
+
+def settings(name="table1", **env) -> Mini:
+    return Mini.from_env(name, Environment({key: str(value) for key, value in env.items()}))
+
+
+def test_operator_steps_are_2_5_percent_of_the_large_run():
+    assert settings().operator_steps == 25  # the paper's largest share (its Table 3) of 1000 steps
+    assert settings(LARGE_STEPS=8).operator_steps == 1 and settings(LARGE_STEPS=80).operator_steps == 2  # rounded up
+    assert settings("gpt2").operator_steps == 12 and settings("vit").operator_steps == 15  # rounded down
+    assert settings("gpt2", LARGE_STEPS=8).operator_steps == 1  # but one step at least
+    mini = settings(SMALL_STEPS=400, LARGE_STEPS=1000)
+    assert (mini.small_warmup, mini.scratch_warmup, mini.grown_warmup) == (10, 25, 0)
+    with pytest.raises(UserError, match="OPERATOR_STEPS=26 is over 2.5% of LARGE_STEPS=1000"):
+        settings(OPERATOR_STEPS=26)
+    assert settings(OPERATOR_STEPS=26, MINI_ALLOW_LONG_OPERATOR=1).operator_steps == 26
+    with pytest.raises(UserError, match="LARGE_STEPS='1e3' is not a whole number"):
+        settings(LARGE_STEPS="1e3")
+
+
+def test_runs_are_skipped_when_finished_and_timed_in_the_jobs_table(tmp_path, monkeypatch, capsys):
+    commands = []
+    monkeypatch.setattr(runner, "call", lambda command: commands.append(command))
+    runs = tmp_path / "runs"
+    mini = settings(LARGE_STEPS=1000, MINI_RUNS=runs, MINI_FLAGS="--bf16", PYTHON="py")
+    mini.job = Job(str(runs), "table1")
+    mini.job.begin()
+    (runs / "mslt/checkpoints/checkpoint-00001000").mkdir(parents=True)
+    mini.mslt(f"{runs}/mslt", [])
+    mini.mslt(f"{runs}/mslt-2", ["--x"])
+    assert commands == [["py", "run_lm_distributed.py", "--config", "configs/bert_mini_table1.txt", "--output_dir",
+                         f"{runs}/mslt-2", "--max_steps", "1000", "--should_continue", "--bf16", "--config_name",
+                         "configs/bert-mini-4L-128H.json", "--seed", "17", "--grow_scheme", "mslt",
+                         "--source_model_path", f"{runs}/small", "--warmup_steps", "0", "--mslt_stage_steps", "100",
+                         "100", "--x"]]
+    assert f"{runs}/mslt is finished (1000 steps)" in capsys.readouterr().out
+    assert mini.job.state()["timings"] == [f"| `{runs}/mslt` | 1000 | reused |", f"| `{runs}/mslt-2` | 1000 | 0 s |"]
+
+
+def test_a_bad_setting_is_one_line_and_exit_code_2(monkeypatch, capsys):
+    monkeypatch.setenv("SMALL_STEPS", "many")
+    with pytest.raises(SystemExit) as stop:
+        mini_recipe.main(["table1", "begin"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("error: SMALL_STEPS='many' is not a whole number of at least 1; set SMALL_STEPS "
+                                       "to one, or unset it for its default (1000)\n")

@@ -1,6 +1,7 @@
 """The paper-scale recipes (scripts/paper/*.sh) end to end at tiny settings: every stage they
 run on a GPU node, on the session's tokenised sample, with the paper's model names mapped to
-tiny configs (MODEL_CONFIGS) and a few steps, sharing their runs as they do for users."""
+tiny configs (MODEL_CONFIGS) and a few steps, sharing their runs as they do for users; and their
+batch and step arithmetic (ligo/recipes/paper.py) in process."""
 
 import csv
 import json
@@ -11,6 +12,11 @@ from glue_fixtures import write_glue
 from squad_fixtures import write_squad
 from training_helpers import config_text, tiny_config
 from transformers import AutoTokenizer
+
+from ligo.base.errors import UserError
+from ligo.recipes import runner
+from ligo.recipes.paper import Paper
+from ligo.recipes.runner import Environment
 
 # The paper's sizes, as tiny models that grow the same way (depth, width or both).
 TINY_SIZES = {"6L-512H": (2, 32), "12L-768H": (4, 64), "6L-768H": (2, 64), "12L-512H": (4, 32)}
@@ -50,6 +56,9 @@ def test_table1_recipe_trains_every_row_of_the_papers_table(recipes):
     assert rows[:7] == ["Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO", "Small model"] or \
         {"Scratch", "StackBERT", "MSLT", "KI", "bert2BERT", "LiGO"} <= set(rows), rows
     assert "GLUE_DIR is not set: skipping GLUE for LiGO" in outputs["bert_small_to_base"]
+    assert (f"run_lm_distributed.py --config {root}/bert_wiki.txt --per_gpu_train_batch_size 8 "
+            f"--gradient_accumulation_steps 1 --output_dir {root}/runs/bert-small --max_steps 4 --should_continue "
+            f"--config_name {root}/configs-bert/bert-6L-512H.json") in outputs["bert_small_to_base"]  # printed
     args = json.loads((root / "runs/bert-base-mslt/checkpoints/checkpoint-00000004/training_args.json").read_text())
     assert args["mslt_stage_steps"] == [1, 1] and args["grow_scheme"] == "mslt"  # 2 -> 3 -> 4 layers
 
@@ -57,7 +66,8 @@ def test_table1_recipe_trains_every_row_of_the_papers_table(recipes):
 def test_the_other_recipes_share_the_runs_they_have_in_common(recipes):
     root, outputs = recipes
     assert "bert-base-scratch is finished" in outputs["depth_only"]
-    assert "bert-small is finished" in outputs["figure5"] and "bert-base-ligo-operator is finished" in outputs["figure5"]
+    assert "bert-small is finished" in outputs["figure5"]
+    assert "bert-base-ligo-operator is finished" in outputs["figure5"]
     assert {"StackBERT", "Interpolation", "LiGO"} <= set(table_rows(root / "results/depth-only/savings.md"))
     assert {"Net2Net", "LiGO"} <= set(table_rows(root / "results/width-only/savings.md"))
     assert {"LiGO-1", "LiGO-2"} <= set(table_rows(root / "results/table3-operator-steps/savings.md"))
@@ -99,3 +109,38 @@ def test_gpt2_recipe_trains_every_row_of_figure_3c(tmp_path, gpt2_tokenized, gpt
     args = json.loads((tmp_path / "runs/gpt2-medium-ligo/checkpoints/checkpoint-00000004/training_args.json")
                       .read_text())
     assert args["model_type"] == "gpt2" and args["grow_scheme"] == "ligo" and args["logging_steps"] == 2
+
+
+# --- the batch and step arithmetic, in process ----------------------------------------------------
+
+
+def paper(family, **env) -> Paper:
+    return Paper(family, Environment({key: str(value) for key, value in env.items()}))
+
+
+def test_accumulation_keeps_the_global_batch_on_any_number_of_gpus():
+    assert paper("bert", GPUS=1).accumulation() == 4 and paper("bert", GPUS=2).accumulation() == 2  # 256 / 64
+    assert paper("gpt2", GPUS=8).accumulation() == 3 and paper("vit", GPUS=8).accumulation() == 1  # 384 / 16, 1024
+    with pytest.raises(UserError, match=r"GLOBAL_BATCH=256 is not a multiple of PER_GPU=64 x GPUS=3; change PER_GPU"):
+        paper("bert", GPUS=3).accumulation()
+
+
+def test_each_family_has_the_authors_warm_up_after_growth_and_its_steps():
+    assert [paper(family).grown_warmup for family in ("bert", "roberta", "gpt2")] == [0, 10000, 0]
+    assert paper("vit").grown_warmup == 6255 and paper("vit", WARMUP_STEPS=7).grown_warmup == 7  # DeiT's, every run
+    assert paper("roberta", GROWN_WARMUP=5).grown_warmup == 5
+    assert (paper("bert").steps, paper("gpt2").steps, paper("vit").steps) == (400000, 100000, 375300)
+    assert paper("bert").mslt_stage_steps == 40000 and paper("bert", STEPS=4).mslt_stage_steps == 1
+    assert paper("vit", PAPER_FLAGS="--x 1").flags_text == "--data_path data/imagenet --x 1"
+
+
+def test_a_ligo_run_trains_its_operator_then_grows_with_it(monkeypatch, tmp_path):
+    commands = []
+    monkeypatch.setattr(runner, "call", lambda command: commands.append(command))
+    recipe = paper("bert", GPUS=1, RUNS=tmp_path, PYTHON="py")
+    recipe.ligo("big", "small", "12L-768H", "250", ["--tune_depth"])
+    operator, grown = commands
+    assert operator[operator.index("--logging_steps"):] == ["--logging_steps", "100", "--ckpt_steps", "250",
+                                                            "--tune_depth"]
+    assert grown[grown.index("--pretrained_ligo_path"):] == ["--pretrained_ligo_path", f"{tmp_path}/big-operator",
+                                                             "--warmup_steps", "0"]

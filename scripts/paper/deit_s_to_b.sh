@@ -8,23 +8,21 @@
 # small model into the wide one (the new units random), our documented choice (SPEC: not stated
 # in the paper). MSLT grows depth in stages: it has no row here (docs/vision.md).
 # Data: ImageNet in ImageFolder layout, DATA_PATH/{train,val}/<wnid>/*.JPEG (data/imagenet).
-# Settings: common.sh (here GLOBAL_BATCH 1024, PER_GPU 128, STEPS 375300 = 300 epochs of 1,251
-# steps, WARMUP_STEPS 6255 = 5 epochs, for every run, grown ones included), DATA_PATH.
-FAMILY=vit
-GLOBAL_BATCH=${GLOBAL_BATCH:-1024}
-PER_GPU=${PER_GPU:-128}
-STEPS=${STEPS:-375300}
-WARMUP_STEPS=${WARMUP_STEPS:-6255}
-PAPER_CONFIG=${PAPER_CONFIG:-configs/vit_imagenet.txt}
-PAPER_FLAGS="--data_path ${DATA_PATH:-data/imagenet}${PAPER_FLAGS:+ $PAPER_FLAGS}"
-source "$(dirname "$0")/common.sh"
-scratch deit-s 12L-384H --warmup_steps "$WARMUP_STEPS"
-scratch deit-b-scratch 12L-768H --warmup_steps "$WARMUP_STEPS" --seed 17
-ligo deit-b-ligo deit-s 12L-768H "$OPERATOR_STEPS" --tune_width --tune_depth
-grow deit-b-stackbert deit-s 12L-768H stackbert_direct_copy
-grow deit-b-bert2bert deit-s 12L-768H bert2bert_aki
-grow deit-b-net2net deit-s 12L-768H bert2bert_fpi
-ki deit-b-ki deit-s 12L-768H --warmup_steps "$WARMUP_STEPS"
-report deit-s-to-b deit-b-scratch deit-s --focus LiGO --metric eval_top1 --target "${TARGET_TOP1:-81}" \
-  --run "StackBERT=$RUNS/deit-b-stackbert" --run "KI=$RUNS/deit-b-ki" --run "bert2BERT=$RUNS/deit-b-bert2bert" \
-  --run "Net2Net=$RUNS/deit-b-net2net" --run "LiGO=$RUNS/deit-b-ligo+$RUNS/deit-b-ligo-operator"
+# Settings: small_to_base.sh (here GLOBAL_BATCH 1024, PER_GPU 128, STEPS 375300 = 300 epochs of
+# 1,251 steps, WARMUP_STEPS 6255 = 5 epochs, for every run, grown ones included), DATA_PATH.
+set -euo pipefail
+paper="${PYTHON:-python} -m ligo.recipes.paper vit"
+$paper settings
+runs=$($paper get RUNS)
+warmup=$($paper get WARMUP_STEPS)
+$paper scratch deit-s 12L-384H --warmup_steps "$warmup"
+$paper scratch deit-b-scratch 12L-768H --warmup_steps "$warmup" --seed 17
+$paper ligo deit-b-ligo deit-s 12L-768H "$($paper get OPERATOR_STEPS)" --tune_width --tune_depth
+$paper grow deit-b-stackbert deit-s 12L-768H stackbert_direct_copy
+$paper grow deit-b-bert2bert deit-s 12L-768H bert2bert_aki
+$paper grow deit-b-net2net deit-s 12L-768H bert2bert_fpi
+$paper ki deit-b-ki deit-s 12L-768H --warmup_steps "$warmup"
+$paper report deit-s-to-b deit-b-scratch deit-s --focus LiGO --metric eval_top1 \
+  --target "$($paper get TARGET_TOP1)" \
+  --run "StackBERT=$runs/deit-b-stackbert" --run "KI=$runs/deit-b-ki" --run "bert2BERT=$runs/deit-b-bert2bert" \
+  --run "Net2Net=$runs/deit-b-net2net" --run "LiGO=$runs/deit-b-ligo+$runs/deit-b-ligo-operator"
