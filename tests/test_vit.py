@@ -95,7 +95,8 @@ def test_every_baseline_grows_a_vit(small_vit, scheme):
     assert logits.shape == (4, 10) and torch.isfinite(logits).all()
     if scheme in ("stackbert", "interpolation"):  # depth only: the embeddings and head are the small model's
         small_state = model.state_dict()
-        for name in ("vit.embeddings.cls_token", "vit.embeddings.patch_embeddings.projection.weight", "classifier.weight"):
+        for name in ("vit.embeddings.cls_token", "vit.embeddings.patch_embeddings.projection.weight",
+                     "classifier.weight"):
             assert torch.equal(grown.state_dict()[name], small_state[name])
 
 
