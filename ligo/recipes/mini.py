@@ -1,7 +1,5 @@
 """The miniatures' runs and RUN.md: Table 1 (`make mini`), its Figure 5, GPT-2 and ViT."""
 
-import functools
-import sys
 import time
 from dataclasses import dataclass
 
@@ -11,7 +9,7 @@ from ligo.recipes.runner import (
     Environment,
     Job,
     call,
-    dispatch,
+    dispatch_on,
     run_md_head,
     take,
     timing_table,
@@ -267,15 +265,12 @@ COMMANDS = {
 
 @exit_on_user_error
 def main(argv: list[str] | None = None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return
-    if argv[0] not in MINIATURES:
-        raise UserError(f"'{argv[0]}' is not a miniature; use one of: {', '.join(MINIATURES)}")
-    mini = Mini.from_env(argv[0])
-    mini.job = Job(mini.runs, argv[0])
-    dispatch({name: functools.partial(command, mini) for name, command in COMMANDS.items()}, argv[1:], USAGE)
+    def build(name: str) -> Mini:
+        mini = Mini.from_env(name)
+        mini.job = Job(mini.runs, name)
+        return mini
+
+    dispatch_on(argv, USAGE, MINIATURES, "a miniature", build, COMMANDS)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import time
 
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.recipes.mini import Mini
-from ligo.recipes.mini_seeds import parse_seed, run_table, table_runs
+from ligo.recipes.mini_seeds import parse_seed, run_table, seed_commands, table_runs
 from ligo.recipes.runner import Environment, Job, call, dispatch, run_md_head, take, utc_now, write_run_md
 
 USAGE = """usage: python -m ligo.recipes.mini_ablation COMMAND [ARGS...]
@@ -127,11 +127,9 @@ class Ablation:
 def main(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     ablation = Ablation(Environment())
-    dispatch({"begin": lambda args: ablation.job.begin(*take(args, flags=False)),
-              "list": lambda args: print(*ablation.seeds, *take(args, flags=False)),
-              "table": lambda args: ablation.table(*take(args, "SEED", flags=False)),
-              "cells": lambda args: ablation.train_cells(*take(args, "SEED", flags=False)),
-              "report": lambda args: ablation.report(*take(args, flags=False))}, argv, USAGE)
+    commands = seed_commands(ablation)
+    commands["cells"] = lambda args: ablation.train_cells(*take(args, "SEED", flags=False))
+    dispatch(commands, argv, USAGE)
 
 
 if __name__ == "__main__":

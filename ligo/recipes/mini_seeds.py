@@ -69,14 +69,18 @@ class Seeds:
             "is in `seed-N/` here."])
 
 
+def seed_commands(over) -> dict:
+    """The commands of a job over seeds (``over``: its ``job``, ``seeds``, ``table`` and ``report``)."""
+    return {"begin": lambda args: over.job.begin(*take(args, flags=False)),
+            "list": lambda args: print(*over.seeds, *take(args, flags=False)),
+            "table": lambda args: over.table(*take(args, "SEED", flags=False)),
+            "report": lambda args: over.report(*take(args, flags=False))}
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
-    seeds = Seeds(Environment())
-    dispatch({"begin": lambda args: seeds.job.begin(*take(args, flags=False)),
-              "list": lambda args: print(*seeds.seeds, *take(args, flags=False)),
-              "table": lambda args: seeds.table(*take(args, "SEED", flags=False)),
-              "report": lambda args: seeds.report(*take(args, flags=False))}, argv, USAGE)
+    dispatch(seed_commands(Seeds(Environment())), argv, USAGE)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
 """The paper-scale recipes (scripts/paper/): their settings, runs, reports and fine-tuning."""
 
-import functools
 import os
-import sys
 
 from ligo.base.errors import UserError, exit_on_user_error
-from ligo.recipes.runner import Environment, call, dispatch, take, train, training_command
+from ligo.recipes.runner import Environment, call, dispatch_on, take, train, training_command
 
 USAGE = """usage: python -m ligo.recipes.paper FAMILY COMMAND [ARGS...]
 
@@ -213,17 +211,9 @@ COMMANDS = {
 
 @exit_on_user_error
 def main(argv: list[str] | None = None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
-        return
-    if argv[0] not in FAMILIES:
-        if argv[0] in COMMANDS:
-            raise UserError("no model family given: set FAMILY to bert or roberta, or run "
-                            "scripts/paper/bert_small_to_base.sh or roberta_small_to_base.sh")
-        raise UserError(f"'{argv[0]}' is not a model family; use one of: {', '.join(FAMILIES)}")
-    paper = Paper(argv[0], Environment())
-    dispatch({name: functools.partial(command, paper) for name, command in COMMANDS.items()}, argv[1:], USAGE)
+    dispatch_on(argv, USAGE, FAMILIES, "a model family", lambda family: Paper(family, Environment()), COMMANDS,
+                hint_without_name="no model family given: set FAMILY to bert or roberta, or run "
+                                  "scripts/paper/bert_small_to_base.sh or roberta_small_to_base.sh")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 training a run (skipped when finished, resumed when interrupted, timed), a job's clock and run
 timings between its commands, and the parts of a RUN.md."""
 
+import functools
 import json
 import os
 import shlex
@@ -176,6 +177,22 @@ def take(args: list[str], *names: str, flags: bool = True) -> list:
         expected = " ".join([*names, "[FLAGS...]"] if flags else names) or "no arguments"
         raise UserError(f"expected {expected}, got {shlex.join(args) or 'nothing'}")
     return [*args[:len(names)], list(args[len(names):])] if flags else list(args)
+
+
+def dispatch_on(argv: list[str] | None, usage: str, names, what: str, build, commands: dict,
+                hint_without_name: str | None = None):
+    """``python -m ... NAME COMMAND ARGS``: ``build(NAME)`` (NAME one of ``names``, ``what`` it is), then
+    ``commands[COMMAND](built, ARGS)``. ``hint_without_name``: the error when NAME is left out."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage)
+        return None
+    if argv[0] not in names:
+        if hint_without_name is not None and argv[0] in commands:
+            raise UserError(hint_without_name)
+        raise UserError(f"'{argv[0]}' is not {what}; use one of: {', '.join(names)}")
+    built = build(argv[0])
+    return dispatch({name: functools.partial(command, built) for name, command in commands.items()}, argv[1:], usage)
 
 
 def dispatch(commands: dict, argv: list[str], usage: str):
