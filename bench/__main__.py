@@ -3,7 +3,6 @@
 ``python -m bench --only data_path scaling`` runs some (by module name) and prints their table
 without touching RESULTS.md, unless ``--output`` names a file for it."""
 
-import argparse
 import datetime
 import os
 import platform
@@ -21,6 +20,7 @@ from bench import (
     tokenize,
     train_throughput,
 )
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
@@ -112,7 +112,7 @@ def short_name(module) -> str:
 
 def parse_args():
     names = [short_name(module) for module in BENCHMARKS]
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these: {', '.join(names)}")
     parser.add_argument("--output", type=Path, help=f"where to write the table (default: {RESULTS} for a full run, "
                                                      "nowhere for --only)")

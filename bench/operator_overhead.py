@@ -38,7 +38,6 @@ batch for both.
   parent's peak in it.
 """
 
-import argparse
 import ctypes
 import gc
 import json
@@ -49,6 +48,8 @@ import sys
 import time
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.host_memory import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -345,8 +346,9 @@ def measure(family: str, batch_size: int) -> list[dict]:
     ]
 
 
+@exit_on_user_error
 def main():
-    parser = argparse.ArgumentParser(prog="python -m bench.operator_overhead", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m bench.operator_overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=BATCH_SIZE,
                         help=f"BERT: sequences of {SEQ_LEN} a step (default {BATCH_SIZE}; the paper's is {PAPER_BATCH} "
                              "per GPU)")
@@ -358,7 +360,7 @@ def main():
     args = parser.parse_args()
     for flag in ("batch_size", "gpt2_batch_size", "vit_batch_size"):
         if getattr(args, flag) < 1:
-            raise SystemExit(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+            raise UserError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     batch = {"bert": args.batch_size, "gpt2": args.gpt2_batch_size, "vit": args.vit_batch_size}
     rows = run(*batch.values()) if args.only is None else measure(args.only, batch[args.only])
     for row in rows:

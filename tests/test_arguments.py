@@ -107,7 +107,8 @@ def test_bad_values_are_refused_with_the_flag_named(extra, message):
 
 
 def test_missing_or_malformed_config_file(tmp_path):
-    with pytest.raises(UserError, match="config file 'nope.txt' does not exist"):
+    with pytest.raises(UserError, match=r"config file 'nope.txt' does not exist; give a config file \(name = value "
+                                        r"lines\), e.g. configs/bert_wiki.txt"):
         parse_args(shlex.split("--config nope.txt --config_name c.json --output_dir o"))
     bad = tmp_path / "bad.txt"
     bad.write_text("model_type = bert\nlearning-rate: [unclosed\n")

@@ -27,6 +27,7 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.text_files import count_lines
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
@@ -290,7 +291,8 @@ def _check(ok: bool, what: str, source: Path):
 
 @exit_on_user_error
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m tokenization.tokenize_dataset", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("fname", help="file name inside data_dir, e.g. en.train.raw")
     parser.add_argument("tokenizer_name", help="hub id (bert-base-uncased) or a local tokenizer folder")

@@ -20,6 +20,7 @@ from pathlib import Path
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
 from transformers import BertTokenizerFast, GPT2TokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_beside
 from tokenization.wordpiece import count_words, learn_vocabulary
@@ -112,7 +113,8 @@ def check_output_dir(output_dir: Path, overwrite: bool):
 
 @exit_on_user_error
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="python -m tokenization.train_tokenizer", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", required=True, choices=KINDS)
     parser.add_argument("--input", required=True, nargs="+", type=Path, help="plain text file(s), one line each")
     parser.add_argument("--output_dir", required=True, type=Path)

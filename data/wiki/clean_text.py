@@ -8,7 +8,6 @@ stripped (NFD, combining marks dropped). Work is spread over processes; progress
 to stderr.
 """
 
-import argparse
 import functools
 import itertools
 import multiprocessing
@@ -18,6 +17,9 @@ import unicodedata
 
 from sacremoses import MosesPunctNormalizer, MosesTokenizer
 from tqdm import tqdm
+
+from ligo.base.command_line import OneLineParser
+from ligo.base.errors import UserError, exit_on_user_error
 
 DOC_TAG = re.compile(r"^<doc id=|</doc>\s*$")
 CHUNK_LINES = 2000
@@ -58,14 +60,15 @@ def chunks(stream, size):
         yield block
 
 
+@exit_on_user_error
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(prog="python data/wiki/clean_text.py", description=__doc__)
     parser.add_argument("--lang", default="en")
     parser.add_argument("--moses", action="store_true", help="Moses-normalise and -tokenise each line")
     parser.add_argument("--processes", type=int, default=multiprocessing.cpu_count())
     args = parser.parse_args()
     if args.processes < 1:
-        parser.error(f"--processes must be at least 1, got {args.processes}")
+        raise UserError(f"--processes must be at least 1, got {args.processes}")
 
     work = functools.partial(clean_lines, lang=args.lang, tokenize=args.moses)
     kept = 0

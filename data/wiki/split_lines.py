@@ -2,17 +2,19 @@
 ``valid + test`` lines are held out, valid before test, the rest is train. Streams the
 file twice (count, then write), so a full Wikipedia dump never sits in memory."""
 
-import argparse
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ligo.base.command_line import OneLineParser
+from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.text_files import count_lines
 
 
+@exit_on_user_error
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = OneLineParser(prog="python data/wiki/split_lines.py", description=__doc__)
     parser.add_argument("all_file", type=Path)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--lang", default="en")
@@ -22,7 +24,7 @@ def main():
 
     for name in ("valid_lines", "test_lines"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+            raise UserError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if not args.all_file.is_file():
         sys.exit(f"split_lines: {args.all_file} is not a file; pass the text file to split")
     if not args.out_dir.is_dir():

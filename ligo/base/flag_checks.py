@@ -10,6 +10,8 @@ import configargparse
 
 from ligo.base.errors import UserError
 
+CONFIG_FILE_FIX = "give a config file (name = value lines), e.g. configs/bert_wiki.txt"
+
 
 def _config_paths(argv):
     argv = list(argv) if argv is not None else sys.argv[1:]
@@ -26,12 +28,18 @@ def check_config_files(parser, argv):
     """Unknown or misspelled keys in a config file name the file, the key and a guess."""
     known = {option.lstrip("-") for action in parser._actions for option in action.option_strings}
     for path in _config_paths(argv):
+        if Path(path).is_dir():
+            raise UserError(f"--config '{path}' is a folder; {CONFIG_FILE_FIX}")
         if not Path(path).is_file():
-            raise UserError(f"config file '{path}' does not exist")
+            raise UserError(f"config file '{path}' does not exist; {CONFIG_FILE_FIX}")
         try:
-            items = configargparse.DefaultConfigFileParser().parse(Path(path).open(encoding="utf-8"))
+            with Path(path).open(encoding="utf-8") as stream:
+                items = configargparse.DefaultConfigFileParser().parse(stream)
         except configargparse.ConfigFileParserException as err:
             raise UserError(f"config file '{path}' is malformed: {err}") from None
+        except UnicodeDecodeError as err:
+            raise UserError(f"config file '{path}' is not UTF-8 text ({err.reason} at byte {err.start}); "
+                            f"{CONFIG_FILE_FIX}") from None
         for key in items:
             if key not in known:
                 guess = difflib.get_close_matches(key, sorted(known), n=1)

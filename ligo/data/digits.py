@@ -12,7 +12,6 @@ leaves no half tree; a second run with the same arguments finds the tree and wri
     python -m ligo.data.digits --output_dir data/digits [--val_fraction 0.2] [--seed 0]
 """
 
-import argparse
 import math
 import os
 import shutil
@@ -23,6 +22,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 
 SPLITS = ("train", "val")
@@ -93,7 +93,7 @@ def write_digits_image_folder(output_dir: Path, val_fraction: float = 0.2, seed:
 
 @exit_on_user_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ligo.data.digits", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m ligo.data.digits", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output_dir", type=Path, required=True, help="the folder to write train/ and val/ in")
     parser.add_argument("--val_fraction", type=float, default=0.2, help="share of each digit's images in val/")
     parser.add_argument("--seed", type=int, default=0, help="seed of the stratified split")

@@ -5,15 +5,9 @@ precision, the results table) and their checks; each script adds its own and its
 the command line override them. Every mistake, argparse's own included, is one line.
 """
 
-import configargparse
-
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError
 from ligo.base.flag_checks import check_adam_epsilon, check_finite
-
-
-class OneLineParser(configargparse.ArgParser):
-    def error(self, message):
-        raise UserError(f"{message}; see `python {self.prog} --help`")
 
 
 def finetune_parser(script: str, description: str, *, epochs: float, learning_rate: float, train_batch: int,

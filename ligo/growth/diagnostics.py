@@ -17,12 +17,12 @@ small model's width; StackBERT's random new units give a full-rank one.
 Each prints a Markdown table (``--output FILE`` also writes it there).
 """
 
-import argparse
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.growth.operator import WEIGHTS_FILE
 from ligo.training import checkpoint
@@ -95,7 +95,7 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 @exit_on_user_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ligo.growth.diagnostics", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m ligo.growth.diagnostics", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     move = sub.add_parser("movement", help="how far operators moved from their initialisation")
     move.add_argument("--operator", nargs="+", required=True, metavar="RUN_DIR", help="run_grow_distributed.py runs")

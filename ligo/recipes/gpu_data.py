@@ -5,7 +5,6 @@ gpu_table1.sh's corpus, the State of the Union speeches joined to the sample.
     python -m ligo.recipes.gpu_data wheels   # the pip specs of the wheels a GPU image lacks
 """
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.recipes.gpu_settings import newer, nonempty, python, run
 
@@ -141,7 +141,7 @@ def wheel_specs() -> str:
 
 @exit_on_user_error
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m ligo.recipes.gpu_data", description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["sample", "wheels"])
     if parser.parse_args(argv).what == "wheels":
         print(wheel_specs())

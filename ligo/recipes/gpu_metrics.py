@@ -11,10 +11,12 @@ at LABEL's speed takes (gpu_check.sh's forecast of gpu_table1.sh). Imports neith
 transformers.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from ligo.base.command_line import OneLineParser
+from ligo.base.errors import exit_on_user_error
 
 # bf16 dense tensor-core peaks (TFLOP/s, no sparsity) from NVIDIA's data sheets; the first
 # entry whose key is in the device name wins, so the more specific keys come first.
@@ -83,8 +85,9 @@ def fmt_tokens(x: float) -> str:
     return f"{x / 1e6:.3f}M" if x >= 1e5 else f"{x:,.0f}"
 
 
+@exit_on_user_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m ligo.recipes.gpu_metrics", description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="", help="the CUDA device's name; empty: no GPU (MFU unknown)")
     parser.add_argument("--peak_tflops", type=float, help="bf16 dense peak of the device, overrides the table")
     parser.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR", required=True)

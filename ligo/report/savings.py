@@ -27,9 +27,9 @@ This module is the command line; the report's pieces are ``runs`` (loading the r
 ``targets`` (the crossing and the savings), ``tables`` (Markdown and CSV) and ``plots``.
 """
 
-import argparse
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_output_dir
 from ligo.report.plots import plot
@@ -48,8 +48,8 @@ def output_folder(path, contents: str) -> Path:
 
 # ---------------------------------------------------------------- main
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ligo.report", description=__doc__.split("\n\n")[0])
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m ligo.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scratch", required=True, metavar="RUN_DIR", help="the run trained from scratch")
     parser.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR[+OPERATOR_DIR]",
                         help="a grown run, with the growth operator's run if its cost counts; repeatable")

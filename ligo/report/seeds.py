@@ -14,13 +14,13 @@ the spread of the per-seed paired differences (see ``focus_verdict`` and docs/re
 Writes ``seeds.md`` and ``seeds.csv`` to ``--output_dir`` and prints the Markdown.
 """
 
-import argparse
 import csv
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_output_dir
 from ligo.report.savings import output_folder
@@ -243,8 +243,8 @@ def write_csv(path, aggregated):
 
 # ---------------------------------------------------------------- main
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ligo.report.seeds", description=__doc__.split("\n\n")[0])
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m ligo.report.seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("--report", action="append", required=True, metavar="NAME=REPORT_DIR",
                         help="one seed's python -m ligo.report --output_dir (holding savings.csv); repeatable")
     parser.add_argument("--output_dir", required=True, help="where seeds.md and seeds.csv are written")

@@ -8,13 +8,13 @@ never picks them). A run whose eval loss sits near it has barely begun to use co
 miniature Table 1 reports the margin in its RUN.md. Prints one Markdown list item.
 """
 
-import argparse
 from pathlib import Path
 
 import configargparse
 import h5py
 import numpy as np
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.data.dataset import ID_SCAN_BLOCK, token_file
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
@@ -41,7 +41,7 @@ def config_values(path: str, keys) -> dict:
 
 @exit_on_user_error
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ligo.report.unigram", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m ligo.report.unigram", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="a training config file: its tokenizer_name and train_data_file")
     parser.add_argument("--tokenizer_name", help="overrides the config's")
     parser.add_argument("--train_data_file", help="overrides the config's")

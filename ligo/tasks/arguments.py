@@ -7,11 +7,11 @@ A key in a config file that is not a flag is an error naming the file and the ke
 import math
 import os
 
-import configargparse
 import torch
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError
-from ligo.base.flag_checks import check_adam_epsilon, check_config_files, check_finite
+from ligo.base.flag_checks import check_adam_epsilon, check_finite
 from ligo.growth.schemes import GROW_SCHEMES, INIT_SCHEMES, TRAINING_METHODS
 from ligo.models.families import MODEL_TYPES, family_of
 from ligo.training.layer_drop import LayerDrop
@@ -19,8 +19,8 @@ from ligo.training.preemption import DEFAULT_SIGNALS, EXIT_PREEMPTED, parse_sign
 from ligo.training.token_drop import TokenDrop
 
 
-def build_parser() -> configargparse.ArgParser:
-    parser = configargparse.ArgParser(
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(
         description="Pretrain a transformer (language or image model), or train a LiGO growth operator.")
     parser.add_argument("--config", is_config_file=True, help="config file of `name = value` lines")
     _data_flags(parser)
@@ -216,8 +216,7 @@ def _system_flags(parser):
 def parse_args(argv=None, parser=None, modality: str | None = None):
     """``modality`` "text" or "image": the entry script trains only that kind of model (None: either)."""
     parser = parser or build_parser()
-    check_config_files(parser, argv)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # checks the --config files first
     check_args(args)
     if modality is not None:
         check_modality(args, modality)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import transformers
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_beside
 from ligo.data.tokenizer import load_tokenizer
@@ -24,8 +25,9 @@ from ligo.models.loading import check_tokenizer_fits, load_config
 from ligo.tasks.lm import grown_model
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m ligo.grow", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_type", required=True, choices=MODEL_TYPES)
     parser.add_argument("--config_name", required=True, help="the large model's config JSON")
     parser.add_argument("--grow_scheme", required=True, choices=["ligo", *BASELINES])

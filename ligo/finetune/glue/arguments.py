@@ -5,9 +5,9 @@ GLUE folder and tasks."""
 
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError
-from ligo.base.flag_checks import check_config_files
-from ligo.finetune.arguments import OneLineParser, check_finetune_args, finetune_parser
+from ligo.finetune.arguments import check_finetune_args, finetune_parser
 from ligo.finetune.glue.tasks import TASKS
 
 
@@ -23,9 +23,7 @@ def build_glue_parser() -> OneLineParser:
 
 
 def parse_glue_args(argv=None):
-    parser = build_glue_parser()
-    check_config_files(parser, argv)
-    args = parser.parse_args(argv)
+    args = build_glue_parser().parse_args(argv)  # checks the --config files first
     check_glue_args(args)
     return args
 

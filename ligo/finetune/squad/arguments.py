@@ -5,9 +5,9 @@ scores, answers of at most 30 tokens, the null answer when it beats the best spa
 
 from pathlib import Path
 
+from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError
-from ligo.base.flag_checks import check_config_files
-from ligo.finetune.arguments import OneLineParser, check_finetune_args, finetune_parser
+from ligo.finetune.arguments import check_finetune_args, finetune_parser
 from ligo.finetune.squad.data import VERSIONS
 
 
@@ -28,9 +28,7 @@ def build_squad_parser() -> OneLineParser:
 
 
 def parse_squad_args(argv=None):
-    parser = build_squad_parser()
-    check_config_files(parser, argv)
-    args = parser.parse_args(argv)
+    args = build_squad_parser().parse_args(argv)  # checks the --config files first
     check_squad_args(args)
     return args
 
