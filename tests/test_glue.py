@@ -15,7 +15,15 @@ import pytest
 import torch
 from glue_fixtures import corpus_lines, write_glue, write_tsv
 from training_helpers import refused_while_held
-from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    GPT2Config,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    T5Config,
+    ViTConfig,
+)
 
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.finetune.glue import metrics as glue_metrics
@@ -24,8 +32,10 @@ from ligo.finetune.glue.data import read_split, read_task
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.tasks import TABLE_COLUMNS, TASKS, get_tasks
 from ligo.finetune.glue_run import run_glue
+from ligo.finetune.model import check_finetune_head
 from ligo.finetune.table import add_results, check_table, csv_header, csv_path
 from ligo.finetune.train import total_steps
+from ligo.models.family import QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION
 from tokenization.train_tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -419,6 +429,26 @@ def test_broken_or_incomplete_checkpoints_are_refused(bert_model, glue_dir, tmp_
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "could not be loaded as a sequence classifier" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_only_families_that_declare_the_head_are_fine_tuned():
+    """The check both scripts run on the model's config, before anything is written (their
+    refusals through the scripts: test_bad_inputs.py)."""
+    for head in (SEQUENCE_CLASSIFICATION, QUESTION_ANSWERING):
+        for config in (BertConfig(), RobertaConfig()):
+            check_finetune_head(config, "runs/encoder", head, "run_x.py")
+    with pytest.raises(UserError) as refused:
+        check_finetune_head(GPT2Config(), "runs/gpt2-small", QUESTION_ANSWERING, "run_squad.py")
+    assert str(refused.value) == ("--model_name_or_path 'runs/gpt2-small' is a gpt2 model; run_squad.py fine-tunes "
+                                  "families with a question-answering head (bert, roberta): pass a bert or roberta "
+                                  "checkpoint")
+    with pytest.raises(UserError, match=r"^--model_name_or_path 'runs/vit' is a vit model; run_glue.py fine-tunes "
+                                        r"families with a sequence-classification head \(bert, roberta\)"):
+        check_finetune_head(ViTConfig(), "runs/vit", SEQUENCE_CLASSIFICATION, "run_glue.py")
+    # A hub model of a type no family registers: refused too, not fine-tuned half-supported.
+    with pytest.raises(UserError, match=r"^--model_name_or_path 't5-small' is a t5 model, not a family of this "
+                                        r"project; run_glue.py fine-tunes"):
+        check_finetune_head(T5Config(), "t5-small", SEQUENCE_CLASSIFICATION, "run_glue.py")
 
 
 def test_the_script_itself_refuses_with_one_line(glue_dir, bert_model, tmp_path, warm_python):

@@ -23,9 +23,16 @@ from ligo.finetune.glue.data import read_task, tokenize
 from ligo.finetune.glue.finetune import finetune
 from ligo.finetune.glue.model import load_classifier
 from ligo.finetune.glue.tasks import GlueTask, get_tasks
-from ligo.finetune.model import check_max_seq_length, check_tokenizer_matches, resolve_model, tokenizer_name
+from ligo.finetune.model import (
+    check_finetune_head,
+    check_max_seq_length,
+    check_tokenizer_matches,
+    resolve_model,
+    tokenizer_name,
+)
 from ligo.finetune.outputs import check_output_dir, clear_output_dir, default_name, pick_device, stats
 from ligo.finetune.table import MD_HEADER, add_results, check_table
+from ligo.models.family import SEQUENCE_CLASSIFICATION
 
 SEEDS_DIR = "seeds"
 SUMMARY = "glue_results.json"
@@ -64,6 +71,7 @@ def check_run(args) -> CheckedRun:
     device = pick_device(args)
     tasks = get_tasks(args.tasks)
     model_path, config = resolve_model(args.model_name_or_path)
+    check_finetune_head(config, args.model_name_or_path, SEQUENCE_CLASSIFICATION, "run_glue.py")
     tokenizer_source = tokenizer_name(args.tokenizer_name, model_path)
     tokenizer = load_tokenizer(tokenizer_source)
     check_tokenizer_matches(config, tokenizer, model_path, tokenizer_source)

@@ -2,12 +2,15 @@
 offline first) and loaded with a fresh task head (a classifier for GLUE, span start and end
 scores for SQuAD), Hugging Face's unmodified ``AutoModelFor...`` classes.
 
-Our checkpoints are masked-LM models: their MLM head is dropped and the task head (and,
-for BERT's classifier, the pooler, which BertForMaskedLM lacks) is newly initialised, as with any
-pretrained encoder. transformers' load report lists those keys as MISSING in a warning
-table; it is silenced and replaced by one plain line, and an encoder weight missing from
-the checkpoint is refused instead of being silently trained from random. Weights are read
-from safetensors only: a pickle (pytorch_model.bin) is never loaded, as unpickling can run code.
+Only a model whose family declares the script's head (``Family.finetune_heads``) is fine-tuned;
+any other (a family without it, a hub model of a type not registered) is refused in one line
+before anything is written. Our checkpoints are masked-LM models: their MLM head is dropped
+and the task head (and, for BERT's classifier, the pooler, which BertForMaskedLM lacks) is
+newly initialised, as with any pretrained encoder. transformers' load report lists those keys
+as MISSING in a warning table; it is silenced and replaced by one plain line, and an encoder
+weight missing from the checkpoint is refused instead of being silently trained from random.
+Weights are read from safetensors only: a pickle (pytorch_model.bin) is never loaded, as
+unpickling can run code.
 """
 
 import contextlib
@@ -19,7 +22,7 @@ from safetensors import SafetensorError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from ligo.base.errors import UserError
-from ligo.models.families import position_offset
+from ligo.models.families import FAMILIES, families_with_head, position_offset
 from ligo.models.loading import require_safetensors
 from ligo.training.checkpoint import resolve_model_path
 
@@ -43,6 +46,18 @@ def resolve_model(name_or_path: str) -> tuple[str, PretrainedConfig]:
                             "training run's --output_dir, a checkpoint folder, or a Hugging Face model id")
         return path, _local_config(path)
     return name_or_path, _hub_config(name_or_path)
+
+
+def check_finetune_head(config: PretrainedConfig, name_or_path: str, head: str, script: str):
+    """Refuse a model whose family does not declare ``head`` (a ligo.models.family head name),
+    before the script writes anything: its data and head would fail midway otherwise."""
+    family = FAMILIES.get(config.model_type)
+    if family is not None and head in family.finetune_heads:
+        return
+    kinds = families_with_head(head)
+    what = "" if family is not None else ", not a family of this project"
+    raise UserError(f"--model_name_or_path '{name_or_path}' is a {config.model_type} model{what}; {script} fine-tunes "
+                    f"families with a {head} head ({', '.join(kinds)}): pass a {' or '.join(kinds)} checkpoint")
 
 
 def _local_config(path: str) -> PretrainedConfig:

@@ -28,6 +28,7 @@ from ligo.base.autocast import autocast_for
 from ligo.base.output_lock import claim_output_dir
 from ligo.data.tokenizer import load_tokenizer
 from ligo.finetune.model import (
+    check_finetune_head,
     check_max_seq_length,
     check_tokenizer_matches,
     load_with_head,
@@ -41,6 +42,7 @@ from ligo.finetune.squad.metrics import squad_v1, squad_v2
 from ligo.finetune.squad.postprocess import predict_answers
 from ligo.finetune.table import MD_HEADER, add_results, check_table
 from ligo.finetune.train import train_model
+from ligo.models.family import QUESTION_ANSWERING
 
 SEEDS_DIR = "seeds"
 SUMMARY = "squad_results.json"
@@ -84,6 +86,7 @@ def check_run(args) -> CheckedRun:
     device = pick_device(args)
     check_files(args.squad_dir, args.versions)
     model_path, config = resolve_model(args.model_name_or_path)
+    check_finetune_head(config, args.model_name_or_path, QUESTION_ANSWERING, "run_squad.py")
     tokenizer_source = tokenizer_name(args.tokenizer_name, model_path)
     tokenizer = load_tokenizer(tokenizer_source)
     check_tokenizer_matches(config, tokenizer, model_path, tokenizer_source)

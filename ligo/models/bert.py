@@ -16,7 +16,7 @@ RoBERTa's position-id arithmetic is not counted.
 
 from transformers import BertConfig, BertForMaskedLM, PretrainedConfig
 
-from ligo.models.family import Family
+from ligo.models.family import QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, Family
 from ligo.models.flops import (
     ACTIVATION_FLOPS,
     BLOCK_MATMUL_TERMS,
@@ -132,4 +132,5 @@ FAMILY = Family(
     shared_fields=SHARED_FIELDS,
     layers_path="bert.encoder.layer",
     example_config="configs/bert-6L-512H.json",
+    finetune_heads=(SEQUENCE_CLASSIFICATION, QUESTION_ANSWERING),  # the paper's GLUE and SQuAD (RoBERTa's too)
 )

@@ -32,9 +32,13 @@ def space_sizes(config: PretrainedConfig) -> dict[str, int]:
 
 
 def position_offset(model_type: str) -> int:
-    """Position slots before the first token's; 0 for a model type not registered here (GLUE
-    fine-tunes any Hugging Face model, and only ours number positions from an offset)."""
-    return FAMILIES[model_type].position_offset if model_type in FAMILIES else 0
+    """Position slots before the first token's (RoBERTa's padding_idx + 1)."""
+    return family_of(model_type).position_offset
+
+
+def families_with_head(head: str) -> tuple[str, ...]:
+    """The model types whose family declares fine-tuning head ``head`` (``Family.finetune_heads``)."""
+    return tuple(model_type for model_type, family in FAMILIES.items() if head in family.finetune_heads)
 
 
 def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name: str, large_name: str):

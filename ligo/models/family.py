@@ -15,6 +15,13 @@ def run_hugging_face(model, batch: dict):
     return model(**batch)
 
 
+# The fine-tuning heads a family may declare (``Family.finetune_heads``): the Hugging Face task
+# classes run_glue.py (AutoModelForSequenceClassification) and run_squad.py
+# (AutoModelForQuestionAnswering) put on its checkpoints.
+SEQUENCE_CLASSIFICATION = "sequence-classification"
+QUESTION_ANSWERING = "question-answering"
+
+
 @dataclass(frozen=True)
 class Family:
     model_type: str  # Hugging Face's config.model_type
@@ -47,6 +54,12 @@ class Family:
     # A training batch through the model (the module as trained: plain, DDP or grown): an output
     # with ``.loss`` and ``.logits``. Every task calls it, so the tasks need not know the objective.
     run_batch: Callable = run_hugging_face
+    # The fine-tuning heads its checkpoints are fine-tuned with (SEQUENCE_CLASSIFICATION,
+    # QUESTION_ANSWERING): run_glue.py and run_squad.py refuse, in one line, a checkpoint whose
+    # family lacks the head they need. Empty by default: a family registered without heads (GPT-2
+    # and ViT, whose tokens and inputs these scripts' data do not fit; Llama, once added) is
+    # refused, until its data, padding and head are supported and it declares them.
+    finetune_heads: tuple[str, ...] = ()
 
     @property
     def special_tokens_per_block(self) -> int:

@@ -129,4 +129,6 @@ FAMILY = Family(
     document_end_token="eos_token",
     tokenizer_kind="gpt2",
     example_config="configs/gpt2-12L-768H.json",
+    # None: the fine-tuning data needs a [CLS] token and padding, which GPT-2's tokenizer lacks.
+    finetune_heads=(),
 )

@@ -107,5 +107,7 @@ FAMILY = Family(
     block_end_token=None,
     tokenizer_kind="",
     example_config="configs/vit-12L-384H.json",
+    # None: GLUE and SQuAD are text tasks.
+    finetune_heads=(),
     run_batch=image_loss,
 )
