@@ -4,4 +4,4 @@ Layers, each importing only from those below it (pyproject.toml's import contrac
 ``make lint``): ``recipes`` (the scripts' experiments) and ``grow`` (``python -m ligo.grow``);
 ``finetune`` and ``report``; ``tasks`` (what a run trains, the command line); ``growth`` (LiGO
 and the baselines); ``training`` (the one loop); ``data``; ``models`` (the families); ``base``
-(errors, atomic writes, the output lock, host memory, flag checks, autocast)."""
+(errors, atomic writes, the output lock, host memory, the parser, flag checks, autocast)."""

@@ -23,9 +23,10 @@ TEST_LINES = 100
 # its pytest-xdist workers in this order (--no-loadscope-reorder), so that no long file starts
 # last and leaves one core idle while it runs. Files not named follow in their usual order.
 LONGEST_FIRST = ["test_paper_recipes.py", "test_mini_scripts.py", "test_preemption.py", "test_training_methods.py",
-                 "test_growth_end_to_end.py", "test_fault_injection.py", "test_gpt2_training.py", "test_vit.py",
-                 "test_pretraining.py", "test_gpu_options.py", "test_gpu_scripts.py", "test_bad_inputs.py",
-                 "test_rank_failure.py", "test_glue.py", "test_squad.py"]
+                 "test_growth_end_to_end.py", "test_fault_injection.py", "test_checkpoint_integrity.py",
+                 "test_gpt2_training.py", "test_vit.py", "test_pretraining.py", "test_gpu_options.py",
+                 "test_gpu_scripts.py", "test_bad_inputs.py", "test_rank_failure.py", "test_glue.py",
+                 "test_squad.py"]
 
 
 def pytest_collection_modifyitems(items):

@@ -16,6 +16,8 @@ from conftest import run
 from tiny_world import ENV, build_world, save_operator_run
 from training_helpers import grow_command, lm_command
 
+from ligo.base.checksums import write_checksums
+
 PY = sys.executable
 
 
@@ -41,6 +43,7 @@ def plant(path: Path, marker: Path) -> Path:
 def resume_with_planted_state(world, run_dir, folder, marker, stem):
     out = Path(shutil.copytree(run_dir, folder / "run"))
     planted = plant(out / "checkpoints" / "checkpoint-00000002" / f"{stem}.pt", marker)
+    write_checksums(planted.parent)  # as an attacker would: checksums find damage, weights_only refuses code
     return lm_command(world.run_config, world.small_config, out, "--should_continue", "--max_steps", 4), planted
 
 
@@ -68,6 +71,7 @@ def _resume_with_pickled_weights(world, run_dir, folder, marker):
     last = out / "checkpoints" / "checkpoint-00000002"
     (last / "model.safetensors").unlink()
     planted = plant(last / "pytorch_model.bin", marker)
+    write_checksums(last)  # as an attacker would: checksums find damage, loading refuses pickles
     return lm_command(world.run_config, world.small_config, out, "--should_continue", "--max_steps", 4), planted
 
 

@@ -10,6 +10,7 @@ A tool that renames a finished folder into place (``python -m ligo.grow``) locks
 it instead (``claim_beside``): a lock inside would move with the folder.
 """
 
+import contextlib
 import datetime
 import errno
 import fcntl
@@ -18,6 +19,7 @@ import os
 import socket
 from pathlib import Path
 
+from ligo.base.atomic_write import describe_os_error
 from ligo.base.errors import UserError
 
 LOCK_FILE = ".ligo.lock"
@@ -57,9 +59,15 @@ class OutputLock:
             self.file.close()  # its holder removed it as we opened it: take the new one
         self.file.seek(0)
         self.file.truncate()
-        self.file.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
-                                    "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}))
-        self.file.flush()
+        try:
+            self.file.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "what": what,
+                                        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}))
+            self.file.flush()
+        except OSError as err:  # a full disk
+            with contextlib.suppress(OSError):  # closing flushes again, and fails again
+                self.release()
+            raise UserError(f"cannot write the lock file '{self.path}' of '{output_dir}': {describe_os_error(err)}; "
+                            "free disk space or fix the permissions, then run again") from None
 
     @staticmethod
     def _holder(text: str) -> str:

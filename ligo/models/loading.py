@@ -1,5 +1,6 @@
 """Models of any registered family (ligo/models/families.py): Hugging Face's own classes, built
-from a JSON config, saved and loaded in the Hugging Face format (safetensors)."""
+from a JSON config, saved and loaded in the Hugging Face format (safetensors). A model folder
+that records its checksums (our checkpoints: ligo/base/checksums.py) is checked as it is loaded."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
+from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
 from ligo.base.errors import UserError
 from ligo.models.families import family_of
 
@@ -101,16 +103,38 @@ def load_model(model_type: str, path: str, config: PretrainedConfig | None = Non
                cache_dir: str | None = None) -> PreTrainedModel:
     """A model from a Hugging Face checkpoint folder or hub id: safetensors only, never a pickle."""
     model_class = family_of(model_type).pretraining_class
+    require_safetensors(path, "model")
+    verify_model_files(path)
     saved = _saved_config(path, cache_dir)
     if saved.model_type != model_type:
         # Loaded anyway, a model of the other family would silently get random weights.
         raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
                         f"pass a {model_type} checkpoint (growth and training stay within one family)")
-    require_safetensors(path, "model")
     try:
         return model_class.from_pretrained(path, config=config or saved, cache_dir=cache_dir, use_safetensors=True)
     except (OSError, ValueError, SafetensorError) as err:
-        raise UserError(f"model '{path}' could not be loaded ({_one_line(err)}); pass a checkpoint folder") from None
+        raise UserError(f"model '{path}' could not be loaded ({_one_line(err)}); it is damaged or not a model "
+                        "folder: pass another checkpoint folder or a run's --output_dir") from None
+
+
+def verify_model_files(path: str):
+    """The model's files (config, weights) in a folder that records its checksums, as written."""
+    folder = Path(path)
+    try:
+        sums = read_checksums(folder) if folder.is_dir() else None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"model '{path}': its {SUMS_FILE} is damaged ({_one_line(err)}); pass another checkpoint "
+                        "folder") from None
+    if sums is None:
+        return
+    model_files = [name for name in sums if name == "config.json" or
+                   (name.startswith("model") and name.endswith((".safetensors", ".safetensors.index.json")))]
+    problem = find_problem(folder, sums, model_files)
+    if problem is not None:
+        what = "does not match the checksum recorded when it was written" if problem.what == "damaged" else \
+            "is missing"
+        raise UserError(f"model file '{problem.path}' {what} ({SUMS_FILE}): the model is damaged; pass another "
+                        "checkpoint folder (an earlier one of its run)")
 
 
 def _saved_config(path: str, cache_dir: str | None) -> PretrainedConfig:

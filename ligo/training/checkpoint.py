@@ -5,13 +5,16 @@ optimiser, scheduler and loss-scaler states, every rank's RNG state, the data po
 counters (``trainer_state.json``) and the arguments. It is written into a temporary folder
 (``.partial-checkpoint-XXXXXXXX``) and renamed into place, so a folder with a checkpoint's
 name is always complete, whenever the process is killed; what a killed write leaves behind is
-never taken for a checkpoint and is removed on resume. A write that fails (a full disk, no
-permission) is reported in one line and leaves the checkpoints before it as they were. Nothing
-loaded from a checkpoint can run code: tensors come from safetensors, the rest from JSON or
-``torch.load(weights_only=True)``.
+never taken for a checkpoint and is removed on resume. A write that fails (a full disk, a
+file-size limit, no permission) is reported in one line and leaves the checkpoints before it as
+they were.
+
+Each also holds the SHA-256 of every other file (``checksums.sha256``, ligo/base/checksums.py),
+checked before a run resumes from it: a damaged checkpoint is refused in one line naming the file
+and the checkpoint to fall back to. Nothing loaded from a checkpoint can run code: tensors come
+from safetensors, the rest from JSON or ``torch.load(weights_only=True)``.
 """
 
-import errno
 import json
 import pickle
 import re
@@ -19,9 +22,11 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ligo.base.atomic_write import describe_os_error, os_error_of
+from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums, write_checksums
 from ligo.base.errors import UserError
 from ligo.training import fault_injection
 
@@ -80,30 +85,67 @@ def save_checkpoint(output_dir, step: int, save_weights, processor, training_obj
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         save_weights(partial)
-        fault_injection.at("checkpoint_write", step, 0, path=partial / "tokenizer.json")
+        fault_injection.at("checkpoint_write", step, 0)
         processor.save_pretrained(str(partial))
         for stem, obj in training_objects.items():
-            torch.save(obj.state_dict(), partial / f"{stem}.pt")
+            _torch_save(obj.state_dict(), partial / f"{stem}.pt")
         save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states)
                    for key, t in state.items()}, str(partial / RNG_FILE))
         (partial / ARGS_FILE).write_text(json.dumps(vars(args), indent=2, sort_keys=True, default=str))
-        (partial / STATE_FILE).write_text(json.dumps(trainer_state, indent=2))  # last: marks the folder complete
+        state_text = json.dumps(trainer_state, indent=2)
+        write_checksums(partial, {STATE_FILE: state_text.encode()})  # every file's, the state's too
+        (partial / STATE_FILE).write_text(state_text)  # last: marks the folder complete
         fault_injection.at("checkpoint_rename", step, 0)
         _publish(partial, final)
     except BaseException as err:
         shutil.rmtree(partial, ignore_errors=True)  # frees what it held, on a full disk
-        if not _is_disk_error(err):
+        os_error = os_error_of(err)
+        if os_error is None:
             raise
-        last = latest_checkpoint(output_dir)
-        kept = f"the last good checkpoint, '{last}', is untouched" if last else "no checkpoint was written before"
-        raise UserError(f"cannot write checkpoint '{final}': {_describe(err)}; {kept}: free disk space or fix the "
-                        "permissions, then run again with --should_continue") from None
+        raise write_failed(f"checkpoint '{final}'", os_error, output_dir) from None
     return final
 
 
-def _is_disk_error(err: BaseException) -> bool:
-    # safetensors reports the OS error of a failed write as its own exception type
-    return isinstance(err, OSError) or (isinstance(err, SafetensorError) and "IoError" in str(err))
+def write_failed(what: str, err: OSError, output_dir) -> UserError:
+    """The one line for a write of the run's (``what``: "checkpoint '...'", "'<file>'") that the
+    operating system refused: a full disk, a file-size limit, no permission."""
+    last = latest_checkpoint(output_dir)
+    kept = f"the last good checkpoint, '{last}', is untouched" if last else "no checkpoint was written before"
+    return UserError(f"cannot write {what}: {describe_os_error(err)}; {kept}: free disk space or fix the "
+                     "permissions, then run again with --should_continue")
+
+
+def _torch_save(obj, path: Path):
+    """torch.save through a Python file, so that a failed write is the operating system's error
+    (a full disk): saving to a path, torch's C++ writer reports only 'unexpected pos'."""
+    try:
+        with open(path, "wb") as f:
+            file = _ErrorKeepingFile(f)
+            try:
+                torch.save(obj, file)
+            except RuntimeError:
+                if file.error is None:
+                    raise
+                raise file.error from None
+    except OSError as err:  # a Python file's failed write names no file
+        raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+class _ErrorKeepingFile:
+    """A file that keeps the error of its failed write: torch's writer turns it into a RuntimeError."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def write(self, data):
+        try:
+            return self.file.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self):
+        self.file.flush()
 
 
 def _publish(partial: Path, final: Path):
@@ -117,14 +159,6 @@ def _publish(partial: Path, final: Path):
         shutil.rmtree(stale)
     else:
         partial.rename(final)
-
-
-def _describe(err: Exception) -> str:
-    if isinstance(err, OSError):
-        code = errno.errorcode.get(err.errno, str(err.errno))
-        where = f" at '{err.filename}'" if err.filename else ""
-        return f"{err.strerror or err} ({code}){where}"
-    return str(err)  # safetensors' I/O error names the OS error itself
 
 
 def remove_unfinished(output_dir) -> list[Path]:
@@ -142,8 +176,54 @@ def unreadable(path: Path, err: Exception) -> UserError:
     """A checkpoint file that is damaged, or that torch.load(weights_only=True) refused to unpickle."""
     detail = " ".join(str(err).split())[:200] or type(err).__name__
     return UserError(f"checkpoint file '{path}' cannot be loaded safely ({type(err).__name__}: {detail}); it is "
-                     f"damaged or was not written by this program: delete '{path.parent}' to resume from the "
-                     "checkpoint before it, or start afresh with --overwrite_output_dir")
+                     f"damaged or was not written by this program: {fall_back(path.parent)}")
+
+
+def fall_back(folder: Path) -> str:
+    """What to do instead of resuming from ``folder``, a damaged checkpoint of a run."""
+    found = NAME.match(folder.name)
+    earlier = [path for step, path in list_checkpoints(folder.parent.parent) if found and step < int(found.group(1))]
+    if earlier:
+        return f"delete '{folder}' to resume from '{earlier[-1]}', the checkpoint before it"
+    return "there is no earlier checkpoint: start afresh with --overwrite_output_dir"
+
+
+def verify_checkpoint(folder: Path):
+    """Before a run resumes from ``folder``: every file as written (its checksums), else, for a
+    checkpoint written before checkpoints carried checksums, a warning and every safetensors and
+    JSON file whole (a cut-short file must get this advice, not a loader's)."""
+    try:
+        sums = read_checksums(folder)
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        raise unreadable(folder / SUMS_FILE, err) from None
+    if sums is None:
+        print(f"warning: checkpoint '{folder}' has no {SUMS_FILE} (it was written before checkpoints carried "
+              "checksums): its files cannot be verified; resuming from it", flush=True)
+        _check_readable(folder)
+        return
+    problem = find_problem(folder, sums, progress=True)
+    if problem is None:
+        return
+    if problem.what == "damaged":
+        raise UserError(f"checkpoint file '{problem.path}' does not match the checksum recorded when it was written "
+                        f"({SUMS_FILE}): it is damaged; {fall_back(folder)}")
+    if problem.what == "missing":
+        raise UserError(f"checkpoint file '{problem.path}' is missing (it is listed in {folder / SUMS_FILE}); "
+                        f"{fall_back(folder)}")
+    raise UserError(f"'{problem.path}' was not written with checkpoint '{folder}' (it is not listed in {SUMS_FILE}): "
+                    f"move it out if you put it there, or {fall_back(folder)}")
+
+
+def _check_readable(folder: Path):
+    for path in sorted(folder.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                with safe_open(str(path), "pt"):  # its header: a cut-short file is found, its tensors not read
+                    pass
+            elif path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
+        except (SafetensorError, ValueError, OSError) as err:
+            raise unreadable(path, err) from None
 
 
 def load_training_objects(folder: Path, training_objects: dict):

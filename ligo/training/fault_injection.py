@@ -7,7 +7,6 @@ STEP (the step being trained, evaluated or saved). Actions:
 
     kill    SIGKILL itself: a crash, nothing cleaned up, nothing flushed
     raise   raise RuntimeError: a bug
-    enospc  raise OSError(ENOSPC): a full disk
     nan     make the loss of every micro-batch of the step NaN (POINT "train_step")
     hang    sleep for 10 minutes: a write or step that does not end (a stalled file system)
 
@@ -15,10 +14,10 @@ Points: "train_step" (a micro-batch's forward done, its backward not), "eval" (e
 forward passes done, its metrics not yet recorded), "checkpoint_write" (rank 0 has written
 the checkpoint's weights into its temporary folder, not the rest), "checkpoint_rename" (every
 file written, not yet renamed into place). Unset, a call costs one dictionary look-up.
-Nothing is remembered between calls: a step number, not an occurrence count, says when.
+Nothing is remembered between calls: a step number, not an occurrence count, says when. A full
+disk is not faked here: its tests fill a real one (tests/test_checkpoint_integrity.py).
 """
 
-import errno
 import os
 import signal
 import time
@@ -26,7 +25,7 @@ import time
 from ligo.base.errors import UserError
 
 VARIABLE = "LIGO_FAULT_INJECT"
-ACTIONS = ("kill", "raise", "enospc", "nan", "hang")
+ACTIONS = ("kill", "raise", "nan", "hang")
 HANG_SECONDS = 600
 POINTS = ("train_step", "eval", "checkpoint_write", "checkpoint_rename")
 
@@ -46,15 +45,13 @@ def _planned(point: str, step: int, rank: int) -> str | None:
     return action if (planned_point, planned_step, planned_rank) == (point, step, rank) else None
 
 
-def at(point: str, step: int, rank: int, path=None):
-    """Crash, raise or fill the disk here if that is planned; ``path`` names the file for ENOSPC."""
+def at(point: str, step: int, rank: int):
+    """Crash, raise or hang here if that is planned."""
     action = _planned(point, step, rank)
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "raise":
         raise RuntimeError(f"fault injected by {VARIABLE} at {point}, step {step}, rank {rank}")
-    elif action == "enospc":
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path) if path is not None else None)
     elif action == "hang":
         print(f"{VARIABLE}: hanging at {point}, step {step}, rank {rank}", flush=True)
         time.sleep(HANG_SECONDS)
