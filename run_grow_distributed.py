@@ -10,6 +10,12 @@ loop, logs and checkpoints as pretraining; then grow with
 ``run_lm_distributed.py`` (or ``run_image_distributed.py``) ``--grow_scheme ligo --pretrained_ligo_path <output_dir>``.
 """
 
+from ligo.base import startup_signals
+
+# First, before the imports below take their seconds: a stop signal from now on is a preemption
+# (ligo/base/startup_signals.py), not a death that leaves nothing for a requeue script to see.
+startup_signals.hold()
+
 import functools
 
 from ligo.base.errors import exit_on_user_error

@@ -10,6 +10,12 @@ nodes as torchrun starts. A LiGO operator for a ViT is trained by run_grow_distr
 the same data flags.
 """
 
+from ligo.base import startup_signals
+
+# First, before the imports below take their seconds: a stop signal from now on is a preemption
+# (ligo/base/startup_signals.py), not a death that leaves nothing for a requeue script to see.
+startup_signals.hold()
+
 import functools
 
 from ligo.base.errors import exit_on_user_error

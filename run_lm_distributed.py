@@ -9,6 +9,12 @@ Uses every local GPU (one process each), or one CPU process; under torchrun, as 
 processes and nodes as torchrun starts.
 """
 
+from ligo.base import startup_signals
+
+# First, before the imports below take their seconds: a stop signal from now on is a preemption
+# (ligo/base/startup_signals.py), not a death that leaves nothing for a requeue script to see.
+startup_signals.hold()
+
 import functools
 
 from ligo.base.errors import exit_on_user_error

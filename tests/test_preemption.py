@@ -2,11 +2,14 @@
 checkpoint of that step, ``preempted.json`` and exit code 75; ``--should_continue`` then ends as
 if never stopped. Signals at random moments to a two-process run under torchrun, SIGUSR1 to one
 process, the project's own launcher passing the signal on, a second signal and a grace time
-that runs out (both stop at once, without a half checkpoint), and ``--preempt_signals none``."""
+that runs out (both stop at once, without a half checkpoint), ``--preempt_signals none``, a
+signal during a script's imports, and SIGUSR1 to the agent of docs/cluster.md's torchrun command."""
 
+import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -15,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import REPO, run
 from training_helpers import (
+    _warm_commands,
     comparable_metrics,
     config_text,
     crash,
@@ -25,7 +29,7 @@ from training_helpers import (
 )
 from transformers import AutoTokenizer
 
-from ligo.training.checkpoint import list_checkpoints
+from ligo.training.checkpoint import checkpoint_dir, list_checkpoints
 from ligo.training.fault_injection import VARIABLE
 from ligo.training.preemption import EXIT_PREEMPTED, MARKER
 
@@ -200,3 +204,80 @@ def test_our_launcher_passes_the_signal_to_the_processes_it_started(setup):
     assert "rank 1: SIGTERM received" in log.read_text()
     step = assert_stopped_with_checkpoint(out, log.read_text())
     assert step > 0
+
+
+def holds(pid: int, number: signal.Signals) -> bool:
+    """Whether process ``pid`` blocks signal ``number`` (SigBlk in /proc): its script's first line ran."""
+    with open(f"/proc/{pid}/status") as status:
+        mask = next(line for line in status if line.startswith("SigBlk:")).split()[1]
+    return bool(int(mask, 16) >> (number - 1) & 1)
+
+
+def signal_during_imports(command, log, number) -> int:
+    """Start ``command`` and send ``number`` to the process running the script as soon as the script
+    holds it: while it imports (torch, on a plain python; the project, on the warm one), before
+    the run's own handling exists. Returns the exit code."""
+    process = start(command, log)
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        script = ([process.pid] + _warm_commands(process.args, [process.pid], forget=False))[-1]
+        with contextlib.suppress(FileNotFoundError, StopIteration):
+            if holds(script, number):
+                break
+        time.sleep(0.002)
+    os.kill(script, number)
+    return finish(process, log)
+
+
+def test_a_signal_during_start_up_is_a_preemption_and_the_marker_always_says_so(setup, single):
+    """SIGTERM or SIGUSR1 during the imports of a fresh run and of a resumed one (which finds an
+    older preempted.json): exit 75 and a new marker naming the checkpoint to resume from; then the
+    run ends as one never stopped."""
+    out, log = setup.root / "start-up", setup.root / "start-up.log"
+    whole = setup.root / "start-up-whole"
+    run(single(whole))
+    cold = lm_command(setup.config, setup.model, out, "--should_continue")  # a plain python: imports take seconds
+    assert signal_during_imports(cold, log, signal.SIGTERM) == EXIT_PREEMPTED
+    marker = json.loads((out / MARKER).read_text())
+    assert (marker["step"], marker["signal"], marker["checkpoint"]) == (0, "SIGTERM", None), log.read_text()
+    assert "rank 0: SIGTERM received during start-up" in log.read_text()
+    assert "stopped by SIGTERM during start-up, before training from step 0: preempted.json left" in log.read_text()
+    assert list_checkpoints(out) == []
+    killed = run(single(out), env={VARIABLE: "kill:train_step:6"}, check=False)  # after checkpoint 4
+    assert killed.returncode == -signal.SIGKILL and latest_step(out) == 4, killed.stderr[-3000:]
+    for number in (signal.SIGUSR1, signal.SIGTERM):  # the second finds the first's marker
+        assert signal_during_imports(single(out), log, number) == EXIT_PREEMPTED, log.read_text()[-3000:]
+        marker = json.loads((out / MARKER).read_text())
+        assert (marker["step"], marker["signal"], marker["checkpoint"]) == (4, number.name, str(checkpoint_dir(out, 4)))
+        assert f"rank 0: {number.name} received during start-up" in log.read_text()
+    run(single(out))
+    final = f"checkpoints/checkpoint-{MAX_STEPS:08d}"
+    assert comparable_metrics(out) == comparable_metrics(whole)
+    assert tensors_equal(whole / final / "model.safetensors", out / final / "model.safetensors")
+    assert not (out / MARKER).exists()
+
+
+def documented_torchrun_signals() -> str:
+    """The --signals_to_handle of docs/cluster.md's self-requeuing batch script."""
+    scripts = re.findall(r"```bash\n(.*?)```", (REPO / "docs" / "cluster.md").read_text(), flags=re.S)
+    (script,) = [text for text in scripts if "--signal=USR1@" in text]
+    (found,) = re.findall(r"--signals_to_handle (\S+)", script)
+    return found
+
+
+def test_sigusr1_to_the_agent_of_the_documented_torchrun_command_preempts(setup):
+    """SLURM's --signal=USR1@T reaches torchrun's agent (srun's task); with the documented
+    --signals_to_handle it passes SIGUSR1 to its workers, which stop with a checkpoint."""
+    out, log = setup.root / "torchrun-usr1", setup.root / "torchrun-usr1.log"
+    command = lm_command(setup.config, setup.model, out, "--should_continue", processes=2, python=setup.python)
+    launcher = command.index("torch.distributed.run") + 1
+    command[launcher:launcher] = ["--signals_to_handle", documented_torchrun_signals()]
+    process = start(command, log)
+    wait_for(process, log, "training:")
+    process.send_signal(signal.SIGUSR1)  # the agent only
+    code = finish(process, log)
+    assert code != -signal.SIGUSR1, log.read_text()[-3000:]  # not killed by it, as without the flag
+    assert_stopped_with_checkpoint(out, log.read_text(), "SIGUSR1")
+    run(command)
+    assert_same_end(setup.whole, out)

@@ -1,7 +1,7 @@
 """No hangs, clear failures: when one rank raises or dies, every rank stops within seconds
 (not --ddp_timeout) and the output names the rank that failed; a checkpoint that cannot be
-written (a full disk, no permission) is one line naming the path and the reason, and the
-checkpoint before it stays good."""
+written (no permission here; a real full disk in test_checkpoint_integrity.py) is one line naming
+the path and the reason, and the checkpoint before it stays good."""
 
 import errno
 import os
@@ -92,22 +92,6 @@ def test_the_launcher_names_a_spawned_rank_that_fails(capfd, how, says):
         assert "RuntimeError: rank fails on purpose" in err
 
 
-def test_a_full_disk_at_a_checkpoint_is_one_line_and_the_last_good_one_resumes(setup, warm_python):
-    out = setup.root / "disk-full"
-    command = lm_command(setup.config, setup.model_config, out, python=warm_python)
-    result = run(command, env={VARIABLE: "enospc:checkpoint_write:4"}, check=False)
-    final, partial = out / "checkpoints/checkpoint-00000004", out / "checkpoints/.partial-checkpoint-00000004"
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert (f"error: cannot write checkpoint '{final}': No space left on device (ENOSPC) at "
-            f"'{partial}/tokenizer.json'; the last good checkpoint, '{out}/checkpoints/checkpoint-00000002', is "
-            "untouched: free disk space or fix the permissions, then run again with --should_continue"
-            ) in result.stderr.splitlines()
-    assert [step for step, _ in checkpoint.list_checkpoints(out)] == [0, 2] and not partial.exists()
-    result = run(command + ["--should_continue"])
-    assert f"resuming from {out}/checkpoints/checkpoint-00000002" in result.stdout
-    assert [step for step, _ in checkpoint.list_checkpoints(out)] == [0, 2, 4, 6]
-
-
 class _Tokenizer:
     def save_pretrained(self, folder):
         Path(folder, "tokenizer.json").write_text("{}")
@@ -146,20 +130,21 @@ def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup,
     # Plain python workers (not the warm interpreter): what a user's torchrun starts.
     out = tmp_path / "out"
     command = lm_command(setup.config, setup.model_config, out, "--max_steps", 100000, "--logging_steps", 0,
-                         "--ckpt_steps", 0, processes=2)
+                         "--ckpt_steps", 0, "--num_workers", 1, processes=2)
     agent = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python")})
     workers = []
     try:
         deadline = time.monotonic() + 120
-        while not (out / "checkpoints/checkpoint-00000000").is_dir():  # both workers are training
+        # both workers are training, each with its DataLoader worker
+        while not (out / "checkpoints/checkpoint-00000000").is_dir() or len(process_tree(agent.pid)) < 5:
             assert time.monotonic() < deadline and agent.poll() is None, "the run never started"
             time.sleep(0.1)
         workers = [pid for pid in process_tree(agent.pid) if pid != agent.pid]
-        assert len(workers) >= 2
         agent.kill()  # the agent alone, as a node's OOM killer or a careless `kill -9` would
         agent.wait()
-        deadline = time.monotonic() + 10
+        # at once, by the kernel: a DataLoader worker noticed its rank gone at its next poll, 5 s later
+        deadline = time.monotonic() + 3
         while any(alive(pid) for pid in workers):
             assert time.monotonic() < deadline, f"workers {[p for p in workers if alive(p)]} outlived the agent"
             time.sleep(0.1)

@@ -47,11 +47,17 @@ def child(conn, request, fds):
         os.close(fd)
     # The child dies with its client, as a process dies with itself: the client's end of the
     # connection closes when it dies, however (a SIGKILL from outside, from torchrun...).
+    # The thread blocks every signal, so that signals go to the main thread as in a plain python
+    # (which has no other thread): a script that blocks one (run_*_distributed.py) gets it pending.
+    blocked = threading.Event()
     def die_with_client():
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        blocked.set()
         while conn.recv(1):
             pass
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=die_with_client, daemon=True).start()
+    blocked.wait()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
     os.chdir(request["cwd"])

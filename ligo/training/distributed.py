@@ -6,7 +6,6 @@ it starts, stop every rank when one fails and name it; a collective waits ``--dd
 seconds at most; and work only rank 0 does (``on_main``) tells the others whether it failed.
 """
 
-import ctypes
 import datetime
 import gc
 import os
@@ -21,11 +20,12 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from ligo.base import startup_signals
 from ligo.base.errors import UserError
+from ligo.base.parent_death import die_with_parent
 from ligo.training.preemption import EXIT_PREEMPTED, parse_signals
 
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def spawn(worker, args, processes: int):
 
     signals = parse_signals(getattr(args, "preempt_signals", ["none"]))
     previous = {number: signal.signal(number, forward) for number in signals}
+    startup_signals.release()  # held since the script's first line: forwarded now (the workers hold them too)
     try:
         while not context.join():
             pass
@@ -96,21 +97,6 @@ def spawn(worker, args, processes: int):
 def _exit_naming(rank: int, processes: int, what: str, code: int):
     print(f"error: rank {rank} of {processes} {what}; the other ranks were stopped", file=sys.stderr)
     sys.exit(code)
-
-
-def die_with_parent():
-    """A worker whose launcher is gone (torchrun's agent SIGKILLed, a spawning parent lost) is
-    killed at once by the kernel, before it can write anything: Linux's parent-death signal.
-    Without it such workers slept on, holding their memory (and GPUs), until the requeued job
-    stalled on them. Elsewhere than Linux there is no such signal and nothing is done."""
-    if not sys.platform.startswith("linux"):
-        return
-    parent = os.getppid()
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() != parent:  # the launcher died before the signal was set
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _spawned_worker(rank, world_size, port, worker, args):

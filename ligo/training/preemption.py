@@ -13,6 +13,10 @@ to its workers, so a worker receives it twice.
 Signals are read by a thread from Python's wakeup file descriptor, not by a Python-level
 handler: a main thread blocked in a collective (waiting for a rank that is gone) runs no Python
 handler, but the thread still sees the second signal and stops the process.
+
+The entry scripts hold SIGTERM and SIGUSR1 from their first line (ligo/base/startup_signals.py);
+one that arrived before this handling was installed counts as received here, and the run stops
+before it loads anything (``preempted.json`` names the last checkpoint, if any).
 """
 
 import os
@@ -23,13 +27,15 @@ import threading
 import time
 from pathlib import Path
 
-from ligo.base.atomic_write import write_json_atomic
+from ligo.base import startup_signals
+from ligo.base.atomic_write import describe_os_error, write_json_atomic
 from ligo.base.errors import UserError
+from ligo.base.parent_death import die_with_parent
 
 EXIT_PREEMPTED = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 MARKER = "preempted.json"  # in --output_dir while the run is stopped by a signal, not finished
 REPEAT_SECONDS = 2.0
-DEFAULT_SIGNALS = ("SIGTERM", "SIGUSR1")
+DEFAULT_SIGNALS = tuple(number.name for number in startup_signals.HELD)
 
 
 def parse_signals(names: list[str]) -> tuple[signal.Signals, ...]:
@@ -48,11 +54,13 @@ def parse_signals(names: list[str]) -> tuple[signal.Signals, ...]:
 
 
 class Preempted(Exception):
-    """Raised by the training loop once the stop's checkpoint is written."""
+    """Raised once the stop's checkpoint and marker are written: by the training loop, or by a run
+    signalled during its start-up (``at_start``: nothing trained, no new checkpoint)."""
 
-    def __init__(self, step: int, signal_name: str):
-        super().__init__(f"stopped by {signal_name} at step {step}")
-        self.step, self.signal_name = step, signal_name
+    def __init__(self, step: int, signal_name: str, at_start: bool = False):
+        super().__init__(f"stopped by {signal_name} during start-up, before training from step {step}" if at_start
+                         else f"stopped by {signal_name} at step {step}")
+        self.step, self.signal_name, self.at_start = step, signal_name, at_start
 
 
 class Preemption:
@@ -72,6 +80,7 @@ class Preemption:
 
     def __enter__(self):
         if not self.signals:
+            startup_signals.release()  # to their default action: one held during start-up kills now
             return self
         self._reader, self._writer = socket.socketpair()
         self._writer.setblocking(False)
@@ -80,6 +89,11 @@ class Preemption:
             # A Python-level handler only replaces the default action (death); the thread acts.
             self._previous[number] = signal.signal(number, _ignore)
         threading.Thread(target=self._watch, name="preemption-signals", daemon=True).start()
+        # Taken over here, not left to the thread, so that the run sees it before it loads anything;
+        # delivered on release, the thread then sees it again, within REPEAT_SECONDS: counted once.
+        for number in startup_signals.pending(self.signals):
+            self._received(number.name, at_start=True)
+        startup_signals.release()
         return self
 
     def __exit__(self, *exc):
@@ -98,12 +112,14 @@ class Preemption:
                     self._received(signal.Signals(number).name)
         self._reader.close()
 
-    def _received(self, name: str):
+    def _received(self, name: str, at_start: bool = False):
         now = time.monotonic()
         if self._first_at is None:
             self._first_at, self.received = now, name
-            print(f"rank {self.rank}: {name} received: finishing this step and writing a checkpoint, then exiting "
-                  f"with code {EXIT_PREEMPTED} (a second signal stops at once)", file=sys.stderr, flush=True)
+            what = " during start-up: stopping before training" if at_start else \
+                ": finishing this step and writing a checkpoint"
+            print(f"rank {self.rank}: {name} received{what}, then exiting with code {EXIT_PREEMPTED} (a second "
+                  "signal stops at once)", file=sys.stderr, flush=True)
             self.arm()
         elif now - self._first_at >= REPEAT_SECONDS:
             stop_now(f"rank {self.rank}: a second {name}: stopping at once, without a checkpoint; "
@@ -135,16 +151,24 @@ def stop_now(message: str):
 
 def in_data_worker(signals: tuple[signal.Signals, ...], worker_id: int):
     """DataLoader ``worker_init_fn``: a worker ignores the signals (SLURM signals every process;
-    the worker must not die of it mid-epoch, nor report it as its parent's)."""
+    the worker must not die of it mid-epoch, nor report it as its parent's), and dies with its rank."""
+    die_with_parent()
     signal.set_wakeup_fd(-1)
     for number in signals:
         signal.signal(number, signal.SIG_IGN)
 
 
-def write_marker(output_dir, step: int, signal_name: str, checkpoint: Path):
-    """``preempted.json``: what a requeue script tests (torchrun does not pass its workers' exit code on)."""
-    write_json_atomic(Path(output_dir) / MARKER, {"step": step, "signal": signal_name, "checkpoint": str(checkpoint),
-                                                  "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+def write_marker(output_dir, step: int, signal_name: str, checkpoint: Path | None):
+    """``preempted.json``: what a requeue script tests (torchrun does not pass its workers' exit code on).
+    ``checkpoint`` is None for a run stopped during start-up before its first."""
+    marker = Path(output_dir) / MARKER
+    try:
+        write_json_atomic(marker, {"step": step, "signal": signal_name,
+                                   "checkpoint": None if checkpoint is None else str(checkpoint),
+                                   "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    except OSError as err:  # a full disk: no marker, so no requeue; the user must free space first
+        raise UserError(f"stopped by {signal_name} at step {step} but cannot write '{marker}': "
+                        f"{describe_os_error(err)}; free disk space, then resume with --should_continue") from None
 
 
 def remove_marker(output_dir):

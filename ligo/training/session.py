@@ -17,7 +17,15 @@ from ligo.data.build import build_run_data
 from ligo.models.families import family_of
 from ligo.models.loading import load_config
 from ligo.training import checkpoint, distributed, optim
-from ligo.training.preemption import EXIT_PREEMPTED, MARKER, Preempted, Preemption, parse_signals, remove_marker
+from ligo.training.preemption import (
+    EXIT_PREEMPTED,
+    MARKER,
+    Preempted,
+    Preemption,
+    parse_signals,
+    remove_marker,
+    write_marker,
+)
 from ligo.training.trainer import Trainer
 
 # What our runs write into --output_dir; --overwrite_output_dir removes exactly these.
@@ -41,6 +49,7 @@ def prepare_output_dir(args, ctx) -> Path | None:
     output_dir = Path(args.output_dir)
     latest = checkpoint.latest_checkpoint(output_dir)
     if args.should_continue and latest is not None:
+        distributed.on_main(ctx, f"checking '{latest}'", lambda: checkpoint.verify_checkpoint(latest))
         check_resumable(args, latest)
         done = checkpoint.load_trainer_state(latest)["step"]
         if done > args.max_steps:
@@ -103,7 +112,8 @@ def run_session(args, build_task):
     try:
         _run(args, build_task, ctx)
     except Preempted as stop:
-        preempted = str(stop)  # not the exception: its frames hold the model, and go now
+        # not the exception: its frames hold the model, and go now
+        preempted = f"{stop}: " if stop.at_start else f"{stop}: checkpoint written and "
     except Exception as err:
         if ctx.world_size > 1:
             report_failure(ctx, err)
@@ -115,8 +125,8 @@ def run_session(args, build_task):
         distributed.shutdown()
     if preempted is not None:
         if ctx.is_main:
-            print(f"{preempted}: checkpoint written and {MARKER} left in {args.output_dir}; resume with "
-                  f"--should_continue (exit code {EXIT_PREEMPTED})", file=sys.stderr, flush=True)
+            print(f"{preempted}{MARKER} left in {args.output_dir}; resume with --should_continue (exit code "
+                  f"{EXIT_PREEMPTED})", file=sys.stderr, flush=True)
         sys.exit(EXIT_PREEMPTED)
 
 
@@ -139,6 +149,8 @@ def _run(args, build_task, ctx):
 
 def _run_locked(args, build_task, ctx, preemption):
     resume_from = prepare_output_dir(args, ctx)
+    if distributed.any_rank(preemption.requested, ctx):  # signalled during start-up: load nothing
+        stop_before_training(args, ctx, preemption, resume_from)
     config = load_config(args.model_type, args.config_name, args.cache_dir)
     data = build_run_data(args, config, ctx)
     tokenizer = data.processor if family_of(args.model_type).is_language_model else None
@@ -159,6 +171,15 @@ def _run_locked(args, build_task, ctx, preemption):
         metrics = trainer.evaluate_only()
         if ctx.is_main:
             print(f"evaluation: {metrics}")
+
+
+def stop_before_training(args, ctx, preemption, resume_from: Path | None):
+    """A signal during start-up is a preemption too: ``preempted.json`` (which the resumed run's
+    start removed) says so and names the checkpoint to resume from, so a requeue script requeues."""
+    step = checkpoint.load_trainer_state(resume_from)["step"] if resume_from is not None else 0
+    name = preemption.received or "a signal to another rank"
+    distributed.on_main(ctx, "writing preempted.json", lambda: write_marker(args.output_dir, step, name, resume_from))
+    raise Preempted(step, name, at_start=True)
 
 
 def warmup_trap(args) -> str | None:
