@@ -27,6 +27,10 @@ from glue_fixtures import write_glue
 from tiny_world import ENV, World, build_world, save_model, save_operator_run
 from training_helpers import config_text, grow_command, lm_command, tiny_config
 
+from ligo.base.checksums import write_checksums
+from ligo.training.checkpoint import STATE_FILE, checkpoint_dir
+from tokenization.train_tokenizer import train_tokenizer
+
 PY = sys.executable
 WORKERS = 3  # concurrent commands: enough to keep 2 cores busy while others import
 
@@ -619,6 +623,150 @@ def image_input_size_not_the_models(tmp, world):
                 ("--input_size 224 differs from the model's image_size 16", "leave --input_size out"))
 
 
+# ---------------------------------------------------------------- flags
+
+# Abbreviations are unknown flags; argparse's own errors are one line naming the closest flag or
+# choice (ligo/base/command_line.py), not a usage block.
+
+@case
+def lm_abbreviated_flag(tmp, world):
+    return Case(lm(world, tmp, "--max_step", "1"),  # once run silently as --max_steps 1
+                ("unrecognized arguments: --max_step 1; did you mean --max_steps?",
+                 "See `python run_lm_distributed.py --help`"))
+
+
+@case
+def operator_misspelt_flag(tmp, world):
+    return Case(operator(world, tmp, "--lerning_rate", "1e-3"),
+                ("unrecognized arguments: --lerning_rate 1e-3; did you mean --learning_rate?",))
+
+
+@case
+def grow_invalid_choice(tmp, world):
+    return Case(grow(world, tmp, "--grow_scheme", "stackbrt"),
+                ("argument --grow_scheme: invalid choice: 'stackbrt'", "did you mean stackbert?",
+                 "See `python -m ligo.grow --help`"))
+
+
+@case
+def glue_abbreviated_flag(tmp, world):
+    return Case(glue(tmp, world.small_model, "--learning_rat", "1e-4"),  # once "ambiguous option" after the usage
+                ("unrecognized arguments: --learning_rat 1e-4; did you mean --learning_rate?",))
+
+
+@case
+def lm_config_is_a_folder(tmp, world):
+    return Case(lm_command(tmp, world.small_config, tmp / "run", "--do_train"),
+                (f"--config '{tmp}' is a folder; give a config file (name = value lines), e.g. configs/bert_wiki.txt",))
+
+
+# ---------------------------------------------------------------- fine-tuning other families
+
+# The scripts fine-tune families that declare their head (ligo/models/family.py, finetune_heads);
+# any other is refused before the output folder is made, not midway through its data.
+
+def gpt2_model(tmp: Path, folder: Path, world: World) -> Path:
+    """An untrained tiny GPT-2 saved with a GPT-2 tokenizer of its own, as a GPT-2 run saves it."""
+    tokenizer_dir = tmp / "gpt2-tokenizer"
+    train_tokenizer("gpt2", [world.text_dir / "en.train.raw"], 300).save_pretrained(str(tokenizer_dir))
+    config = tiny_config(tmp / "gpt2-tiny.json", "gpt2", 300, eos_token_id=0)
+    return save_model(folder, config, "gpt2", tokenizer_dir)
+
+
+@case
+def glue_gpt2_run(tmp, world):
+    run_dir = tmp / "gpt2-small"  # a pretraining run's output_dir: its latest checkpoint is fine-tuned
+    checkpoint = gpt2_model(tmp, checkpoint_dir(run_dir, 8), world)
+    (checkpoint / STATE_FILE).write_text(json.dumps({"step": 8}))
+    return Case(glue(tmp, run_dir, "--tasks", "rte", glue_dir=write_glue(tmp / "glue", train_rows=8, dev_rows=4)),
+                (f"--model_name_or_path '{run_dir}' is a gpt2 model", "run_glue.py fine-tunes",
+                 "sequence-classification head (bert, roberta)", "pass a bert or roberta checkpoint"))
+
+
+@case
+def squad_gpt2_checkpoint(tmp, world):
+    model = gpt2_model(tmp, tmp / "gpt2-small", world)
+    return Case(squad(tmp, model, squad_files(tmp / "squad")),
+                (f"--model_name_or_path '{model}' is a gpt2 model", "run_squad.py fine-tunes",
+                 "question-answering head (bert, roberta)", "pass a bert or roberta checkpoint"))
+
+
+@case
+def glue_vit_model(tmp, world):
+    model = save_model(tmp / "vit-small", vit_config_file(tmp), "vit")
+    return Case(glue(tmp, model, "--tasks", "rte", glue_dir=write_glue(tmp / "glue", train_rows=8, dev_rows=4)),
+                (f"--model_name_or_path '{model}' is a vit model", "run_glue.py fine-tunes",
+                 "pass a bert or roberta checkpoint"))
+
+
+@case
+def squad_vit_model(tmp, world):
+    model = save_model(tmp / "vit-small", vit_config_file(tmp), "vit")
+    return Case(squad(tmp, model, squad_files(tmp / "squad")),
+                (f"--model_name_or_path '{model}' is a vit model", "run_squad.py fine-tunes",
+                 "pass a bert or roberta checkpoint"))
+
+
+@pytest.mark.parametrize("name", ["glue_gpt2_run", "squad_gpt2_checkpoint", "glue_vit_model", "squad_vit_model"])
+def test_other_family_is_refused_before_its_output_folder_is_made(name, outcomes):
+    built, result, _ = outcomes[name]
+    output_dir = Path(built.argv[built.argv.index("--output_dir") + 1])
+    assert result.returncode == 2, result.stderr
+    assert not output_dir.exists(), f"the refused run made {output_dir}"
+
+
+# ---------------------------------------------------------------- checkpoints and disks
+
+# A full disk needs a real one (a tmpfs, a file-size limit): tests/test_checkpoint_integrity.py.
+
+def run_checkpoint(world: World, output_dir: Path, step: int, checksums=True) -> Path:
+    """A checkpoint of a run in ``output_dir`` as far as checking it goes: the small model, its
+    tokenizer, the trainer state and (``checksums``) the record of them all."""
+    folder = checkpoint_dir(output_dir, step)
+    folder.mkdir(parents=True)
+    for file in world.small_model.iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    (folder / STATE_FILE).write_text(json.dumps({"step": step}))
+    if checksums:
+        write_checksums(folder)
+    return folder
+
+
+def flip_last_byte(path: Path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@case
+def lm_resume_from_a_checkpoint_with_a_flipped_byte(tmp, world):
+    first, last = run_checkpoint(world, tmp / "run", 0), run_checkpoint(world, tmp / "run", 2)
+    flip_last_byte(last / "model.safetensors")
+    return Case(lm(world, tmp, "--should_continue"),
+                (f"checkpoint file '{last / 'model.safetensors'}' does not match the checksum recorded",
+                 f"delete '{last}' to resume from '{first}'"))
+
+
+@case
+def lm_resume_from_a_cut_short_model_without_checksums(tmp, world):
+    only = run_checkpoint(world, tmp / "run", 0, checksums=False)  # written before checkpoints had checksums
+    weights = only / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    return Case(lm(world, tmp, "--should_continue"),
+                (f"checkpoint file '{weights}' cannot be loaded safely", "it is damaged",
+                 "there is no earlier checkpoint: start afresh with --overwrite_output_dir"))
+
+
+@case
+def grow_from_a_source_model_with_a_flipped_byte(tmp, world):
+    model = run_checkpoint(world, tmp / "small-run", 4)
+    flip_last_byte(model / "model.safetensors")
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", model),
+                (f"model file '{model / 'model.safetensors'}' does not match the checksum recorded",
+                 "pass another checkpoint folder"))
+
+
+
 # ---------------------------------------------------------------- running and checking
 
 def files_in(folder: Path) -> dict[Path, tuple[int, int]]:
@@ -635,8 +783,8 @@ def run_case(prepared: Case, python: str):
 def outcomes(request, tmp_path_factory, warm_python) -> dict:
     """Every selected case, prepared in its own folder and run: name -> (case, result, files it wrote)."""
     world = build_world(tmp_path_factory.mktemp("world"))
-    selected = [item.callspec.params["name"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
+    selected = list(dict.fromkeys(item.callspec.params["name"] for item in request.session.items  # once each
+                                  if item.module is request.module and hasattr(item, "callspec")))
     prepared = {}
     for name in selected:
         folder = tmp_path_factory.mktemp(name)
@@ -652,7 +800,7 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 60
+    assert len(CASES) >= 80
     assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad",
                      "image"}
 
