@@ -19,10 +19,13 @@ import torch
 from conftest import run
 from tiny_world import ENV, build_world
 from training_helpers import comparable_metrics, lm_command, tensors_equal
+from transformers import AutoModelForSequenceClassification
 
 from ligo.base.checksums import SUMS_FILE, write_checksums
 from ligo.base.errors import UserError
-from ligo.models.loading import load_model
+from ligo.finetune.model import load_with_head
+from ligo.growth.operator import WEIGHTS_FILE, LiGOOperator, LiGOOptions
+from ligo.models.loading import load_config, load_model, new_model
 from ligo.training import checkpoint
 from ligo.training.run_log import RunLog
 
@@ -295,3 +298,23 @@ def test_a_model_loaded_from_a_damaged_checkpoint_folder_is_refused(setup, tmp_p
         load_model("bert", str(model))
     write_checksums(model)  # recorded anew, the flipped byte loads: the checksum was what refused it
     load_model("bert", str(model))
+
+
+def test_a_model_for_fine_tuning_and_an_operator_are_checked_too(setup, tmp_path):
+    # run_glue.py / run_squad.py load a checkpoint with a new head; --pretrained_ligo_path an operator.
+    model = Path(shutil.copytree(setup.whole / "checkpoints/checkpoint-00000002", tmp_path / "model"))
+    flip_a_byte(model / "model.safetensors", (model / "model.safetensors").stat().st_size - 100)
+    with pytest.raises(UserError, match=f"model file '{model}/model.safetensors' does not match the checksum"):
+        load_with_head(str(model), AutoModelForSequenceClassification, "a sequence classifier", num_labels=2)
+    small_config = load_config("bert", str(setup.world.small_config))
+    large_config = load_config("bert", str(setup.world.large_config))
+    small = new_model("bert", small_config, seed=0)
+    operator = tmp_path / "operator"
+    operator.mkdir()
+    LiGOOperator(small.state_dict(), small_config, large_config, LiGOOptions()).save(operator)
+    write_checksums(operator)
+    LiGOOperator.load(operator)
+    flip_a_byte(operator / WEIGHTS_FILE, (operator / WEIGHTS_FILE).stat().st_size - 100)
+    with pytest.raises(UserError, match=f"the LiGO operator file '{operator / WEIGHTS_FILE}' is damaged \\(checked "
+                                        f"against {SUMS_FILE}\\): pass an earlier checkpoint of its run"):
+        LiGOOperator.load(operator)

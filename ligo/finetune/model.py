@@ -23,7 +23,7 @@ from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from ligo.base.errors import UserError
 from ligo.models.families import FAMILIES, families_with_head, position_offset
-from ligo.models.loading import require_safetensors
+from ligo.models.loading import require_safetensors, verify_model_files
 from ligo.training.checkpoint import resolve_model_path
 
 LOAD_REPORT_LOGGER = "transformers.modeling_utils"
@@ -98,6 +98,7 @@ def load_with_head(path: str, auto_class, what: str, **kwargs) -> tuple[PreTrain
     AutoModelForQuestionAnswering), and the names of the new weights. ``what`` names the head in
     errors ("a sequence classifier")."""
     require_safetensors(path, "--model_name_or_path")
+    verify_model_files(path)  # a checkpoint of ours records its checksums
     # A hub id found in the cache loads from it; the hub is asked only if it is not there.
     attempts = (True,) if _offline() or Path(path).exists() else (True, False)
     for local_only in attempts:

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers import PretrainedConfig
 
+from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
 from ligo.base.errors import UserError
 from ligo.growth.expansion import IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
@@ -199,6 +200,16 @@ class LiGOOperator(nn.Module):
         if not (folder / WEIGHTS_FILE).is_file() or not (folder / SETTINGS_FILE).is_file():
             raise UserError(f"'{folder}' holds no LiGO operator ({WEIGHTS_FILE}, {SETTINGS_FILE}); "
                             "pass the output_dir of a run_grow_distributed.py run")
+        try:
+            sums = read_checksums(folder)  # an operator run's checkpoint records them; a hand-made folder may not
+            problem = find_problem(folder, sums, [WEIGHTS_FILE, SETTINGS_FILE]) if sums is not None else None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise UserError(f"the LiGO operator in '{folder}' has a damaged {SUMS_FILE} ({err}); train it again "
+                            "with run_grow_distributed.py") from None
+        if problem is not None:
+            raise UserError(f"the LiGO operator file '{problem.path}' is {problem.what} (checked against "
+                            f"{SUMS_FILE}): pass an earlier checkpoint of its run, or train it again with "
+                            "run_grow_distributed.py")
         try:
             return cls._read(folder)
         except (ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as err:  # what a bad file raises
