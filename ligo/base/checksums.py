@@ -34,17 +34,23 @@ def digest(path: Path, bar: tqdm | None = None) -> str:
     return sha.hexdigest()
 
 
+def digests(folder: Path, names) -> dict[str, str]:
+    """name -> SHA-256 of each of ``names`` in ``folder``."""
+    return {name: digest(Path(folder) / name) for name in names}
+
+
 def files_of(folder: Path) -> list[str]:
     """The folder's files (recursively) as names relative to it, the record excluded."""
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != SUMS_FILE)
 
 
-def write_checksums(folder, about_to_write: dict[str, bytes] | None = None):
+def write_checksums(folder, about_to_write: dict[str, bytes] | None = None, known: dict[str, str] | None = None):
     """Record the checksum of every file now in ``folder``, and of ``about_to_write`` (name ->
     the bytes that file will hold: a file written after the record, such as the one whose
-    presence marks the folder complete)."""
+    presence marks the folder complete). ``known``: digests already taken (name -> SHA-256, as
+    its bytes were written), not read again."""
     folder = Path(folder)
-    sums = {name: digest(folder / name) for name in files_of(folder)}
+    sums = {name: (known or {}).get(name) or digest(folder / name) for name in files_of(folder)}
     sums.update({name: hashlib.sha256(data).hexdigest() for name, data in (about_to_write or {}).items()})
     (folder / SUMS_FILE).write_text("".join(f"{sums[name]}  {name}\n" for name in sorted(sums)))
 

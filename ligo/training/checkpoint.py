@@ -15,10 +15,12 @@ and the checkpoint to fall back to. Nothing loaded from a checkpoint can run cod
 from safetensors, the rest from JSON or ``torch.load(weights_only=True)``.
 """
 
+import hashlib
 import json
 import pickle
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -26,7 +28,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ligo.base.atomic_write import describe_os_error, os_error_of
-from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums, write_checksums
+from ligo.base.checksums import SUMS_FILE, digests, files_of, find_problem, read_checksums, write_checksums
 from ligo.base.errors import UserError
 from ligo.training import fault_injection
 
@@ -86,14 +88,19 @@ def save_checkpoint(output_dir, step: int, save_weights, processor, training_obj
         partial.mkdir(parents=True)
         save_weights(partial)
         fault_injection.at("checkpoint_write", step, 0)
-        processor.save_pretrained(str(partial))
-        for stem, obj in training_objects.items():
-            _torch_save(obj.state_dict(), partial / f"{stem}.pt")
-        save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states)
-                   for key, t in state.items()}, str(partial / RNG_FILE))
-        (partial / ARGS_FILE).write_text(json.dumps(vars(args), indent=2, sort_keys=True, default=str))
+        # The weights are hashed in a thread (hashlib lets go of the GIL) while the rest is written;
+        # torch.save's files are hashed as they are written: the checksums cost no second read.
+        with ThreadPoolExecutor(1) as pool:
+            weights = pool.submit(digests, partial, files_of(partial))
+            processor.save_pretrained(str(partial))
+            known = {f"{stem}.pt": _torch_save(obj.state_dict(), partial / f"{stem}.pt")
+                     for stem, obj in training_objects.items()}
+            save_file({f"rank{rank}.{key}": t.contiguous() for rank, state in enumerate(rng_states)
+                       for key, t in state.items()}, str(partial / RNG_FILE))
+            (partial / ARGS_FILE).write_text(json.dumps(vars(args), indent=2, sort_keys=True, default=str))
+            known.update(weights.result())
         state_text = json.dumps(trainer_state, indent=2)
-        write_checksums(partial, {STATE_FILE: state_text.encode()})  # every file's, the state's too
+        write_checksums(partial, {STATE_FILE: state_text.encode()}, known)  # every file's, the state's too
         (partial / STATE_FILE).write_text(state_text)  # last: marks the folder complete
         fault_injection.at("checkpoint_rename", step, 0)
         _publish(partial, final)
@@ -115,9 +122,10 @@ def write_failed(what: str, err: OSError, output_dir) -> UserError:
                      "permissions, then run again with --should_continue")
 
 
-def _torch_save(obj, path: Path):
+def _torch_save(obj, path: Path) -> str:
     """torch.save through a Python file, so that a failed write is the operating system's error
-    (a full disk): saving to a path, torch's C++ writer reports only 'unexpected pos'."""
+    (a full disk): saving to a path, torch's C++ writer reports only 'unexpected pos'. Returns
+    the file's SHA-256, taken as it was written."""
     try:
         with open(path, "wb") as f:
             file = _ErrorKeepingFile(f)
@@ -129,20 +137,24 @@ def _torch_save(obj, path: Path):
                 raise file.error from None
     except OSError as err:  # a Python file's failed write names no file
         raise OSError(err.errno, err.strerror, str(path)) from None
+    return file.sha.hexdigest()
 
 
 class _ErrorKeepingFile:
-    """A file that keeps the error of its failed write: torch's writer turns it into a RuntimeError."""
+    """A file that keeps the error of its failed write (torch's writer turns it into a
+    RuntimeError) and hashes what is written (torch's writer writes in order, never seeks)."""
 
     def __init__(self, file):
-        self.file, self.error = file, None
+        self.file, self.error, self.sha = file, None, hashlib.sha256()
 
     def write(self, data):
         try:
-            return self.file.write(data)
+            written = self.file.write(data)
         except OSError as err:
             self.error = err
             raise
+        self.sha.update(data)
+        return written
 
     def flush(self):
         self.file.flush()
