@@ -342,8 +342,10 @@ class Trainer:
         train_loss = state.window_loss / state.window_batches if state.window_batches else None
         state.window_loss, state.window_batches = 0.0, 0
         metrics = self._log(train_loss)
-        bar.set_postfix(loss=f"{math.nan if train_loss is None else train_loss:.3f}",
-                        eval_loss=f"{metrics.get('eval_loss', math.nan):.3f}")
+        shown = {"loss": "skipped" if train_loss is None else f"{train_loss:.3f}"}
+        if "eval_loss" in metrics:  # not without --do_eval: a nan there read as a diverged run
+            shown["eval_loss"] = f"{metrics['eval_loss']:.3f}"
+        bar.set_postfix(shown)
 
     def _log(self, train_loss: float | None) -> dict:
         state = self.state
