@@ -767,6 +767,116 @@ def grow_from_a_source_model_with_a_flipped_byte(tmp, world):
 
 
 
+# ---------------------------------------------------------------- target configs
+
+def changed_config(path: Path, world: World, layers: int, hidden: int, **changes) -> Path:
+    tiny_config(path, "bert", world.vocab, layers=layers, hidden=hidden)
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return path
+
+
+@case
+def grow_target_with_another_activation(tmp, world):
+    # Accepted once: Net2Net's copy then computed another function than its source.
+    config = changed_config(tmp / "bert-4L-128H-relu.json", world, 4, 128, hidden_act="relu")
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model,
+                     config=config),
+                (f"cannot grow '{world.small_model}' (bert 2L-64H) to '{config}' (bert 4L-128H)",
+                 "hidden_act (source 'gelu', target 'relu')", "--allow_config_mismatch hidden_act"))
+
+
+@case
+def operator_target_heads_of_another_size(tmp, world):
+    config = changed_config(tmp / "bert-4L-128H-2heads.json", world, 4, 128, num_attention_heads=2)
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, config=config),
+                ("the attention head size differs (source 32: 64 / 2 heads; target 64: 128 / 2 heads)",
+                 "set num_attention_heads to 4 in the target config (128 / 32)", "--target_hidden 128"))
+
+
+@case
+def lm_config_name_and_target_hidden(tmp, world):
+    return Case(lm(world, tmp, "--source_model_path", world.small_model, "--target_hidden", "128"),
+                ("--config_name and --target_hidden both give the target model; pass one",))
+
+
+# ---------------------------------------------------------------- checkpoints users bring
+
+def base_model_source(tmp: Path, world: World) -> Path:
+    """A public sentence-embedding BERT's layout: BertModel weights (no masked-LM head, a pooler) in
+    float16, with its tokenizer."""
+    from transformers import BertModel  # this section's own imports
+
+    from ligo.models.loading import load_config
+
+    folder = tmp / "minilm"
+    BertModel(load_config("bert", str(world.small_config))).half().save_pretrained(str(folder))
+    for file in world.tokenizer.iterdir():
+        (folder / file.name).write_bytes(file.read_bytes())
+    return folder
+
+
+def other_vocabulary(tmp: Path, world: World) -> Path:
+    """A tokenizer of the world's alphabet and size, trained on other words (half the sample's
+    lines, each word reversed): not the vocabulary of the world's models."""
+    text = tmp / "reversed.txt"
+    lines = (world.text_dir / "en.train.raw").read_text().splitlines()[::2]
+    text.write_text("".join(" ".join(word[::-1] for word in line.split()) + "\n" for line in lines))
+    folder = tmp / "bert-reversed-uncased"
+    train_tokenizer("bert-uncased", [text], 1000).save_pretrained(str(folder))
+    return folder
+
+
+@case
+def grow_from_a_base_model_without_its_head(tmp, world):
+    # Accepted once: the masked-LM head was made at random, another in every run of the same --seed.
+    source = base_model_source(tmp, world)
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", source),
+                (f"model '{source}' has no masked-LM head (cls.predictions.*: a BertModel checkpoint)",
+                 "pass --source_head random to initialise one from --seed"))
+
+
+@case
+def grow_from_a_source_without_a_tokenizer(tmp, world):
+    # Accepted once: the grown folder held no tokenizer, and AutoTokenizer built a 5-token one.
+    source = save_model(tmp / "bare", world.small_config, "bert")
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", source),
+                (f"no tokenizer to save with the grown model: source model '{source}' holds none",
+                 "pass the tokenizer the source was trained with as --tokenizer_name"))
+
+
+@case
+def grow_with_a_tokenizer_of_another_vocabulary(tmp, world):
+    other = other_vocabulary(tmp, world)
+    return Case(grow(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", world.small_model,
+                     "--tokenizer_name", other),
+                (f"tokenizer '{other}' is not the vocabulary of model '{world.small_model}': token '",
+                 "leave --tokenizer_name out to save the source's own"))
+
+
+@case
+def operator_with_a_tokenizer_of_another_vocabulary(tmp, world):
+    from tokenization.tokenize_dataset import tokenize_file  # this section's own imports
+
+    other = other_vocabulary(tmp, world)
+    text_dir = tmp / "text"  # the world's text, tokenised with it: the run's data is its own
+    text_dir.mkdir()
+    for name in ("en.train.raw", "en.valid.raw"):
+        (text_dir / name).write_bytes((world.text_dir / name).read_bytes())
+        tokenize_file(text_dir / name, str(other), processes=1)
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--tokenizer_name", other,
+                         "--train_data_file", text_dir / "en.train.raw", "--eval_data_file", text_dir / "en.valid.raw"),
+                (f"tokenizer '{other}' is not the vocabulary of model '{world.small_model}'",
+                 f"tokenise the data with its own tokenizer (in '{world.small_model}')"))
+
+
+@case
+def lm_grown_from_a_base_model_without_its_head(tmp, world):
+    source = base_model_source(tmp, world)
+    return Case(lm(world, tmp, "--grow_scheme", "bert2bert_fpi", "--source_model_path", source,
+                   config=world.large_config),
+                (f"model '{source}' has no masked-LM head", "pass --source_head random"))
+
+
 # ---------------------------------------------------------------- running and checking
 
 def files_in(folder: Path) -> dict[Path, tuple[int, int]]:

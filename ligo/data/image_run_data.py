@@ -25,6 +25,7 @@ from ligo.data.images import (
 )
 from ligo.data.run_data import RunData
 from ligo.models import vit_flops
+from ligo.models.target_config import target_name
 
 CHECK_CHUNK = 64  # images a checking process takes at a time
 
@@ -45,7 +46,7 @@ class SmoothedMixupCollator:
 def augment_options(args, config) -> AugmentOptions:
     if args.input_size is not None and args.input_size != config.image_size:
         raise UserError(f"--input_size {args.input_size} differs from the model's image_size {config.image_size} "
-                        f"('{args.config_name}'); leave --input_size out, or use a config with that image_size")
+                        f"('{target_name(args)}'); leave --input_size out, or use a config with that image_size")
     return AugmentOptions(input_size=config.image_size, crop_scale_min=args.crop_scale_min, hflip=args.hflip,
                           rand_augment_ops=args.rand_augment_ops,
                           rand_augment_magnitude=args.rand_augment_magnitude, reprob=args.reprob, mixup=args.mixup,
@@ -98,7 +99,7 @@ def image_run_data(args, config, ctx) -> RunData:
                                         classes=classes)
         classes = evaluation.classes
     if len(classes) != config.num_labels:
-        raise UserError(f"'{args.data_path}' has {len(classes)} classes but the model '{args.config_name}' predicts "
+        raise UserError(f"'{args.data_path}' has {len(classes)} classes but the model '{target_name(args)}' predicts "
                         f"{config.num_labels}; set num_labels (and id2label) to {len(classes)} in the config")
     if args.check_images == "on":
         check_all_images([d for d in (train, evaluation) if d is not None], ctx, args.num_workers)

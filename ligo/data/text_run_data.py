@@ -5,8 +5,10 @@ from ligo.data.dataset import BlockDataset
 from ligo.data.masking import SeededMLMCollator
 from ligo.data.run_data import RunData
 from ligo.data.tokenizer import load_tokenizer, tokenizer_tag
+from ligo.data.vocabulary import check_tokenizer_fits
 from ligo.models.families import family_of
-from ligo.models.loading import check_tokenizer_fits, resolve_block_size
+from ligo.models.loading import resolve_block_size
+from ligo.models.target_config import target_name
 
 # Evaluation masks do not follow --seed: every run is scored on the same masked blocks.
 EVAL_MASK_SEED = 0
@@ -14,7 +16,7 @@ EVAL_MASK_SEED = 0
 
 def text_run_data(args, config) -> RunData:
     tokenizer = load_tokenizer(args.tokenizer_name)
-    check_tokenizer_fits(config, tokenizer, args.config_name, args.tokenizer_name)
+    check_tokenizer_fits(config, tokenizer, target_name(args), args.tokenizer_name)
     args.block_size = resolve_block_size(args.block_size, config, args.model_type)
     tag = tokenizer_tag(args.tokenizer_name)
     # --split_sent, the authors' flag, is not read here: their dataset never read it either, and

@@ -10,6 +10,12 @@ from ligo.base.errors import UserError
 # A real vocabulary is far larger; transformers 5 silently builds a 5-token tokenizer
 # from some malformed inputs, which would map every word to [UNK].
 MIN_VOCAB_SIZE = 100
+# Any of these in a model folder: it holds its tokenizer (save_pretrained's files, or a bare vocabulary).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+
+
+def holds_tokenizer(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / name).is_file() for name in TOKENIZER_FILES)
 
 
 def tokenizer_tag(name_or_path: str) -> str:

@@ -33,6 +33,13 @@ MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.dense", "head.decoder")
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
                    ("intermediate_size", "FFN size"), ("num_attention_heads", "attention heads"))
 SHARED_FIELDS = ("vocab_size", "max_position_embeddings", "type_vocab_size")
+# Free to differ in a grown model: dropout, and the labels of classification heads, which masked-LM
+# pretraining does not use (check_growable).
+FREE_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "id2label", "label2id",
+               "problem_type")
+# transformers 5's BERT has absolute positions only and no longer keeps the field, which older
+# configs (public sentence-embedding BERTs) still write.
+FIELD_DEFAULTS = (("position_embedding_type", "absolute"),)
 
 
 def encoder_layout(family: str, base: str, head: str, head_dense: str, head_norm: str) -> Layout:
@@ -130,7 +137,14 @@ FAMILY = Family(
     matmul_terms=MATMUL_TERMS,
     growable_fields=GROWABLE_FIELDS,
     shared_fields=SHARED_FIELDS,
+    free_fields=FREE_FIELDS,
+    field_defaults=FIELD_DEFAULTS,
     layers_path="bert.encoder.layer",
     example_config="configs/bert-6L-512H.json",
     finetune_heads=(SEQUENCE_CLASSIFICATION, QUESTION_ANSWERING),  # the paper's GLUE and SQuAD (RoBERTa's too)
+    head_name="masked-LM head",
+    # BertModel's pooler (sentence-embedding models), BertForPreTraining's next-sentence head and
+    # the fine-tuning heads; RoBERTa's classes hold the same names (its ``classifier`` is a module).
+    extras=(("pooler", "pooler"), ("cls.seq_relationship", "next-sentence head"), ("classifier", "classifier"),
+            ("qa_outputs", "question-answering head")),
 )

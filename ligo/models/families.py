@@ -2,11 +2,13 @@
 a config's family: its layout and spaces, whether a pair can grow, its FLOPs. A new family is
 a module in ligo/models/ (see ligo/models/family.py) added to ``FAMILIES``."""
 
+from collections.abc import Iterable
+
 from transformers import PretrainedConfig
 
 from ligo.base.errors import UserError
 from ligo.models import bert, gpt2, roberta, vit
-from ligo.models.family import Family
+from ligo.models.family import FREE_FIELDS, Family
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import Layout
 
@@ -41,14 +43,27 @@ def families_with_head(head: str) -> tuple[str, ...]:
     return tuple(model_type for model_type, family in FAMILIES.items() if head in family.finetune_heads)
 
 
-def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name: str, large_name: str):
-    """Refuse pairs no growth operator can map, naming both models."""
+def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name: str, large_name: str,
+                   allow_mismatch: Iterable[str] | None = None):
+    """Refuse pairs no growth operator can map, naming both models. With ``allow_mismatch`` (the
+    entry points pass --allow_config_mismatch, empty by default) every config field the family
+    declares neither grown nor free must be equal too, but those named: another activation or norm
+    epsilon would make the grown model compute another function than its source. None checks what
+    the growth maps need only: the growth code's own guard, also as it reloads an operator."""
     pair = f"'{small_name}' ({small.model_type} {small.num_hidden_layers}L-{small.hidden_size}H) to " \
            f"'{large_name}' ({large.model_type} {large.num_hidden_layers}L-{large.hidden_size}H)"
     if small.model_type != large.model_type:
         raise UserError(f"cannot grow {pair}: the families differ; grow a model into one of its own family")
     family = family_of(small.model_type)
+    for config, name in [(small, small_name), (large, large_name)]:
+        if config.hidden_size % config.num_attention_heads:
+            raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "
+                            f"{config.num_attention_heads} heads")
+    head_size = small.hidden_size // small.num_attention_heads
+    same_head_size = large.hidden_size // large.num_attention_heads == head_size
     for field, what in family.growable_fields:
+        if field == family.size_fields.heads and not same_head_size:
+            continue  # fewer heads of another size: the head-size refusal below says what fits
         if getattr(large, field) < getattr(small, field):
             raise UserError(f"cannot grow {pair}: the target has fewer {what} ({getattr(large, field)} < "
                             f"{getattr(small, field)}); the target must be at least as large in every dimension")
@@ -62,12 +77,61 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
             raise UserError(f"cannot grow {pair}: {field} differs ({getattr(small, field)} vs "
                             f"{getattr(large, field)}); "
                             "both models must share it (the tokenizer and positions; a ViT's images and classes)")
-    for config, name in [(small, small_name), (large, large_name)]:
-        if config.hidden_size % config.num_attention_heads:
-            raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "
-                            f"{config.num_attention_heads} heads")
-    if small.hidden_size // small.num_attention_heads != large.hidden_size // large.num_attention_heads:
-        raise UserError(f"cannot grow {pair}: the attention head size differs; widening adds heads of the same size")
+    if not same_head_size:
+        raise UserError(f"cannot grow {pair}: {_head_size_fix(small, large, family)}")
+    if allow_mismatch is not None:
+        _check_kept_fields(small, large, family, pair, list(allow_mismatch))
+
+
+def _key(config: PretrainedConfig, field: str) -> str:
+    """A field's name in the config's JSON (GPT-2's n_embd for hidden_size)."""
+    return config.attribute_map.get(field, field)
+
+
+def _head_size_fix(small: PretrainedConfig, large: PretrainedConfig, family: Family) -> str:
+    """Why the head sizes must be equal, and the target's head count (or widths) that would fit."""
+    head_size = small.hidden_size // small.num_attention_heads
+    heads = _key(large, family.size_fields.heads)
+    hidden = large.hidden_size
+    what = (f"the attention head size differs (source {head_size}: {small.hidden_size} / {small.num_attention_heads} "
+            f"heads; target {hidden // large.num_attention_heads}: {hidden} / {large.num_attention_heads} heads) and "
+            f"widening adds heads of the source's size")
+    if hidden % head_size == 0:
+        return (f"{what}: set {heads} to {hidden // head_size} in the target config ({hidden} / {head_size}), or "
+                f"derive the target from the source with --target_hidden {hidden} instead of --config_name")
+    below = hidden // head_size * head_size  # at least the source's width: the sizes are checked first
+    return (f"{what}, which hidden_size {hidden} is not a multiple of: use a target hidden_size of {below} "
+            f"({below // head_size} heads) or {below + head_size} ({below // head_size + 1} heads), e.g. "
+            f"--target_hidden {below + head_size} instead of --config_name")
+
+
+_UNSET = "unset"
+
+
+def _check_kept_fields(small: PretrainedConfig, large: PretrainedConfig, family: Family, pair: str,
+                       allowed: list[str]):
+    """Every field neither grown nor free equal in both configs, but the ``allowed`` ones."""
+    defaults = dict(family.field_defaults)  # what a config that lacks the field means
+    values = [{**defaults, **config.to_dict()} for config in (small, large)]
+    sizes = family.size_fields
+    grown = [field for field, _ in family.growable_fields] + [sizes.layers, sizes.hidden, sizes.heads, sizes.ffn]
+    not_kept = {_key(small, field) for field in (*grown, *family.derived_fields, *family.shared_fields,
+                                                 *FREE_FIELDS, *family.free_fields, "model_type")}
+    known = set(values[0]) | set(values[1]) | not_kept
+    unknown = [field for field in allowed if _key(small, field) not in known]
+    if unknown:
+        raise UserError(f"--allow_config_mismatch {' '.join(unknown)}: not a field of either config; name fields of "
+                        f"the source's or the target's config.json, e.g. hidden_act")
+    allowed_keys = {_key(small, field) for field in allowed}
+    differing = [key for key in dict.fromkeys([*values[0], *values[1]])
+                 if key not in not_kept and key not in allowed_keys
+                 and values[0].get(key, _UNSET) != values[1].get(key, _UNSET)]
+    if differing:
+        values_text = " and ".join(f"{key} (source {values[0].get(key, _UNSET)!r}, target "
+                                   f"{values[1].get(key, _UNSET)!r})" for key in differing)
+        raise UserError(f"cannot grow {pair}: the target's config differs from the source's in {values_text}, so the "
+                        "grown model would not compute what its source does; make them equal in the target config, or "
+                        f"pass --allow_config_mismatch {' '.join(differing)} if you mean it")
 
 
 def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> dict[str, int]:

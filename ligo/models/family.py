@@ -22,6 +22,29 @@ SEQUENCE_CLASSIFICATION = "sequence-classification"
 QUESTION_ANSWERING = "question-answering"
 
 
+# Fields of every Hugging Face config that a grown model may set otherwise than its source: records
+# (architectures, _name_or_path, versions), how the model is run (outputs, cache, chunking,
+# checkpointing, dtype) and how new weights are drawn (initializer_range): none changes what the
+# model computes from its weights. And tie_word_embeddings, which growth maps either way (an untied
+# target's decoder grows from the source's, a tied one is the grown word embedding): the authors'
+# commands grow their untied BERT-Small (configs/bert-6L-512H.json) into a tied BERT-Base. Every
+# field a family declares neither grown nor free must match.
+FREE_FIELDS = ("architectures", "_name_or_path", "transformers_version", "dtype", "torch_dtype", "output_hidden_states",
+               "output_attentions", "return_dict", "use_cache", "output_past", "chunk_size_feed_forward",
+               "gradient_checkpointing", "initializer_range", "tie_word_embeddings")
+
+
+@dataclass(frozen=True)
+class SizeFields:
+    """The config fields that hold a model's sizes. Hugging Face maps the standard names to a
+    family's own (GPT-2's ``n_layer``); the FFN size has no standard name."""
+
+    layers: str = "num_hidden_layers"
+    hidden: str = "hidden_size"
+    heads: str = "num_attention_heads"
+    ffn: str = "intermediate_size"
+
+
 @dataclass(frozen=True)
 class Family:
     model_type: str  # Hugging Face's config.model_type
@@ -60,6 +83,23 @@ class Family:
     # and ViT, whose tokens and inputs these scripts' data do not fit; Llama, once added) is
     # refused, until its data, padding and head are supported and it declares them.
     finetune_heads: tuple[str, ...] = ()
+    # A checkpoint users bring (ligo/models/loading.py read_model) may be of another class of the
+    # family. The pretraining class's head is its weights outside the base model (Hugging Face's
+    # ``base_model_prefix``): a base-model checkpoint (BertModel) lacks it, and ``head_name``
+    # names it in messages. ``extras`` are the modules other classes hold that the pretraining
+    # class has no place for (path under the base model or from the top, and what it is): they
+    # are dropped, and named so.
+    head_name: str = "pretraining head"
+    extras: tuple[tuple[str, str], ...] = ()
+    # What a target config may set otherwise than its source (check_growable; ligo/models/target_config.py
+    # derives targets from sources). Grown: ``growable_fields``, ``size_fields`` and ``derived_fields``,
+    # sizes the config class recomputes from the others when absent (ViT's pooler_output_size). Free:
+    # FREE_FIELDS and ``free_fields``, settings of training (dropout) or of heads pretraining does not
+    # use. ``field_defaults``: (field, value) for fields a config may lack, as the models read them.
+    size_fields: SizeFields = SizeFields()
+    derived_fields: tuple[str, ...] = ()
+    free_fields: tuple[str, ...] = ()
+    field_defaults: tuple[tuple[str, object], ...] = ()
 
     @property
     def special_tokens_per_block(self) -> int:

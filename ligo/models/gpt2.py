@@ -27,7 +27,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PretrainedConfig
 
 from ligo.models import gpt2_flops
-from ligo.models.family import Family
+from ligo.models.family import Family, SizeFields
 from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 BLOCK = "transformer.h.{i}"
@@ -40,6 +40,11 @@ CONV1D = re.compile(r"^transformer\.h\.\d+\.(attn\.c_proj|mlp\.c_fc|mlp\.c_proj)
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
                    ("num_attention_heads", "attention heads"))
 SHARED_FIELDS = ("vocab_size", "max_position_embeddings")
+# Free to differ in a grown model: dropout, the labels of classification heads and text-generation
+# settings, which causal-LM pretraining does not use, and older configs' n_ctx (a copy of
+# n_positions that transformers no longer reads).
+FREE_FIELDS = ("resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout", "summary_last_dropout",
+               "id2label", "label2id", "problem_type", "task_specific_params", "n_ctx")
 
 
 def to_growth(state: dict) -> dict:
@@ -123,6 +128,8 @@ FAMILY = Family(
     matmul_terms=gpt2_flops.MATMUL_TERMS,
     growable_fields=GROWABLE_FIELDS,
     shared_fields=SHARED_FIELDS,
+    size_fields=SizeFields(ffn="n_inner"),  # None: 4 * n_embd
+    free_fields=FREE_FIELDS,
     layers_path="transformer.h",
     block_start_token="eos_token",
     block_end_token=None,
@@ -131,4 +138,7 @@ FAMILY = Family(
     example_config="configs/gpt2-12L-768H.json",
     # None: the fine-tuning data needs a [CLS] token and padding, which GPT-2's tokenizer lacks.
     finetune_heads=(),
+    head_name="LM head",  # lm_head: tied to wte, so a GPT2Model checkpoint lacks nothing
+    extras=(("score", "sequence classifier"), ("classifier", "token classifier"),
+            ("qa_outputs", "question-answering head"), ("multiple_choice_head", "multiple-choice head")),
 )

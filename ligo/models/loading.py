@@ -1,11 +1,23 @@
 """Models of any registered family (ligo/models/families.py): Hugging Face's own classes, built
 from a JSON config, saved and loaded in the Hugging Face format (safetensors). A model folder
-that records its checksums (our checkpoints: ligo/base/checksums.py) is checked as it is loaded."""
+that records its checksums (our checkpoints: ligo/base/checksums.py) is checked as it is loaded.
 
+A checkpoint users bring may be any class of the family (``read_model``): with or without the
+base model's prefix, with a pooler or fine-tuning head the pretraining class has no place for
+(dropped, and said), in any floating dtype (loaded in float32; the saved dtype is reported). Its
+base model must be complete; a missing pretraining head is refused unless the caller asks for one
+initialised from a seed. transformers' own load report is replaced by these lines."""
+
+import contextlib
+import json
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
@@ -14,6 +26,16 @@ from ligo.models.families import family_of
 
 # Model weights as save_pretrained writes them, whole or sharded.
 SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+# safetensors' names of the floating dtypes a checkpoint may be saved in.
+SAVED_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+LOAD_REPORT_LOGGER = "transformers.modeling_utils"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: PreTrainedModel  # in float32
+    saved_dtype: torch.dtype  # the dtype of its saved weights
+    notes: tuple[str, ...]  # what was dropped or newly initialised, one line each, for the user
 
 
 def load_config(model_type: str, config_name: str, cache_dir: str | None = None) -> PretrainedConfig:
@@ -55,25 +77,6 @@ def max_block_size(config: PretrainedConfig, model_type: str) -> int:
     return config.max_position_embeddings - family.position_offset - family.special_tokens_per_block
 
 
-def check_tokenizer_fits(config: PretrainedConfig, tokenizer, config_name: str, tokenizer_name: str):
-    family = family_of(config.model_type)
-    for role in (family.block_start_token, family.block_end_token, family.document_end_token):
-        if role is not None and getattr(tokenizer, f"{role}_id") is None:
-            raise UserError(f"tokenizer '{tokenizer_name}' has no {role}, which {config.model_type}'s data needs: "
-                            f"it is not a {config.model_type} tokenizer; train one with `python -m "
-                            f"tokenization.train_tokenizer --kind {family.tokenizer_kind}`")
-    if len(tokenizer) > config.vocab_size:
-        raise UserError(
-            f"tokenizer '{tokenizer_name}' has {len(tokenizer)} tokens but config '{config_name}' has vocab_size "
-            f"{config.vocab_size}; use a config whose vocab_size is at least {len(tokenizer)}"
-        )
-    if tokenizer.pad_token_id != config.pad_token_id:
-        raise UserError(
-            f"tokenizer '{tokenizer_name}' pads with id {tokenizer.pad_token_id} but config '{config_name}' has "
-            f"pad_token_id {config.pad_token_id}; set pad_token_id to {tokenizer.pad_token_id} in the config"
-        )
-
-
 def resolve_block_size(block_size: int, config: PretrainedConfig, model_type: str) -> int:
     longest = max_block_size(config, model_type)
     if block_size == -1:
@@ -100,9 +103,19 @@ def new_model(model_type: str, config: PretrainedConfig, seed: int) -> PreTraine
 
 
 def load_model(model_type: str, path: str, config: PretrainedConfig | None = None,
-               cache_dir: str | None = None) -> PreTrainedModel:
-    """A model from a Hugging Face checkpoint folder or hub id: safetensors only, never a pickle."""
-    model_class = family_of(model_type).pretraining_class
+               cache_dir: str | None = None, new_head_seed: int | None = None) -> PreTrainedModel:
+    """A model from a Hugging Face checkpoint folder or hub id: safetensors only, never a pickle
+    (``read_model``; what it notes is the caller's to say)."""
+    return read_model(model_type, path, config, cache_dir, new_head_seed).model
+
+
+def read_model(model_type: str, path: str, config: PretrainedConfig | None = None, cache_dir: str | None = None,
+               new_head_seed: int | None = None) -> LoadedModel:
+    """The family's pretraining model from any checkpoint of the family, in float32. Its base model
+    must be complete; a missing pretraining head is refused unless ``new_head_seed`` is given, which
+    initialises it (the same seed, the same head); weights the pretraining class has no place for
+    are dropped. Both are noted in ``LoadedModel.notes``."""
+    family = family_of(model_type)
     require_safetensors(path, "model")
     verify_model_files(path)
     saved = _saved_config(path, cache_dir)
@@ -111,10 +124,127 @@ def load_model(model_type: str, path: str, config: PretrainedConfig | None = Non
         raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
                         f"pass a {model_type} checkpoint (growth and training stay within one family)")
     try:
-        return model_class.from_pretrained(path, config=config or saved, cache_dir=cache_dir, use_safetensors=True)
+        with _quiet_load_report(), torch.random.fork_rng(devices=[]):
+            # Whatever the checkpoint lacks is initialised from the global generator: seeded, so
+            # that it is the same in every run (and on every rank) with the same seed.
+            torch.manual_seed(0 if new_head_seed is None else new_head_seed)
+            model, info = family.pretraining_class.from_pretrained(
+                path, config=config or saved, cache_dir=cache_dir, use_safetensors=True, dtype=torch.float32,
+                output_loading_info=True, ignore_mismatched_sizes=True)
     except (OSError, ValueError, SafetensorError) as err:
         raise UserError(f"model '{path}' could not be loaded ({_one_line(err)}); it is damaged or not a model "
                         "folder: pass another checkpoint folder or a run's --output_dir") from None
+    notes = []
+    _check_shapes(path, info["mismatched_keys"])
+    new_head = _check_complete(path, model, saved, sorted(info["missing_keys"]), new_head_seed)
+    if new_head is not None:
+        notes.append(new_head)
+    dropped = _dropped_modules(model, sorted(info["unexpected_keys"]))
+    if dropped:
+        it, is_ = ("it", "is") if len(dropped) == 1 else ("them", "are")
+        named = dropped[:4] + ([f"{len(dropped) - 4} more modules"] if len(dropped) > 4 else [])
+        notes.append(f"model '{path}': its {' and '.join(named)} {is_} dropped: {type(model).__name__} has no place "
+                     f"for {it}, so a model grown or trained from it lacks {it} (a class that has {it}, such as "
+                     f"AutoModel, gets {it} untrained)")
+    return LoadedModel(model, saved_dtype(path, saved), tuple(notes))
+
+
+@contextlib.contextmanager
+def _quiet_load_report():
+    """transformers' MISSING/UNEXPECTED table (and its warning that a tied bias is absent):
+    ``read_model`` says what matters in one line instead. A filter, not a higher level:
+    transformers runs extra checks when that logger's level is raised."""
+    def keep(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "LOAD REPORT" not in message and "tied weights mapping" not in message
+
+    logger = logging.getLogger(LOAD_REPORT_LOGGER)
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
+def _check_shapes(path: str, mismatched):
+    if mismatched:
+        key, saved_shape, model_shape = sorted(mismatched)[0]
+        raise UserError(f"model '{path}': weight {key} is {list(saved_shape)} in the checkpoint but "
+                        f"{list(model_shape)} in the config it is loaded with; pass a checkpoint and config of the "
+                        "same model")
+
+
+def _check_complete(path: str, model: PreTrainedModel, saved: PretrainedConfig, missing: list[str],
+                    new_head_seed: int | None) -> str | None:
+    """Refuse a model whose base model lacks a weight, or whose pretraining head is missing unless
+    a new one is asked for; the note that says so, if one was made."""
+    base = f"{model.base_model_prefix}."
+    in_base = [key for key in missing if key.startswith(base)]
+    if in_base:
+        more = f" and {len(in_base) - 1} more" if len(in_base) > 1 else ""
+        raise UserError(f"model '{path}' lacks weight {in_base[0]}{more}: it is incomplete or not a "
+                        f"{saved.model_type} checkpoint of its config.json; pass a complete checkpoint")
+    if not missing:
+        return None
+    head = family_of(saved.model_type).head_name
+    weights = _common_name(missing)
+    kind = f"a {saved.architectures[0]} checkpoint" if saved.architectures else "a checkpoint without it"
+    if new_head_seed is None:
+        raise UserError(f"model '{path}' has no {head} ({weights}: {kind}); pass --source_head random to initialise "
+                        "one from --seed, or a checkpoint that holds it")
+    output, inputs = model.get_output_embeddings(), model.get_input_embeddings()
+    tied = output is not None and inputs is not None and output.weight is inputs.weight
+    return (f"model '{path}' has no {head} ({kind}): {weights} initialised from --seed {new_head_seed}"
+            + ("; its decoder stays tied to the input embeddings" if tied else ""))
+
+
+def _common_name(keys: list[str]) -> str:
+    """``cls.predictions.*`` for the keys under cls.predictions; the key itself if only one."""
+    if len(keys) == 1:
+        return keys[0]
+    common = os.path.commonprefix([key.split(".") for key in keys])
+    return f"{'.'.join(common)}.*" if common else ", ".join(keys)
+
+
+def _dropped_modules(model: PreTrainedModel, unexpected: list[str]) -> list[str]:
+    """What the checkpoint holds that the pretraining model has no place for, each named once:
+    the family's extras by name (``Family.extras``), anything else by its module path."""
+    base = f"{model.base_model_prefix}."
+    extras = family_of(model.config.model_type).extras
+    found = {}
+    for key in unexpected:
+        module = key.removeprefix(base).rsplit(".", 1)[0]
+        name = next((what if what == place else f"{what} ({place})" for place, what in extras
+                     if module == place or module.startswith(f"{place}.")), f"weights {module}")
+        found.setdefault(name, None)
+    return list(found)
+
+
+def saved_dtype(path: str, config: PretrainedConfig) -> torch.dtype:
+    """The floating dtype a model was saved in: that of most of its safetensors tensors in a local
+    folder (the files say what they hold), else its config's ``dtype``; float32 if neither says."""
+    counts = Counter()
+    for file in _weight_files(Path(path)):
+        with safe_open(str(file), framework="pt") as weights:
+            for key in weights.keys():
+                dtype = SAVED_DTYPES.get(weights.get_slice(key).get_dtype())
+                if dtype is not None:
+                    counts[dtype] += 1
+    if counts:
+        return counts.most_common(1)[0][0]
+    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype if isinstance(dtype, torch.dtype) and dtype.is_floating_point else torch.float32
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    if (folder / SAFETENSORS_WEIGHTS[0]).is_file():
+        return [folder / SAFETENSORS_WEIGHTS[0]]
+    index = folder / SAFETENSORS_WEIGHTS[1]
+    if index.is_file():
+        return [folder / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+    return []  # a hub id: its config says
 
 
 def verify_model_files(path: str):

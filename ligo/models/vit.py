@@ -35,6 +35,9 @@ GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size
                    ("intermediate_size", "FFN size"), ("num_attention_heads", "attention heads"))
 # Both models see the same images and predict the same classes.
 SHARED_FIELDS = ("image_size", "patch_size", "num_channels", "num_labels")
+FREE_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+# The pooler's width, hidden_size unless set (the classification model has no pooler).
+DERIVED_FIELDS = ("pooler_output_size",)
 
 
 def to_growth(state: dict) -> dict:
@@ -102,6 +105,8 @@ FAMILY = Family(
     matmul_terms=vit_flops.MATMUL_TERMS,
     growable_fields=GROWABLE_FIELDS,
     shared_fields=SHARED_FIELDS,
+    derived_fields=DERIVED_FIELDS,
+    free_fields=FREE_FIELDS,
     layers_path="vit.layers",
     block_start_token=None,
     block_end_token=None,
@@ -110,4 +115,6 @@ FAMILY = Family(
     # None: GLUE and SQuAD are text tasks.
     finetune_heads=(),
     run_batch=image_loss,
+    head_name="classifier",
+    extras=(("pooler", "pooler"),),  # ViTModel's; ViTForImageClassification classifies the CLS token itself
 )

@@ -14,6 +14,8 @@ from ligo.base.errors import UserError
 from ligo.base.flag_checks import check_adam_epsilon, check_finite
 from ligo.growth.schemes import GROW_SCHEMES, INIT_SCHEMES, TRAINING_METHODS
 from ligo.models.families import MODEL_TYPES, family_of
+from ligo.models.target_config import check_target_flags
+from ligo.tasks.source_model import SOURCE_HEAD_HELP, SOURCE_HEADS
 from ligo.training.layer_drop import LayerDrop
 from ligo.training.preemption import DEFAULT_SIGNALS, EXIT_PREEMPTED, parse_signals
 from ligo.training.token_drop import TokenDrop
@@ -98,7 +100,9 @@ def _model_flags(parser):
     group.add_argument("--should_continue", action="store_true",
                        help="resume from the latest checkpoint in --output_dir")
     group.add_argument("--model_name_or_path", help="initial weights: a Hugging Face checkpoint folder or hub id")
-    group.add_argument("--config_name", required=True, help="model config JSON (configs/*.json)")
+    group.add_argument("--config_name", help="model config JSON (configs/*.json); or derive it from the source's "
+                                             "config with the --target_* flags")
+    add_target_flags(group)
     group.add_argument("--tokenizer_name",
                        help="tokenizer: hub id or local folder (python -m tokenization.train_tokenizer)")
     group.add_argument("--cache_dir", help="Hugging Face cache folder for hub downloads")
@@ -109,9 +113,26 @@ def _model_flags(parser):
     group.add_argument("--mlm_ratio", type=float, default=1.0, help="weight of the MLM loss in the total loss")
 
 
+def add_target_flags(group):
+    """The target model derived from --source_model_path's config, instead of --config_name's
+    (ligo/models/target_config.py), and the config fields it may set otherwise than the source's."""
+    group.add_argument("--target_layers", type=int, help="layers of the target derived from the source's config "
+                                                         "(default: the source's)")
+    group.add_argument("--target_hidden", type=int,
+                       help="hidden size of the derived target, in heads of the source's size (default: the source's)")
+    group.add_argument("--target_intermediate", type=int,
+                       help="FFN size of the derived target (default: the source's FFN / hidden ratio times "
+                            "--target_hidden)")
+    group.add_argument("--allow_config_mismatch", nargs="+", action="extend", default=[], metavar="FIELD",
+                       help="config fields (neither sizes nor dropout) the target may set otherwise than the source, "
+                            "e.g. hidden_act: growth then no longer preserves the source's function")
+
+
 def _growth_flags(parser):
     group = parser.add_argument_group("growth (LiGO and baselines)")
     group.add_argument("--source_model_path", nargs="*", help="the small pretrained model(s) to grow from")
+    group.add_argument("--source_head", default="checkpoint", choices=SOURCE_HEADS,
+                       help=f"{SOURCE_HEAD_HELP}; also for --model_name_or_path")
     group.add_argument("--grow_scheme", default="none", choices=GROW_SCHEMES, help="how to initialise the large model")
     group.add_argument("--tune_depth", action="store_true", help="learn the depth coefficients")
     group.add_argument("--tune_width", action="store_true", help="learn the width expansions")
@@ -329,6 +350,7 @@ def check_args(args):
         raise UserError(f"--mlm_probability must be in (0, 1), got {args.mlm_probability}")
     if args.model_type is None:
         raise UserError(f"--model_type is required: one of {', '.join(MODEL_TYPES)}")
+    check_target_flags(args)
     if family_of(args.model_type).objective == "mlm" and not args.mlm:
         raise UserError(f"{args.model_type} is trained with the masked-LM loss: pass --mlm (or mlm = true in --config)")
     if family_of(args.model_type).causal and args.mlm:

@@ -16,9 +16,10 @@ from ligo.models import families
 from ligo.models.families import check_growable, family_of, space_sizes
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.loading import load_model, new_model
+from ligo.models.target_config import target_name
 from ligo.tasks.ki import KnowledgeInheritance
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
-from ligo.tasks.source_model import load_source_model
+from ligo.tasks.source_model import check_run_tokenizer, load_initial_model, load_source_model
 from ligo.training import checkpoint
 from ligo.training.layer_drop import LayerDrop, running_layers
 from ligo.training.optim import parameter_groups
@@ -97,23 +98,29 @@ class ModelTask:
         self.module.save_pretrained(str(folder))
 
 
-def latest_operator(args) -> LiGOOperator:
+def operator_checkpoint(args) -> Path:
+    """The operator checkpoint --pretrained_ligo_path names (it holds the run's tokenizer too)."""
     if not args.pretrained_ligo_path:
         raise UserError("--grow_scheme ligo needs --pretrained_ligo_path: the output_dir of run_grow_distributed.py")
     if checkpoint.NAME.match(Path(args.pretrained_ligo_path).name):
         # One checkpoint of an operator run, e.g. checkpoint-00000000: its initialisation alone.
-        return LiGOOperator.load(Path(args.pretrained_ligo_path))
+        return Path(args.pretrained_ligo_path)
     folder = checkpoint.latest_checkpoint(args.pretrained_ligo_path)
     if folder is None:
         raise UserError(f"--pretrained_ligo_path '{args.pretrained_ligo_path}' holds no checkpoint; "
                         "train the operator with run_grow_distributed.py first")
-    return LiGOOperator.load(folder)
+    return folder
+
+
+def latest_operator(args) -> LiGOOperator:
+    return LiGOOperator.load(operator_checkpoint(args))
 
 
 def check_operator_fits(operator: LiGOOperator, config, args, small_config=None):
     family = family_of(config.model_type)
     fields = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", *family.shared_fields)
-    for which, expected, name in [(operator.large_config, config, f"--config_name {args.config_name}"),
+    target = f"--config_name {args.config_name}" if args.config_name is not None else target_name(args)
+    for which, expected, name in [(operator.large_config, config, target),
                                   (operator.small_config, small_config, "--source_model_path")]:
         if expected is None:
             continue
@@ -126,14 +133,25 @@ def check_operator_fits(operator: LiGOOperator, config, args, small_config=None)
                             f"than {name} ({'; '.join(differing)}); train an operator for these models")
 
 
-def grown_model(args, config):
+def grown_model(args, config, small=None, tokenizer=None):
+    """``small``: the source model if the caller loaded it, else it is loaded here; ``tokenizer``:
+    a training run's, checked against the vocabulary of the source (or of the operator's source)."""
     if args.grow_scheme == "ligo":
         operator = latest_operator(args)
-        small_config = load_source_model(args).config if args.source_model_path else None
+        if small is None and args.source_model_path:
+            small = load_source_model(args, tokenizer)
+        elif small is None and tokenizer is not None:
+            check_run_tokenizer(args, tokenizer, operator.small_config, str(operator_checkpoint(args)))
+        small_config = small.config if small is not None else None
         check_operator_fits(operator, config, args, small_config)
+        # The sizes fit; the other fields of the target config must be the source's (the
+        # operator's, without --source_model_path) as in operator training.
+        source_name = args.source_model_path[0] if small_config is not None else "the LiGO operator's source model"
+        check_growable(small_config or operator.small_config, config, source_name, target_name(args),
+                       args.allow_config_mismatch)
         return materialize(operator(), config, args.seed)
-    small = load_source_model(args)
-    check_growable(small.config, config, args.source_model_path[0], args.config_name)
+    small = small if small is not None else load_source_model(args, tokenizer)
+    check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
     return materialize(grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed),
                        config, args.seed)
 
@@ -143,29 +161,30 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
     if args.grow_scheme not in GROW_SCHEMES:
         raise UserError(f"--grow_scheme {args.grow_scheme} is not one of {', '.join(GROW_SCHEMES)}")
     if args.grow_scheme == "mslt":
-        return build_mslt_task(args, config, resume_from)
+        return build_mslt_task(args, config, resume_from, tokenizer)
     if resume_from is not None:
         model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
     elif args.grow_scheme not in ("none", "ki"):
-        model = grown_model(args, config)
+        model = grown_model(args, config, tokenizer=tokenizer)
     elif args.model_name_or_path:
-        model = load_model(args.model_type, args.model_name_or_path, config=config, cache_dir=args.cache_dir)
+        model = load_initial_model(args, config)
     else:
         model = new_model(args.model_type, config, args.seed)
     inheritance = None
     if args.grow_scheme == "ki":
-        teacher = load_source_model(args)
-        check_growable(teacher.config, config, args.source_model_path[0], args.config_name)
+        teacher = load_source_model(args, tokenizer)
+        check_growable(teacher.config, config, args.source_model_path[0], target_name(args),
+                       args.allow_config_mismatch)
         inheritance = KnowledgeInheritance.from_args(args, teacher)
     return ModelTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance)
 
 
-def build_mslt_task(args, config, resume_from: Path | None) -> MSLTTask:
+def build_mslt_task(args, config, resume_from: Path | None, tokenizer=None) -> MSLTTask:
     if args.layer_drop or args.token_drop:
         raise UserError("--grow_scheme mslt trains stages of layers; it does not combine with --layer_drop or "
                         "--token_drop")
-    small = load_source_model(args)
-    check_growable(small.config, config, args.source_model_path[0], args.config_name)
+    small = load_source_model(args, tokenizer)
+    check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
     depths = stage_depths(args, small.config.num_hidden_layers, config.num_hidden_layers)
     schedule = MSLTSchedule(depths, args.mslt_stage_steps or [], args.max_steps)
     if resume_from is not None:

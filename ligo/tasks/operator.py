@@ -12,6 +12,7 @@ from ligo.growth.operator import LiGOOperator, LiGOOptions
 from ligo.growth.schemes import TRAINING_METHODS
 from ligo.models import families
 from ligo.models.families import check_growable, family_of
+from ligo.models.target_config import target_name
 from ligo.tasks.source_model import load_source_model
 from ligo.training.optim import parameter_groups
 
@@ -65,7 +66,8 @@ class OperatorTask:
 
 
 def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
-    """``tokenizer`` is not needed: the operator's loss is the large model's plain training loss."""
+    """``tokenizer``: the run's (None for images), checked against the source's vocabulary; the loss
+    does not need it (the large model's plain training loss)."""
     pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
                                               (f"--grow_scheme {args.grow_scheme}",
                                                args.grow_scheme in TRAINING_METHODS)]
@@ -78,7 +80,8 @@ def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) 
     if resume_from is not None:
         operator = LiGOOperator.load(resume_from)
     else:
-        small = load_source_model(args)
-        check_growable(small.config, config, args.source_model_path[0], args.config_name)  # names both models
+        small = load_source_model(args, tokenizer)  # the run's tokenizer must be the source's vocabulary
+        check_growable(small.config, config, args.source_model_path[0], target_name(args),  # names both models
+                       args.allow_config_mismatch)
         operator = LiGOOperator(small.state_dict(), small.config, config, LiGOOptions.from_args(args), seed=args.seed)
     return OperatorTask(operator, config)

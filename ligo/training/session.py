@@ -15,7 +15,7 @@ from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import LOCK_FILE, claim_output_dir
 from ligo.data.build import build_run_data
 from ligo.models.families import family_of
-from ligo.models.loading import load_config
+from ligo.models.target_config import load_target_config
 from ligo.training import checkpoint, distributed, optim
 from ligo.training.preemption import (
     EXIT_PREEMPTED,
@@ -32,12 +32,13 @@ from ligo.training.trainer import Trainer
 RUN_OUTPUTS = ("checkpoints", "runs", "metrics.jsonl", "train_log.txt", MARKER)
 # Arguments a resumed run must share with the checkpoint it resumes.
 MUST_MATCH_ON_RESUME = ("model_type", "config_name", "grow_scheme", "tokenizer_name", "block_size")
-# The same for the training methods' settings; a checkpoint written before a flag existed ran with
-# its default (the method off).
+# The same for the training methods' settings and a derived target's sizes; a checkpoint written
+# before a flag existed ran with its default (the method off, the target --config_name's).
 METHOD_FLAGS_ON_RESUME = {"layer_drop": False, "layer_drop_rate": 0.0, "layer_drop_lin_decay": False,
                           "layer_drop_gamma": 0.001, "token_drop": False, "token_drop_rate": 0.0,
                           "token_drop_start": 2, "token_drop_end": -1, "ki_alpha": 1.0, "ki_steps": None,
                           "ki_temperature": 2.0, "mslt_stages": None, "mslt_stage_steps": None,
+                          "target_layers": None, "target_hidden": None, "target_intermediate": None,
                           "pack_sentences": False}
 
 
@@ -151,7 +152,8 @@ def _run_locked(args, build_task, ctx, preemption):
     resume_from = prepare_output_dir(args, ctx)
     if distributed.any_rank(preemption.requested, ctx):  # signalled during start-up: load nothing
         stop_before_training(args, ctx, preemption, resume_from)
-    config = load_config(args.model_type, args.config_name, args.cache_dir)
+    source = checkpoint.resolve_model_path(args.source_model_path[0]) if args.source_model_path else None
+    config = load_target_config(args, source)  # --config_name's, or derived from the source's config
     data = build_run_data(args, config, ctx)
     tokenizer = data.processor if family_of(args.model_type).is_language_model else None
     task = build_task(args, config, resume_from, tokenizer=tokenizer)
