@@ -5,6 +5,7 @@ tokenizer.json that truncates and pads to 128; a BertForPreTraining; a checkpoin
 tokenizer. Each is refused in one line with nothing written, or grown (2L-64H to 4L-128H, heads
 of 32) into a folder that AutoModel and AutoTokenizer load, with the source's token ids."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -154,6 +155,24 @@ def test_a_grown_folder_without_a_tokenizer_is_refused_unless_one_is_given(tmp_p
     assert grow(capsys, world, out, "--grow_scheme", "bert2bert_fpi", "--source_model_path", source,
                 "--tokenizer_name", world.tokenizer)[0] == 0
     assert ids(out) == ids(world.tokenizer)
+
+
+def test_a_tokenizer_far_smaller_than_the_models_vocabulary_is_refused(tmp_path, world, capsys):
+    # The issue's case: the sample's small tokenizer with a model of a far larger vocabulary, which
+    # came without a tokenizer of its own to compare ids with.
+    config = json.loads(world.small_config.read_text())
+    large_vocab = tmp_path / "large-vocab.json"
+    large_vocab.write_text(json.dumps({**config, "vocab_size": config["vocab_size"] + 1000}))
+    source = save_model(tmp_path / "bare", large_vocab, "bert")
+    target = tmp_path / "target.json"
+    large = json.loads(world.large_config.read_text())
+    target.write_text(json.dumps({**large, "vocab_size": config["vocab_size"] + 1000}))
+    out = tmp_path / "grown"
+    code, _, err = grow(capsys, world, out, "--grow_scheme", "bert2bert_fpi", "--source_model_path", source,
+                        "--tokenizer_name", world.tokenizer, "--config_name", target)
+    assert code == 2 and not out.exists(), err
+    assert f"tokenizer '{world.tokenizer}' is not the vocabulary of model '{source}': it has {world.vocab} tokens, " \
+           f"far fewer than the model's {world.vocab + 1000}" in err
 
 
 def test_a_tokenizer_of_another_vocabulary_is_refused(tmp_path, world, capsys):

@@ -211,7 +211,7 @@ def test_the_other_methods_train_a_vit(vit_growth, method, tmp_path, warm_python
 
 
 def test_the_grow_command_writes_a_vit_that_loads_as_an_image_classifier(vit_growth, tmp_path, warm_python):
-    from transformers import AutoModelForImageClassification
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     root, _, large = vit_growth
     out = tmp_path / "grown"
@@ -220,6 +220,10 @@ def test_the_grow_command_writes_a_vit_that_loads_as_an_image_classifier(vit_gro
     model = AutoModelForImageClassification.from_pretrained(str(out))
     assert type(model).__name__ == "ViTForImageClassification" and model.config.num_hidden_layers == 4
     assert tensors_equal(root / "grown/checkpoints/checkpoint-00000000/model.safetensors", out / "model.safetensors")
+    # the operator run's image processor travels with the grown model, as a tokenizer does
+    processor = AutoImageProcessor.from_pretrained(str(out))
+    assert processor.to_dict() == AutoImageProcessor.from_pretrained(
+        str(root / "ligo/checkpoints/checkpoint-00000006")).to_dict()
 
 
 # --- bad inputs: refused in one line before the first step ------------------------------------------

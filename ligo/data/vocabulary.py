@@ -55,6 +55,9 @@ def check_same_vocabulary(tokenizer: PreTrainedTokenizerBase, tokenizer_name: st
     both = f"tokenizer '{tokenizer_name}' is not the vocabulary of model '{model_name}'"
     if len(tokenizer) > model_config.vocab_size:
         raise UserError(f"{both}: it has {len(tokenizer)} tokens, the model {model_config.vocab_size}; {fix}")
+    if model_config.vocab_size - len(tokenizer) > padding_slack(model_config.vocab_size):
+        raise UserError(f"{both}: it has {len(tokenizer)} tokens, far fewer than the model's {model_config.vocab_size} "
+                        f"(a model pads its vocabulary by {padding_slack(model_config.vocab_size)} ids at most); {fix}")
     for role in ROLES:
         ours, theirs = _token_id(tokenizer, role), getattr(model_config, f"{role}_token_id", None)
         if ours is not None and theirs is not None and ours != theirs:
@@ -73,6 +76,12 @@ def check_same_vocabulary(tokenizer: PreTrainedTokenizerBase, tokenizer_name: st
             said = "absent" if token not in vocabulary else f"id {vocabulary[token]}"
             raise UserError(f"{both}: token '{token}' is {said} in it but id {token_id} in the model's own tokenizer; "
                             f"{fix}")
+
+
+def padding_slack(vocab_size: int) -> int:
+    """How many ids a model's vocabulary may hold beyond its tokenizer's: rounded up for fast
+    matmuls (GPT-2's 50257 to 50304), never by hundreds."""
+    return max(128, vocab_size // 64)
 
 
 def sampled_tokens(tokenizer: PreTrainedTokenizerBase, count: int = SAMPLED_TOKENS) -> list[tuple[str, int]]:

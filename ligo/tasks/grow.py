@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import transformers
+from transformers import AutoImageProcessor
 
 from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
@@ -28,7 +29,7 @@ from ligo.base.output_lock import claim_beside
 from ligo.data.tokenizer import load_tokenizer
 from ligo.data.vocabulary import check_same_vocabulary, check_tokenizer_fits
 from ligo.growth.schemes import BASELINES
-from ligo.models.families import MODEL_TYPES
+from ligo.models.families import MODEL_TYPES, family_of
 from ligo.models.target_config import load_target_config, target_name
 from ligo.tasks.arguments import add_target_flags
 from ligo.tasks.lm import grown_model, operator_checkpoint
@@ -59,6 +60,9 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+PROCESSOR_FILE = "preprocessor_config.json"
+
+
 @exit_on_user_error
 def main(argv=None):
     args = build_parser().parse_args(argv)
@@ -70,9 +74,13 @@ def main(argv=None):
     source = resolve_model_path(args.source_model_path[0]) if args.source_model_path else None
     config = load_target_config(args, source)  # --config_name's, or derived from the source's config
     small = load_source(args) if args.source_model_path or args.grow_scheme != "ligo" else None
-    tokenizer, tokenizer_name = source_or_given_tokenizer(args, config, source, small)
+    if family_of(args.model_type).is_language_model:
+        tokenizer, tokenizer_name = source_or_given_tokenizer(args, config, source, small)
+    else:  # an image model's processor travels instead: the source's, else the operator run's
+        tokenizer = image_processor_of(source if source is not None else str(operator_checkpoint(args)))
     model = grown_model(args, config, small=small.model if small is not None else None)
-    if tokenizer is None or (args.grow_scheme == "ligo" and small is None):
+    if family_of(args.model_type).is_language_model and (
+            tokenizer is None or (args.grow_scheme == "ligo" and small is None)):
         tokenizer, tokenizer_name = operator_tokenizer(args, config, tokenizer, tokenizer_name)
     dtype = SAVE_DTYPES[args.dtype] if args.dtype else small.saved_dtype if small is not None else torch.float32
     if dtype != torch.float32 or (small is not None and small.saved_dtype != torch.float32):
@@ -127,6 +135,16 @@ def operator_tokenizer(args, config, tokenizer, tokenizer_name: str | None):
         check_same_vocabulary(tokenizer, tokenizer_name, config, folder, own,
                               f"leave --tokenizer_name out to save the operator's own (in '{folder}') with the model")
     return tokenizer, tokenizer_name
+
+
+def image_processor_of(folder: str):
+    """The image processor a model folder holds (every image run's checkpoint holds its own); a
+    folder without one is said, as the grown folder then has none either."""
+    if not (Path(folder) / PROCESSOR_FILE).is_file():
+        print(f"'{folder}' holds no image processor ({PROCESSOR_FILE}): the grown folder has none; "
+              "AutoImageProcessor needs one to prepare images for it")
+        return None
+    return AutoImageProcessor.from_pretrained(folder)
 
 
 def check_empty(output_dir: Path):
