@@ -910,7 +910,7 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 80
+    assert len(CASES) >= 88
     assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad",
                      "image"}
 
