@@ -13,8 +13,6 @@ Weights are read from safetensors only: a pickle (pytorch_model.bin) is never lo
 unpickling can run code.
 """
 
-import contextlib
-import logging
 import os
 from pathlib import Path
 
@@ -23,10 +21,8 @@ from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from ligo.base.errors import UserError
 from ligo.models.families import FAMILIES, families_with_head, position_offset
-from ligo.models.loading import require_safetensors, verify_model_files
+from ligo.models.loading import quiet_load_report, require_safetensors, verify_model_files
 from ligo.training.checkpoint import resolve_model_path
-
-LOAD_REPORT_LOGGER = "transformers.modeling_utils"
 
 
 def _one_line(err: Exception) -> str:
@@ -78,21 +74,6 @@ def _hub_config(name: str) -> PretrainedConfig:
                     + "; pass a training run's --output_dir, a checkpoint folder, or a downloaded hub id")
 
 
-def _not_load_report(record: logging.LogRecord) -> bool:
-    return "LOAD REPORT" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_load_report():
-    # A filter, not a higher level: transformers runs extra checks when that logger's level is raised.
-    logger = logging.getLogger(LOAD_REPORT_LOGGER)
-    logger.addFilter(_not_load_report)
-    try:
-        yield
-    finally:
-        logger.removeFilter(_not_load_report)
-
-
 def load_with_head(path: str, auto_class, what: str, **kwargs) -> tuple[PreTrainedModel, list[str]]:
     """The pretrained encoder with a new task head (``auto_class``, e.g.
     AutoModelForQuestionAnswering), and the names of the new weights. ``what`` names the head in
@@ -103,7 +84,7 @@ def load_with_head(path: str, auto_class, what: str, **kwargs) -> tuple[PreTrain
     attempts = (True,) if _offline() or Path(path).exists() else (True, False)
     for local_only in attempts:
         try:
-            with _quiet_load_report():
+            with quiet_load_report():
                 model, info = auto_class.from_pretrained(path, local_files_only=local_only, output_loading_info=True,
                                                          use_safetensors=True, **kwargs)
             break

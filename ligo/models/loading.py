@@ -124,7 +124,7 @@ def read_model(model_type: str, path: str, config: PretrainedConfig | None = Non
         raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
                         f"pass a {model_type} checkpoint (growth and training stay within one family)")
     try:
-        with _quiet_load_report(), torch.random.fork_rng(devices=[]):
+        with quiet_load_report(), torch.random.fork_rng(devices=[]):
             # Whatever the checkpoint lacks is initialised from the global generator: seeded, so
             # that it is the same in every run (and on every rank) with the same seed.
             torch.manual_seed(0 if new_head_seed is None else new_head_seed)
@@ -150,7 +150,7 @@ def read_model(model_type: str, path: str, config: PretrainedConfig | None = Non
 
 
 @contextlib.contextmanager
-def _quiet_load_report():
+def quiet_load_report():
     """transformers' MISSING/UNEXPECTED table (and its warning that a tied bias is absent):
     ``read_model`` says what matters in one line instead. A filter, not a higher level:
     transformers runs extra checks when that logger's level is raised."""
