@@ -76,12 +76,24 @@ def test_gpt2_tokenizer_has_gpt2s_conventions_and_round_trips_real_lines(gpt2_to
     assert tok.tokenize("the")[0] != tok.tokenize(" the")[0]
 
 
+def test_llama_tokenizer_has_llamas_special_tokens_and_round_trips_real_lines(roberta_text, tmp_path):
+    train_tokenizer("llama", [roberta_text / "en.train.raw"], vocab_size=1000).save_pretrained(str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path))
+    assert tok.is_fast and len(tok) == 1000
+    assert (tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2) and tok.pad_token is None
+    assert (tok.bos_token, tok.eos_token) == ("<s>", "</s>")
+    for text in [*(roberta_text / "en.valid.raw").read_text(encoding="utf-8").splitlines()[:30], "Zürich, 東京\tx"]:
+        ids = tok(text)["input_ids"]
+        assert ids == tok(text, add_special_tokens=False)["input_ids"]  # the pipeline frames documents
+        assert not {0, 1, 2} & set(ids) and tok.decode(ids) == text
+
+
 def test_training_on_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="missing or empty"):
         train_tokenizer("roberta", [tmp_path / "nope.txt"], vocab_size=1000)
 
 
-@pytest.mark.parametrize("kind", ["bert-uncased", "roberta", "gpt2"])
+@pytest.mark.parametrize("kind", ["bert-uncased", "roberta", "gpt2", "llama"])
 def test_training_twice_gives_byte_identical_files(kind, bert_text, roberta_text, tmp_path):
     """The mini's tokenizer is retrained by every clean run: its files must not depend on the run
     (the WordPiece trainer alone permuted ids between runs before canonical_wordpiece)."""

@@ -4,10 +4,12 @@
         --vocab_size 8000 --output_dir data/tokenizers/bert-wiki-uncased-8k
 
 Kinds: ``bert-uncased`` / ``bert-cased`` (WordPiece, as bert-base-[un]cased), ``roberta``
-(byte-level BPE, as roberta-base) and ``gpt2`` (byte-level BPE, as gpt2: one special token,
+(byte-level BPE, as roberta-base), ``gpt2`` (byte-level BPE, as gpt2: one special token,
 ``<|endoftext|>``, its bos, eos and unk, and no padding token; the trainer gives it id 0, not
-GPT-2's last id, 50256, since a trained vocabulary has another size). The same text gives the same files, byte for
-byte (WordPiece: see tokenization/wordpiece.py). The folder loads with
+GPT-2's last id, 50256, since a trained vocabulary has another size) and ``llama`` (byte-level
+BPE, as Llama 3 and SmolLM: ``<unk>``, ``<s>`` and ``</s>`` at ids 0-2, its unk, bos and eos, no
+padding token; it adds no token itself: the data pipeline frames a document with the family's).
+The same text gives the same files, byte for byte (WordPiece: see tokenization/wordpiece.py). The folder loads with
 ``AutoTokenizer.from_pretrained(dir)`` and can be passed wherever a tokenizer name is
 expected (``--tokenizer_name``, the tokenisation scripts).
 """
@@ -18,17 +20,24 @@ import shutil
 from pathlib import Path
 
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
-from transformers import BertTokenizerFast, GPT2TokenizerFast, PreTrainedTokenizerBase, RobertaTokenizerFast
+from transformers import (
+    BertTokenizerFast,
+    GPT2TokenizerFast,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+    RobertaTokenizerFast,
+)
 
 from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_beside
 from tokenization.wordpiece import count_words, learn_vocabulary
 
-KINDS = ("bert-uncased", "bert-cased", "roberta", "gpt2")
+KINDS = ("bert-uncased", "bert-cased", "roberta", "gpt2", "llama")
 BERT_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 ROBERTA_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 GPT2_END_OF_TEXT = "<|endoftext|>"
+LLAMA_SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]  # unk, bos, eos
 
 
 def train_tokenizer(
@@ -56,6 +65,13 @@ def train_tokenizer(
         tokenizer = GPT2TokenizerFast(tokenizer_object=backend._tokenizer, bos_token=GPT2_END_OF_TEXT,
                                       eos_token=GPT2_END_OF_TEXT, unk_token=GPT2_END_OF_TEXT,
                                       model_max_length=model_max_length)
+    elif kind == "llama":
+        backend = ByteLevelBPETokenizer(add_prefix_space=False)
+        _train(backend, input_files, vocab_size=vocab_size, min_frequency=min_frequency,
+               special_tokens=LLAMA_SPECIAL_TOKENS)
+        unk, bos, eos = LLAMA_SPECIAL_TOKENS
+        tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend._tokenizer, unk_token=unk, bos_token=bos,
+                                            eos_token=eos, model_max_length=model_max_length)
     else:
         uncased = kind == "bert-uncased"
         # bert-base-uncased lower-cases and strips accents; bert-base-cased does neither.
