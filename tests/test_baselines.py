@@ -119,14 +119,15 @@ def test_width_growth_preserves_logits(scheme, large):
 
 def test_doubling_copies_every_unit_once():
     chosen = net2net_selections(config(), config(hidden=128, heads=4, ffn=512), seed=3)
-    for g, old in [(chosen.hidden, 64), *[(a, 64) for a in chosen.attention], *[(f, 256) for f in chosen.ffn]]:
+    for g, old in [(chosen["hidden"], 64), *[(a, 64) for a in chosen["query"]], *[(f, 256) for f in chosen["ffn"]]]:
         assert torch.equal(g[:old], torch.arange(old))
         assert torch.equal(torch.bincount(g, minlength=old), torch.full((old,), 2))
     # whole heads: unit offsets inside a head kept
-    for a in chosen.attention:
+    for a in chosen["query"]:
         assert torch.equal(a.view(4, 32) % 32, torch.arange(32).expand(4, 32))
         assert (a.view(4, 32) // 32 == a.view(4, 32)[:, :1] // 32).all()
-    assert not torch.equal(net2net_selections(config(), config(hidden=128, heads=4, ffn=512), seed=4).ffn, chosen.ffn)
+    other = net2net_selections(config(), config(hidden=128, heads=4, ffn=512), seed=4)
+    assert not torch.equal(other["ffn"], chosen["ffn"])
 
 
 def test_net2net_tensors_follow_selections():
@@ -143,10 +144,10 @@ def test_net2net_tensors_follow_selections():
     def check(key, expected):
         torch.testing.assert_close(grown[key], expected, rtol=1e-6, atol=0, msg=key)
 
-    h = chosen.hidden
+    h = chosen["hidden"]
     assert copies(h).max() > 1 and copies(h).min() == 1  # uneven: the division is exercised
     for i in range(2):
-        a, f = chosen.attention[i], chosen.ffn[i]
+        a, f = chosen["query"][i], chosen["ffn"][i]
         layer = functools.partial(layer_key, "bert", i)
         for proj in ("query", "key", "value"):
             w = state[layer(f"attention.self.{proj}.weight")]
@@ -217,17 +218,17 @@ def test_aki_new_rows_come_from_next_layer():
     aki = grow_baseline("bert2bert_aki", state, small_cfg, large_cfg, seed=0)
     fpi = grow_baseline("bert2bert_fpi", state, small_cfg, large_cfg, seed=0)
     chosen = net2net_selections(small_cfg, large_cfg, seed=0)
-    hidden_copies = torch.bincount(chosen.hidden, minlength=64).float()
+    hidden_copies = torch.bincount(chosen["hidden"], minlength=64).float()
     for j in range(4):
         i = j % 2
         source = min(i + 1, 1)
-        g = chosen.attention[i]
+        g = chosen["query"][i]
         query = aki[layer_key("bert", j, "attention.self.query.weight")]
         small_next = state[layer_key("bert", source, "attention.self.query.weight")]
         small_own = state[layer_key("bert", i, "attention.self.query.weight")]
         # columns: each input copied and divided by its number of copies
-        expected_new = small_next[g[64:]][:, chosen.hidden] / hidden_copies[chosen.hidden]
-        expected_old = small_own[:, chosen.hidden] / hidden_copies[chosen.hidden]
+        expected_new = small_next[g[64:]][:, chosen["hidden"]] / hidden_copies[chosen["hidden"]]
+        expected_old = small_own[:, chosen["hidden"]] / hidden_copies[chosen["hidden"]]
         torch.testing.assert_close(query[64:], expected_new, rtol=0, atol=0)
         torch.testing.assert_close(query[:64], expected_old, rtol=0, atol=0)
         bias = aki[layer_key("bert", j, "attention.self.query.bias")]
@@ -235,7 +236,8 @@ def test_aki_new_rows_come_from_next_layer():
         assert torch.equal(bias[:64], state[layer_key("bert", i, "attention.self.query.bias")])
         # the residual stream's new rows of a LayerNorm come from the next layer too
         norm = aki[layer_key("bert", j, "output.LayerNorm.weight")]
-        assert torch.equal(norm[64:], state[layer_key("bert", source, "output.LayerNorm.weight")][chosen.hidden[64:]])
+        next_norm = state[layer_key("bert", source, "output.LayerNorm.weight")]
+        assert torch.equal(norm[64:], next_norm[chosen["hidden"][64:]])
     # layer 0's new rows differ from FPI's (which copies layer 0 itself); embeddings are FPI's
     key = layer_key("bert", 0, "attention.self.query.weight")
     assert not torch.equal(aki[key][64:], fpi[key][64:])
@@ -336,7 +338,7 @@ def test_untied_small_model_keeps_its_decoder():
     assert not torch.equal(net.cls.predictions.decoder.weight, net.bert.embeddings.word_embeddings.weight)
     grown = grow_baseline("net2net", small_state(net), small_cfg, large_cfg, seed=0)
     chosen = net2net_selections(small_cfg, large_cfg, seed=0)
-    assert torch.equal(grown["cls.predictions.decoder.weight"], net.cls.predictions.decoder.weight[:, chosen.hidden])
+    assert torch.equal(grown["cls.predictions.decoder.weight"], net.cls.predictions.decoder.weight[:, chosen["hidden"]])
 
 
 # Transformers 5 ties cls.predictions.decoder.bias to cls.predictions.bias only when it ties the

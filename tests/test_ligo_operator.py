@@ -11,7 +11,7 @@ from ligo.base.errors import UserError
 from ligo.growth.expansion import init_depth, init_width
 from ligo.growth.grown_model import GrownModel, materialize
 from ligo.growth.operator import LiGOOperator, LiGOOptions, parameter_slot
-from ligo.models.layout import LAYER_MODULES
+from ligo.models.families import layout_of
 from ligo.tasks.operator import OperatorTask
 
 CLASSES = {"bert": (BertConfig, BertForMaskedLM), "roberta": (RobertaConfig, RobertaForMaskedLM)}
@@ -177,7 +177,7 @@ def test_init_schemes():
 def test_each_module_has_its_own_depth_coefficients():
     small = small_model(layers=2)
     operator = LiGOOperator(small.state_dict(), small.config, config("bert", 4, 64), LiGOOptions("rand", "rand"))
-    assert operator.depth.shape == (len(LAYER_MODULES), 2, 4, 2)
+    assert operator.depth.shape == (len(layout_of("bert").layer_modules), 2, 4, 2)
     flat = operator.depth.reshape(-1, 4, 2)
     assert len({tuple(c.flatten().tolist()) for c in flat}) == flat.shape[0]
 

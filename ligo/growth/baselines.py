@@ -6,8 +6,9 @@
   gets a *selection* ``g``: new unit k < old keeps unit k, a new unit k >= old copies old unit
   ``g(k)``. Rows, biases, LayerNorms and embedding tables copy (``P[k, g(k)] = 1``); the columns
   that read a copied unit are divided by its number of copies (``P`` with column s divided by
-  ``count(s)``), so the next layer sees the same sum. Query, key and value of a layer share one
-  selection that copies whole heads, so a copied head attends exactly as its original.
+  ``count(s)``), so the next layer sees the same sum. A space of heads (``Space.head_size``)
+  copies whole heads; spaces the layout ties together (``Space.selection_of``: a head's query,
+  key and value) share one selection, so a copied head attends exactly as its original.
 - ``bert2bert_fpi``: ``net2net`` width, then StackBERT depth.
 - ``bert2bert_aki``: as FPI, but the new output units of small layer i come from small layer
   i + 1 (the top layer from itself): bert2BERT's advanced knowledge initialisation.
@@ -16,7 +17,8 @@
   initialised large model's values. This is how a depth-only method meets a target that is
   also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
 
-The output side of a language model reuses the residual stream's selection: the decoder is the word embedding
+The output side of a language model reuses the selection of the space the decoder reads (the residual
+stream's, or one that shares it: BERT's MLM head): the decoder is the word embedding
 (tied, or a copy of it when the small model ties them), whose columns copy; so the LayerNorm it
 reads (BERT's MLM head LayerNorm, GPT-2's final ``ln_f``: ``layout.output_norm``) carries the
 division instead (its weight and bias of a copied unit divided by the copies), and the logits
@@ -24,8 +26,6 @@ stay the same. Function preservation is exact when every hidden unit has the
 same number of copies (new hidden a multiple of old); otherwise LayerNorm statistics over
 the residual stream change and the function only approximately survives.
 """
-
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -35,8 +35,8 @@ from ligo.base.errors import UserError
 from ligo.growth.expansion import MatrixExpansion, init_depth
 from ligo.growth.growth_map import SmallWeights, grow_parameters, widen
 from ligo.growth.schemes import BASELINES
-from ligo.models.families import check_growable, layout_of, space_sizes
-from ligo.models.layout import TensorSpec, ties_output_embeddings
+from ligo.models.families import check_growable, layout_of, size_label, space_sizes
+from ligo.models.layout import Space, TensorSpec, ties_output_embeddings
 from ligo.models.loading import new_model
 
 DEPTH_ONLY = {"stackbert": "stackbert", "interpolation": "interlace"}
@@ -62,27 +62,30 @@ def head_selection(new_heads: int, old_heads: int, head_size: int, generator: to
     return (heads[:, None] * head_size + torch.arange(head_size)).reshape(-1)
 
 
-@dataclass
-class Selections:
-    """The unit selections of a Net2Net widening; per-layer ones are stacked over small layers."""
-
-    hidden: Tensor  # [new hidden]; the residual stream, embeddings and MLM head
-    attention: Tensor  # [small layers, new hidden]; query, key and value (whole heads)
-    ffn: Tensor  # [small layers, new ffn]
-
-
-def net2net_selections(small_config: PretrainedConfig, large_config: PretrainedConfig, seed: int) -> Selections:
+def net2net_selections(small_config: PretrainedConfig, large_config: PretrainedConfig, seed: int
+                       ) -> dict[str, Tensor]:
+    """The selection of every space of the family's layout: ``[new]`` for a model-wide space,
+    ``[small layers, new]`` for a per-layer one (each small layer its own); a space that shares
+    another's selection (``Space.selection_of``) gets that very tensor."""
+    layout = layout_of(small_config.model_type)
     generator = torch.Generator().manual_seed(seed)
-    old, new = small_config.hidden_size, large_config.hidden_size
-    head_size = old // small_config.num_attention_heads
-    hidden = selection(new, old, generator)
-    small_ffn, large_ffn = space_sizes(small_config)["ffn"], space_sizes(large_config)["ffn"]
-    attention, ffn = [], []
-    for _ in range(small_config.num_hidden_layers):
-        attention.append(head_selection(large_config.num_attention_heads, small_config.num_attention_heads,
-                                        head_size, generator))
-        ffn.append(selection(large_ffn, small_ffn, generator))
-    return Selections(hidden, torch.stack(attention), torch.stack(ffn))
+    small, large = space_sizes(small_config), space_sizes(large_config)
+
+    def pick(space: Space) -> Tensor:
+        if space.head_size is None:
+            return selection(large[space.name], small[space.name], generator)
+        size = space.head_size(small_config)  # the target's too: check_growable
+        return head_selection(large[space.name] // size, small[space.name] // size, size, generator)
+
+    # The generator's order, which fixes the selections of a seed: the model-wide spaces, then
+    # small layer by small layer the per-layer ones, each in the layout's order.
+    own = [space for space in layout.spaces if space.selection_of is None]
+    chosen = {space.name: pick(space) for space in own if not space.per_layer}
+    per_layer = [space for space in own if space.per_layer]
+    layers = [[pick(space) for space in per_layer] for _ in range(small_config.num_hidden_layers)]
+    chosen.update({space.name: torch.stack([picks[k] for picks in layers]) for k, space in enumerate(per_layer)})
+    chosen.update({space.name: chosen[space.selection_of] for space in layout.spaces if space.selection_of})
+    return chosen
 
 
 def _copy_matrix(g: Tensor, old: int, dtype: torch.dtype) -> Tensor:
@@ -106,8 +109,7 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     except UserError as err:
         raise UserError(f"{scheme}: {err}") from None
     small_spaces, large_spaces = space_sizes(small_config), space_sizes(large_config)
-    sizes = (f"{small_config.num_hidden_layers}L-{small_config.hidden_size}H-{small_spaces['ffn']}F to "
-             f"{large_config.num_hidden_layers}L-{large_config.hidden_size}H-{large_spaces['ffn']}F")
+    sizes = f"{size_label(small_config)} to {size_label(large_config)}"
     same_width = small_spaces == large_spaces and small_config.num_attention_heads == large_config.num_attention_heads
     if scheme in DEPTH_ONLY and not same_width:
         raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use {scheme}_direct_copy "
@@ -136,23 +138,17 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
 def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool):
     chosen = net2net_selections(small_config, large_config, seed)
     dtype = next(iter(small.layers.values())).dtype
-    hidden = _copy_matrix(chosen.hidden, small_config.hidden_size, dtype)
-    per_space = {
-        "hidden": hidden,
-        "query": _copy_matrix(chosen.attention, small_config.hidden_size, dtype),
-        "ffn": _copy_matrix(chosen.ffn, space_sizes(small_config)["ffn"], dtype),
-    }
-    per_space["key"] = per_space["value"] = per_space["query"]
-    expansions = {space: MatrixExpansion(p, _divided(p)) for space, p in per_space.items()}
-    # The output side: the hidden selection; the LayerNorm the decoder reads divides, the decoder
-    # (the word embedding) copies.
+    sizes = space_sizes(small_config)
+    copies = {space: _copy_matrix(g, sizes[space], dtype) for space, g in chosen.items()}
+    expansions = {space: MatrixExpansion(p, _divided(p)) for space, p in copies.items()}
+    # The output side: the selection of the space the decoder reads; the LayerNorm the decoder
+    # reads divides, the decoder (the word embedding) copies.
     def expansion(spec: TensorSpec, side: str):
         if spec.name in layout.output_norm:
-            return MatrixExpansion(_divided(hidden), _divided(hidden))
+            return MatrixExpansion(_divided(copies[spec.out_space]), _divided(copies[spec.out_space]))
         if layout.is_decoder(spec.name):
-            return MatrixExpansion(hidden, hidden)
-        space = spec.out_space if side == "out" else spec.in_space
-        return expansions["hidden"] if space == "head" else expansions.get(space)
+            return MatrixExpansion(copies[spec.in_space], copies[spec.in_space])
+        return expansions.get(spec.out_space if side == "out" else spec.in_space)
 
     # Encoder layers: widened at the small depth (each small layer with its own selections),
     # so the depth map then stacks layers together with their selections.

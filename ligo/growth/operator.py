@@ -2,10 +2,12 @@
 model's parameter dict, computed from the small model's weights.
 
 Learned (when tuned): the width blocks ``S`` of every expansion ``[I; S]`` and the depth
-coefficients, one ``[large_layers, small_layers]`` matrix per module type for weights and
-one for biases; optionally an additive residual on every grown tensor. With tying (the
-default) the expansions are shared as the architecture forces (SPEC 1): one for the
-residual stream, per large layer one each for Q, K, V and the FFN, one for the MLM head.
+coefficients, one ``[large_layers, small_layers]`` matrix per layer module type of the family
+(``Layout.layer_modules``) for weights and one for biases; optionally an additive residual on
+every grown tensor. With tying (the default) the expansions are shared as the architecture
+forces (SPEC 1): one per space, and per large layer for the spaces the family declares per
+layer (BERT: one for the residual stream, per large layer one each for Q, K, V and the FFN, one
+for the MLM head).
 """
 
 import json
@@ -24,9 +26,8 @@ from ligo.growth.expansion import IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
 from ligo.growth.schemes import DEPTH_SCHEMES, WIDTH_SCHEMES
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
-from ligo.models.layout import LAYER_MODULES, TensorSpec
+from ligo.models.layout import TensorSpec
 
-PER_LAYER_SPACES = ("query", "key", "value", "ffn")
 WEIGHTS_FILE = "ligo_operator.safetensors"
 SETTINGS_FILE = "ligo_operator.json"
 
@@ -110,14 +111,14 @@ class LiGOOperator(nn.Module):
         return torch.stack([
             torch.stack([init_depth(self.large_layers, self.small_layers, o.depth_scheme, o.depth_noise, generator)
                          for _ in ("weight", "bias")])
-            for _ in LAYER_MODULES
+            for _ in self.layout.layer_modules
         ])
 
     def expansion_key(self, spec: TensorSpec, side: str) -> tuple[str, str, bool]:
         """(key, space, one per large layer?) of the expansion on a tensor's side ('out' or 'in')."""
         space = spec.out_space if side == "out" else spec.in_space
         if self.options.tie:
-            return space, space, space in PER_LAYER_SPACES
+            return space, space, self.layout.space(space).per_layer
         return f"{spec.module_path}.{side}", space, spec.layer_module is not None
 
     def _expansion_sites(self):
@@ -160,7 +161,7 @@ class LiGOOperator(nn.Module):
     # -- the map -------------------------------------------------------------------------------
 
     def _depth_of(self, spec: TensorSpec) -> Tensor:
-        return self.depth[LAYER_MODULES.index(spec.layer_module), 0 if spec.param == "weight" else 1]
+        return self.depth[self.layout.layer_modules.index(spec.layer_module), 0 if spec.param == "weight" else 1]
 
     def _expansion_of(self, spec: TensorSpec, side: str):
         key, _, _ = self.expansion_key(spec, side)

@@ -26,8 +26,20 @@ from ligo.models.flops import (
     block_per_token,
     check_arguments,
 )
-from ligo.models.layout import Layout, TensorSpec, linear, norm
+from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, linear, norm
 
+# The module types of a layer, in the LiGO operator's depth tensor order (saved operators hold it).
+LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
+# Query, key and value: heads, one selection for the three; the MLM head transform copies the
+# residual stream's units.
+SPACES = (
+    Space("hidden"),
+    Space("query", per_layer=True, head_size=hidden_over_heads),
+    Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("ffn", per_layer=True),
+    Space("head", selection_of="hidden"),
+)
 # The terms torch really runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees them.
 MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.dense", "head.decoder")
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
@@ -75,6 +87,8 @@ def encoder_layout(family: str, base: str, head: str, head_dense: str, head_norm
         decoder_bias=f"{head}.decoder.bias",
         head_bias=head_bias,
         word_embeddings=f"{emb}.word_embeddings.weight",
+        layer_modules=LAYER_MODULES,
+        spaces=SPACES,
         output_norm=(f"{head}.{head_norm}.weight", f"{head}.{head_norm}.bias"),
     )
 

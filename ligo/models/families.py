@@ -33,6 +33,11 @@ def space_sizes(config: PretrainedConfig) -> dict[str, int]:
     return family_of(config.model_type).space_sizes(config)
 
 
+def size_label(config: PretrainedConfig) -> str:
+    """A config's shape as messages name it, e.g. ``6L-512H-2048F`` (layers, hidden and FFN size)."""
+    return f"{config.num_hidden_layers}L-{config.hidden_size}H-{space_sizes(config)['ffn']}F"
+
+
 def position_offset(model_type: str) -> int:
     """Position slots before the first token's (RoBERTa's padding_idx + 1)."""
     return family_of(model_type).position_offset

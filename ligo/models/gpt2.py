@@ -28,9 +28,19 @@ from transformers import GPT2Config, GPT2LMHeadModel, PretrainedConfig
 
 from ligo.models import gpt2_flops
 from ligo.models.family import Family, SizeFields
-from ligo.models.layout import Layout, TensorSpec, linear, norm
+from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, linear, norm
 
 BLOCK = "transformer.h.{i}"
+# The module types of a layer, in the LiGO operator's depth tensor order: BERT's, as saved operators hold them.
+LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
+# Query, key and value: heads, one selection for the three.
+SPACES = (
+    Space("hidden"),
+    Space("query", per_layer=True, head_size=hidden_over_heads),
+    Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("ffn", per_layer=True),
+)
 PROJECTIONS = ("query", "key", "value")  # c_attn's outputs, in its order
 FUSED = re.compile(r"^(transformer\.h\.\d+\.attn\.c_attn)\.(weight|bias)$")
 SPLIT = re.compile(r"^(transformer\.h\.\d+\.attn\.c_attn)\.(query|key|value)\.(weight|bias)$")
@@ -106,6 +116,8 @@ def layout() -> Layout:
         decoder_bias=None,
         head_bias=None,
         word_embeddings="transformer.wte.weight",
+        layer_modules=LAYER_MODULES,
+        spaces=SPACES,
         output_norm=("transformer.ln_f.weight", "transformer.ln_f.bias"),
         to_growth=to_growth,
         from_growth=from_growth,

@@ -26,9 +26,19 @@ from transformers.modeling_outputs import ImageClassifierOutput
 
 from ligo.models import vit_flops
 from ligo.models.family import Family
-from ligo.models.layout import Layout, TensorSpec, linear, norm
+from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, linear, norm
 
 BLOCK = "vit.layers.{i}"
+# The module types of a layer, in the LiGO operator's depth tensor order: BERT's, as saved operators hold them.
+LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
+# Query, key and value: heads, one selection for the three.
+SPACES = (
+    Space("hidden"),
+    Space("query", per_layer=True, head_size=hidden_over_heads),
+    Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
+    Space("ffn", per_layer=True),
+)
 PATCH_WEIGHT = "vit.embeddings.patch_embeddings.projection.weight"
 
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
@@ -77,6 +87,8 @@ def layout() -> Layout:
         decoder_bias=None,
         head_bias=None,
         word_embeddings=None,
+        layer_modules=LAYER_MODULES,
+        spaces=SPACES,
         to_growth=to_growth,
         from_growth=from_growth,
     )

@@ -1,0 +1,133 @@
+"""What every registered family (ligo/models/families.py) must give the family-agnostic code, checked
+on a tiny model of each: a new family is added to ``TINY`` and passes these or is not done.
+
+- its layout names every parameter of the Hugging Face pretraining model exactly once (in the
+  growth view), with the shapes its spaces say, and the growth view round-trips exactly;
+- growth to the same config (StackBERT, and the LiGO operator at an identity start) returns the
+  small model's weights;
+- its FLOPs formula's matmul terms equal what torch's FlopCounterMode counts in a forward pass.
+"""
+
+import dataclasses
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from ligo.growth.baselines import grow_baseline
+from ligo.growth.operator import LiGOOperator, LiGOOptions
+from ligo.models.families import FAMILIES, family_of, matmul_forward_flops
+from ligo.models.layout import Space, linear, norm
+from ligo.models.loading import new_model
+from ligo.models.vit_flops import sequence_length
+
+SEQ = 7
+# Per family: a tiny config's fields (eager attention: FlopCounterMode sees its matmuls).
+TINY = {
+    "bert": dict(num_hidden_layers=2, hidden_size=16, num_attention_heads=2, intermediate_size=24, vocab_size=40,
+                 max_position_embeddings=SEQ + 2),
+    "roberta": dict(num_hidden_layers=2, hidden_size=16, num_attention_heads=2, intermediate_size=24, vocab_size=40,
+                    max_position_embeddings=SEQ + 4, pad_token_id=1),
+    "gpt2": dict(n_layer=2, n_embd=16, n_head=2, n_inner=24, vocab_size=40, n_positions=SEQ, bos_token_id=0,
+                 eos_token_id=0),
+    "vit": dict(num_hidden_layers=2, hidden_size=16, num_attention_heads=2, intermediate_size=24, image_size=8,
+                patch_size=4, num_channels=2, num_labels=3),
+}
+
+
+def test_every_family_has_a_tiny_config():
+    assert set(TINY) == set(FAMILIES)
+
+
+def tiny(model_type: str, tie: bool = True):
+    return family_of(model_type).config_class(**TINY[model_type], tie_word_embeddings=tie,
+                                              attn_implementation="eager")
+
+
+def model_input(model_type: str, config) -> tuple[dict, int]:
+    """A forward pass's inputs, and its sequence length as the FLOPs formula counts it."""
+    if family_of(model_type).is_language_model:
+        return {"input_ids": torch.randint(3, config.vocab_size, (1, SEQ))}, SEQ
+    pixels = torch.randn(1, config.num_channels, config.image_size, config.image_size)
+    return {"pixel_values": pixels}, sequence_length(config)
+
+
+def parameters(model) -> dict:
+    """Every parameter by every name it has (a tied one under each)."""
+    return {name: p.detach() for name, p in model.named_parameters(remove_duplicate=False)}
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+@pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+def test_the_layout_names_every_parameter_once_with_its_spaces_shapes(model_type, tie):
+    family = family_of(model_type)
+    layout, config = family.layout(), tiny(model_type, tie)
+    view = layout.to_growth(parameters(new_model(model_type, config, seed=0)))
+    specs = [(spec, spec.key()) for spec in layout.embeddings + layout.head]
+    specs += [(spec, spec.key(i)) for spec in layout.layer for i in range(config.num_hidden_layers)]
+    if layout.decoder is not None:
+        specs.append((layout.decoder, layout.decoder.name))
+    names = [name for _, name in specs] + ([layout.decoder_bias] if layout.decoder_bias else [])
+    assert len(names) == len(set(names))
+    assert sorted(names) == sorted(view)
+    sizes = family.space_sizes(config)
+    assert set(sizes) == {space.name for space in layout.spaces}
+    for space in layout.spaces:
+        assert space.head_size is None or sizes[space.name] % space.head_size(config) == 0, space.name
+    for spec, name in specs:
+        shape = view[name].shape
+        if spec.in_space is not None:
+            assert shape[-1] == sizes[spec.in_space], name
+            assert spec.out_space is None or shape[-2] == sizes[spec.out_space], name
+        elif spec.out_space is not None:
+            assert shape[-1] == sizes[spec.out_space], name
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_the_growth_view_round_trips_exactly(model_type):
+    layout = family_of(model_type).layout()
+    state = new_model(model_type, tiny(model_type), seed=0).state_dict()
+    back = layout.from_growth(layout.to_growth(state))
+    assert sorted(back) == sorted(state)
+    assert all(torch.equal(back[name], state[name]) for name in state)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_growth_to_the_same_config_returns_the_small_model(model_type):
+    config = tiny(model_type)
+    state = new_model(model_type, config, seed=0).state_dict()
+    operator = LiGOOperator(state, config, config, LiGOOptions("stackbert", "rand"))
+    with torch.no_grad():
+        grown = {"stackbert": grow_baseline("stackbert", state, config, config, seed=0), "ligo": operator()}
+    for method, weights in grown.items():
+        assert set(weights) <= set(state), method
+        # Left out only what the grown model ties to another of its weights (the output embedding).
+        model = new_model(model_type, config, seed=1)
+        model.load_state_dict(weights, strict=False)
+        assert all(torch.equal(model.state_dict()[name], state[name]) for name in parameters(model)), method
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_matmul_flops_equal_the_flop_counter(model_type):
+    config = tiny(model_type)
+    model = new_model(model_type, config, seed=0).eval()
+    inputs, seq_len = model_input(model_type, config)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(**inputs)
+    assert counter.get_total_flops() == matmul_forward_flops(config, seq_len)
+
+
+def test_a_family_may_declare_tensors_without_bias():
+    assert [spec.param for spec in linear("mlp.up", "ffn", "hidden", "up", bias=False)] == ["weight"]
+    assert [spec.param for spec in norm("norm", "hidden", "mlp_norm", bias=False)] == ["weight"]
+    assert [spec.param for spec in linear("mlp.up", "ffn", "hidden", "up")] == ["weight", "bias"]
+
+
+def test_a_layout_that_misses_a_module_type_or_a_space_is_refused_as_it_is_built():
+    layout = family_of("bert").layout()
+    with pytest.raises(ValueError, match="layer_modules"):
+        dataclasses.replace(layout, layer_modules=layout.layer_modules[:-1])
+    with pytest.raises(ValueError, match="not declared"):
+        dataclasses.replace(layout, spaces=layout.spaces[1:])
+    with pytest.raises(ValueError, match="shares the selection"):
+        dataclasses.replace(layout, spaces=(*layout.spaces, Space("extra", selection_of="key")))
