@@ -30,16 +30,17 @@ from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, lin
 
 # The module types of a layer, in the LiGO operator's depth tensor order (saved operators hold it).
 LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
-# Query, key and value: heads, one selection for the three; the MLM head transform copies the
-# residual stream's units.
-SPACES = (
+# The spaces of a block (GPT-2's and ViT's too). Query, key and value: heads, one selection for
+# the three.
+BLOCK_SPACES = (
     Space("hidden"),
     Space("query", per_layer=True, head_size=hidden_over_heads),
     Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
     Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
     Space("ffn", per_layer=True),
-    Space("head", selection_of="hidden"),
 )
+# The MLM head transform copies the residual stream's units.
+SPACES = (*BLOCK_SPACES, Space("head", selection_of="hidden"))
 # The terms torch really runs as matmuls (mm/addmm/bmm), as FlopCounterMode sees them.
 MATMUL_TERMS = (*BLOCK_MATMUL_TERMS, "head.dense", "head.decoder")
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),

@@ -26,21 +26,14 @@ import re
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, PretrainedConfig
 
-from ligo.models import gpt2_flops
+from ligo.models import bert, gpt2_flops
 from ligo.models.family import Family, SizeFields
-from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, linear, norm
+from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 BLOCK = "transformer.h.{i}"
-# The module types of a layer, in the LiGO operator's depth tensor order: BERT's, as saved operators hold them.
-LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
-# Query, key and value: heads, one selection for the three.
-SPACES = (
-    Space("hidden"),
-    Space("query", per_layer=True, head_size=hidden_over_heads),
-    Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
-    Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
-    Space("ffn", per_layer=True),
-)
+# BERT's block: its layer module types in the LiGO operator's depth tensor order (saved operators
+# hold them) and its spaces.
+LAYER_MODULES, SPACES = bert.LAYER_MODULES, bert.BLOCK_SPACES
 PROJECTIONS = ("query", "key", "value")  # c_attn's outputs, in its order
 FUSED = re.compile(r"^(transformer\.h\.\d+\.attn\.c_attn)\.(weight|bias)$")
 SPLIT = re.compile(r"^(transformer\.h\.\d+\.attn\.c_attn)\.(query|key|value)\.(weight|bias)$")

@@ -24,21 +24,14 @@ import torch.nn.functional as F
 from transformers import PretrainedConfig, ViTConfig, ViTForImageClassification
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from ligo.models import vit_flops
+from ligo.models import bert, vit_flops
 from ligo.models.family import Family
-from ligo.models.layout import Layout, Space, TensorSpec, hidden_over_heads, linear, norm
+from ligo.models.layout import Layout, TensorSpec, linear, norm
 
 BLOCK = "vit.layers.{i}"
-# The module types of a layer, in the LiGO operator's depth tensor order: BERT's, as saved operators hold them.
-LAYER_MODULES = ("query", "key", "value", "attn_out", "attn_ln", "ffn_in", "ffn_out", "ffn_ln")
-# Query, key and value: heads, one selection for the three.
-SPACES = (
-    Space("hidden"),
-    Space("query", per_layer=True, head_size=hidden_over_heads),
-    Space("key", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
-    Space("value", per_layer=True, head_size=hidden_over_heads, selection_of="query"),
-    Space("ffn", per_layer=True),
-)
+# BERT's block: its layer module types in the LiGO operator's depth tensor order (saved operators
+# hold them) and its spaces.
+LAYER_MODULES, SPACES = bert.LAYER_MODULES, bert.BLOCK_SPACES
 PATCH_WEIGHT = "vit.embeddings.patch_embeddings.projection.weight"
 
 GROWABLE_FIELDS = (("num_hidden_layers", "layers"), ("hidden_size", "hidden size"),
