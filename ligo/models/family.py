@@ -100,6 +100,12 @@ class Family:
     derived_fields: tuple[str, ...] = ()
     free_fields: tuple[str, ...] = ()
     field_defaults: tuple[tuple[str, object], ...] = ()
+    # The attention head size of a config where the config sets it (Llama's head_dim); None: the
+    # hidden size over the heads, which must divide it (BERT, GPT-2, ViT).
+    head_size: Callable[[PretrainedConfig], int] | None = None
+    # Refuses, in one line (UserError, naming ``name``), a config of the family that growth or its
+    # layout does not support (Llama's biases); called as configs load and as pairs are checked.
+    check_config: Callable[[PretrainedConfig, str], None] | None = None
 
     @property
     def special_tokens_per_block(self) -> int:
