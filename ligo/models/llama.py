@@ -27,12 +27,14 @@ from ligo.models.layout import Layout, Space, TensorSpec, linear, norm
 BLOCK = "model.layers.{i}"
 # The module types of a layer, in the LiGO operator's depth tensor order (a saved operator's shape).
 LAYER_MODULES = ("q", "k", "v", "o", "attn_norm", "gate", "up", "down", "mlp_norm")
+# Query, key and value grow by whole heads of head_dim in LiGO too (rotary embeddings act inside
+# each head: mixing whole heads commutes with them). Net2Net: a value head is read with its key
+# head (one selection), and a query head copies one whose key/value group its new group copies.
 SPACES = (
     Space("hidden"),
-    Space("query", per_layer=True, head_size=llama_flops.head_dim),
-    Space("key", per_layer=True, head_size=llama_flops.head_dim),
-    # A value head is read with its key head: one selection for both.
-    Space("value", per_layer=True, head_size=llama_flops.head_dim, selection_of="key"),
+    Space("query", per_layer=True, head_size=llama_flops.head_dim, grouped_by="key", whole_heads=True),
+    Space("key", per_layer=True, head_size=llama_flops.head_dim, whole_heads=True),
+    Space("value", per_layer=True, head_size=llama_flops.head_dim, selection_of="key", whole_heads=True),
     Space("ffn", per_layer=True),
 )
 
