@@ -213,3 +213,17 @@ def test_a_layout_grouping_heads_by_a_space_without_heads_or_widening_plain_unit
         dataclasses.replace(llama, spaces=plain_groups)
     with pytest.raises(ValueError, match="grows by whole heads but has none"):
         dataclasses.replace(llama, spaces=(*llama.spaces, Space("extra", whole_heads=True)))
+
+
+def test_a_derived_target_keeps_head_dim_and_grows_query_and_key_value_heads_with_the_hidden_size():
+    from ligo.models.target_config import derive_config
+
+    source = config(heads=4, kv_heads=2, head_dim=16, hidden=64, ffn=96)
+    for hidden, heads, kv_heads in [(128, 8, 4), (96, 6, 3)]:
+        target = derive_config(source, layers=3, hidden=hidden)
+        assert (target.num_hidden_layers, target.hidden_size, target.num_attention_heads, target.num_key_value_heads,
+                target.head_dim, target.intermediate_size) == (3, hidden, heads, kv_heads, 16, 96 * hidden // 64)
+        check_growable(source, target, "source", "target", allow_mismatch=[])
+    with pytest.raises(UserError, match="use a multiple of 32: 64 or 96") as err:
+        derive_config(source, hidden=80)
+    assert "\n" not in str(err.value)

@@ -139,6 +139,7 @@ def _check_kept_fields(small: PretrainedConfig, large: PretrainedConfig, family:
     values = [{**defaults, **config.to_dict()} for config in (small, large)]
     sizes = family.size_fields
     grown = [field for field, _ in family.growable_fields] + [sizes.layers, sizes.hidden, sizes.heads, sizes.ffn]
+    grown += [sizes.kv_heads] if sizes.kv_heads is not None else []
     not_kept = {_key(small, field) for field in (*grown, *family.derived_fields, *family.shared_fields,
                                                  *FREE_FIELDS, *family.free_fields, "model_type")}
     known = set(values[0]) | set(values[1]) | not_kept

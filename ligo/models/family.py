@@ -43,6 +43,8 @@ class SizeFields:
     hidden: str = "hidden_size"
     heads: str = "num_attention_heads"
     ffn: str = "intermediate_size"
+    # Grouped-query attention's key/value heads (Llama's num_key_value_heads); None: one per query head.
+    kv_heads: str | None = None
 
 
 @dataclass(frozen=True)

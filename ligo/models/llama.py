@@ -21,7 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PretrainedConfig
 
 from ligo.base.errors import UserError
 from ligo.models import llama_flops
-from ligo.models.family import Family
+from ligo.models.family import Family, SizeFields
 from ligo.models.layout import Layout, Space, TensorSpec, linear, norm
 
 BLOCK = "model.layers.{i}"
@@ -105,6 +105,7 @@ FAMILY = Family(
     growable_fields=GROWABLE_FIELDS,
     shared_fields=SHARED_FIELDS,
     free_fields=FREE_FIELDS,
+    size_fields=SizeFields(kv_heads="num_key_value_heads"),
     head_size=llama_flops.head_dim,
     check_config=check_config,
     layers_path="model.layers",
