@@ -32,6 +32,8 @@ TINY = {
                  eos_token_id=0),
     "vit": dict(num_hidden_layers=2, hidden_size=16, num_attention_heads=2, intermediate_size=24, image_size=8,
                 patch_size=4, num_channels=2, num_labels=3),
+    "llama": dict(num_hidden_layers=2, hidden_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                  intermediate_size=128, vocab_size=100, max_position_embeddings=SEQ),
 }
 
 

@@ -79,13 +79,39 @@ def net2net_selections(small_config: PretrainedConfig, large_config: PretrainedC
 
     # The generator's order, which fixes the selections of a seed: the model-wide spaces, then
     # small layer by small layer the per-layer ones, each in the layout's order.
-    own = [space for space in layout.spaces if space.selection_of is None]
+    own = [space for space in layout.spaces if space.selection_of is None and space.grouped_by is None]
     chosen = {space.name: pick(space) for space in own if not space.per_layer}
     per_layer = [space for space in own if space.per_layer]
     layers = [[pick(space) for space in per_layer] for _ in range(small_config.num_hidden_layers)]
     chosen.update({space.name: torch.stack([picks[k] for picks in layers]) for k, space in enumerate(per_layer)})
+    for space in layout.spaces:
+        if space.grouped_by is not None:  # no draw of its own: it follows its groups' selection
+            heads = [sizes[space.name] // space.head_size(small_config) for sizes in (large, small)]
+            groups = [sizes[space.grouped_by] // layout.space(space.grouped_by).head_size(small_config)
+                      for sizes in (large, small)]
+            chosen[space.name] = grouped_selection(chosen[space.grouped_by], *heads, *groups,
+                                                   layout.space(space.grouped_by).head_size(small_config),
+                                                   space.head_size(small_config))
     chosen.update({space.name: chosen[space.selection_of] for space in layout.spaces if space.selection_of})
     return chosen
+
+
+def grouped_selection(groups: Tensor, new_heads: int, old_heads: int, new_groups: int, old_groups: int,
+                      group_head_size: int, head_size: int) -> Tensor:
+    """The unit selection (``[..., new_heads * head_size]``) of heads that attend in groups, one per
+    head of another space whose unit selection is ``groups`` (grouped-query attention: query heads
+    by key/value head). New head ``r`` of new group ``m`` copies head ``r mod old size`` of the old
+    group that new group ``m`` copies: its group is a copy of its original's, so it attends as its
+    original; with groups of unchanged size the first ``old_heads`` keep their place."""
+    old_size, new_size = old_heads // old_groups, new_heads // new_groups
+    if new_size < old_size:
+        raise UserError(f"Net2Net widening cannot grow {old_heads} heads in {old_groups} groups to {new_heads} in "
+                        f"{new_groups}: a new group ({new_size} heads) must hold a copy of each head of the old group "
+                        f"it copies ({old_size}); give the target at least {old_size} heads per group")
+    group_heads = groups[..., ::group_head_size] // group_head_size  # [..., new_groups]: the old group each copies
+    new = torch.arange(new_heads)
+    heads = group_heads[..., new // new_size] * old_size + new % new_size % old_size
+    return (heads[..., :, None] * head_size + torch.arange(head_size)).flatten(-2)
 
 
 def _copy_matrix(g: Tensor, old: int, dtype: torch.dtype) -> Tensor:

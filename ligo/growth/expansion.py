@@ -71,6 +71,17 @@ class IdentityPlus:
         return self.cols(b.unsqueeze(-2)).squeeze(-2)
 
 
+class HeadIdentityPlus(IdentityPlus):
+    """``[I; S]`` over whole heads: ``S`` (``[..., new - old heads, old heads]``) mixes heads, each
+    coefficient applied alike to every coordinate of a head (``S`` kron ``I_head``), so that it
+    commutes with any map that acts the same inside every head (rotary position embeddings)."""
+
+    def __init__(self, s: Tensor, head_size: int):
+        eye = torch.eye(head_size, dtype=s.dtype, device=s.device)
+        units = s[..., :, None, :, None] * eye[:, None, :]  # [..., new, head_size, old, head_size]
+        super().__init__(units.reshape(*s.shape[:-2], s.shape[-2] * head_size, s.shape[-1] * head_size))
+
+
 class MatrixExpansion:
     """General expansion: rows and vectors by ``out`` (``new x old``), columns by ``inp``."""
 

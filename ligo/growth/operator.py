@@ -22,7 +22,7 @@ from transformers import PretrainedConfig
 
 from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
 from ligo.base.errors import UserError
-from ligo.growth.expansion import IdentityPlus, init_depth, init_width
+from ligo.growth.expansion import HeadIdentityPlus, IdentityPlus, init_depth, init_width
 from ligo.growth.growth_map import SmallWeights, grow_parameters
 from ligo.growth.schemes import DEPTH_SCHEMES, WIDTH_SCHEMES
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
@@ -74,6 +74,10 @@ class LiGOOperator(nn.Module):
         check_growable(small_config, large_config, "source model", "target config")
         self.small_config, self.large_config, self.options = small_config, large_config, options
         self.layout = layout_of(small_config.model_type)
+        # The spaces LiGO widens by whole heads (``Space.whole_heads``), with their head size (the
+        # target's too: check_growable): their width blocks are [new - old heads, old heads].
+        self.head_sizes = {space.name: space.head_size(small_config) for space in self.layout.spaces
+                           if space.whole_heads}
         self.small_layers, self.large_layers = small_config.num_hidden_layers, large_config.num_hidden_layers
         generator = torch.Generator().manual_seed(seed)  # the same operator on every rank and rerun
 
@@ -144,7 +148,9 @@ class LiGOOperator(nn.Module):
                 continue
             o = self.options
             count = self.large_layers if per_layer else 1
-            stacked = torch.stack([init_width(added, small[space], o.width_scheme, o.width_noise, generator)
+            unit = self.head_sizes.get(space, 1)
+            stacked = torch.stack([init_width(added // unit, small[space] // unit, o.width_scheme, o.width_noise,
+                                              generator)
                                    for _ in range(count)])
             blocks[parameter_slot(key)] = stacked if per_layer else stacked[0]
         return blocks
@@ -164,9 +170,13 @@ class LiGOOperator(nn.Module):
         return self.depth[self.layout.layer_modules.index(spec.layer_module), 0 if spec.param == "weight" else 1]
 
     def _expansion_of(self, spec: TensorSpec, side: str):
-        key, _, _ = self.expansion_key(spec, side)
+        key, space, _ = self.expansion_key(spec, side)
         slot = parameter_slot(key)
-        return IdentityPlus(self.width[slot]) if slot in self.width else None
+        if slot not in self.width:
+            return None
+        if space in self.head_sizes:
+            return HeadIdentityPlus(self.width[slot], self.head_sizes[space])
+        return IdentityPlus(self.width[slot])
 
     def _small_weights(self) -> SmallWeights:
         layers = {spec.name: self.small_layer_weights[parameter_slot(spec.name)] for spec in self.layout.layer}

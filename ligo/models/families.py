@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from transformers import PretrainedConfig
 
 from ligo.base.errors import UserError
-from ligo.models import bert, gpt2, roberta, vit
+from ligo.models import bert, gpt2, llama, roberta, vit
 from ligo.models.family import FREE_FIELDS, Family
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import Layout
 
 FAMILIES: dict[str, Family] = {family.model_type: family
-                               for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY, vit.FAMILY)}
+                               for family in (bert.FAMILY, roberta.FAMILY, gpt2.FAMILY, vit.FAMILY, llama.FAMILY)}
 MODEL_TYPES = tuple(FAMILIES)
 
 
@@ -61,11 +61,8 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
         raise UserError(f"cannot grow {pair}: the families differ; grow a model into one of its own family")
     family = family_of(small.model_type)
     for config, name in [(small, small_name), (large, large_name)]:
-        if config.hidden_size % config.num_attention_heads:
-            raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "
-                            f"{config.num_attention_heads} heads")
-    head_size = small.hidden_size // small.num_attention_heads
-    same_head_size = large.hidden_size // large.num_attention_heads == head_size
+        check_config(config, name)
+    same_head_size = head_size(large) == head_size(small)
     for field, what in family.growable_fields:
         if field == family.size_fields.heads and not same_head_size:
             continue  # fewer heads of another size: the head-size refusal below says what fits
@@ -88,6 +85,25 @@ def check_growable(small: PretrainedConfig, large: PretrainedConfig, small_name:
         _check_kept_fields(small, large, family, pair, list(allow_mismatch))
 
 
+def head_size(config: PretrainedConfig) -> int:
+    """The attention head size of a config (its family's ``head_size``, else hidden size / heads)."""
+    family = family_of(config.model_type)
+    if family.head_size is not None:
+        return family.head_size(config)
+    return config.hidden_size // config.num_attention_heads
+
+
+def check_config(config: PretrainedConfig, name: str):
+    """Refuse, in one line, a config whose heads do not split its hidden size (where the family
+    derives the head size so) or that its family does not support (``Family.check_config``)."""
+    family = family_of(config.model_type)
+    if family.head_size is None and config.hidden_size % config.num_attention_heads:
+        raise UserError(f"'{name}': hidden_size {config.hidden_size} is not divisible by "
+                        f"{config.num_attention_heads} heads")
+    if family.check_config is not None:
+        family.check_config(config, f"'{name}'")
+
+
 def _key(config: PretrainedConfig, field: str) -> str:
     """A field's name in the config's JSON (GPT-2's n_embd for hidden_size)."""
     return config.attribute_map.get(field, field)
@@ -95,19 +111,22 @@ def _key(config: PretrainedConfig, field: str) -> str:
 
 def _head_size_fix(small: PretrainedConfig, large: PretrainedConfig, family: Family) -> str:
     """Why the head sizes must be equal, and the target's head count (or widths) that would fit."""
-    head_size = small.hidden_size // small.num_attention_heads
+    if family.head_size is not None:  # the config sets it (head_dim): the target must keep the source's
+        return (f"the attention head size differs (source {head_size(small)}, target {head_size(large)}) and "
+                f"widening adds heads of the source's size: set head_dim to {head_size(small)} in the target config")
+    size = small.hidden_size // small.num_attention_heads
     heads = _key(large, family.size_fields.heads)
     hidden = large.hidden_size
-    what = (f"the attention head size differs (source {head_size}: {small.hidden_size} / {small.num_attention_heads} "
+    what = (f"the attention head size differs (source {size}: {small.hidden_size} / {small.num_attention_heads} "
             f"heads; target {hidden // large.num_attention_heads}: {hidden} / {large.num_attention_heads} heads) and "
             f"widening adds heads of the source's size")
-    if hidden % head_size == 0:
-        return (f"{what}: set {heads} to {hidden // head_size} in the target config ({hidden} / {head_size}), or "
+    if hidden % size == 0:
+        return (f"{what}: set {heads} to {hidden // size} in the target config ({hidden} / {size}), or "
                 f"derive the target from the source with --target_hidden {hidden} instead of --config_name")
-    below = hidden // head_size * head_size  # at least the source's width: the sizes are checked first
+    below = hidden // size * size  # at least the source's width: the sizes are checked first
     return (f"{what}, which hidden_size {hidden} is not a multiple of: use a target hidden_size of {below} "
-            f"({below // head_size} heads) or {below + head_size} ({below // head_size + 1} heads), e.g. "
-            f"--target_hidden {below + head_size} instead of --config_name")
+            f"({below // size} heads) or {below + size} ({below // size + 1} heads), e.g. "
+            f"--target_hidden {below + size} instead of --config_name")
 
 
 _UNSET = "unset"
@@ -120,6 +139,7 @@ def _check_kept_fields(small: PretrainedConfig, large: PretrainedConfig, family:
     values = [{**defaults, **config.to_dict()} for config in (small, large)]
     sizes = family.size_fields
     grown = [field for field, _ in family.growable_fields] + [sizes.layers, sizes.hidden, sizes.heads, sizes.ffn]
+    grown += [sizes.kv_heads] if sizes.kv_heads is not None else []
     not_kept = {_key(small, field) for field in (*grown, *family.derived_fields, *family.shared_fields,
                                                  *FREE_FIELDS, *family.free_fields, "model_type")}
     known = set(values[0]) | set(values[1]) | not_kept

@@ -43,6 +43,8 @@ class SizeFields:
     hidden: str = "hidden_size"
     heads: str = "num_attention_heads"
     ffn: str = "intermediate_size"
+    # Grouped-query attention's key/value heads (Llama's num_key_value_heads); None: one per query head.
+    kv_heads: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,12 @@ class Family:
     derived_fields: tuple[str, ...] = ()
     free_fields: tuple[str, ...] = ()
     field_defaults: tuple[tuple[str, object], ...] = ()
+    # The attention head size of a config where the config sets it (Llama's head_dim); None: the
+    # hidden size over the heads, which must divide it (BERT, GPT-2, ViT).
+    head_size: Callable[[PretrainedConfig], int] | None = None
+    # Refuses, in one line (UserError, naming ``name``), a config of the family that growth or its
+    # layout does not support (Llama's biases); called as configs load and as pairs are checked.
+    check_config: Callable[[PretrainedConfig, str], None] | None = None
 
     @property
     def special_tokens_per_block(self) -> int:

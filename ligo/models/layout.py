@@ -61,6 +61,15 @@ class Space:
     # The space whose Net2Net selection this one reuses, or None: its own. A head's query, key and
     # value copy the same heads, so that a copied head attends exactly as its original.
     selection_of: str | None = None
+    # The space of heads this one's heads attend in groups of (grouped-query attention: Llama's
+    # query heads, grouped by key head), or None. Net2Net derives its selection from that space's:
+    # a new head copies an old one of the group its new group's head copies, so it attends as its original.
+    grouped_by: str | None = None
+    # LiGO widens this space by whole heads: one coefficient per (new head, old head), the same for
+    # every coordinate of a head, so that growth commutes with what acts inside each head alike
+    # (rotary position embeddings). False: one per (new unit, old unit), as saved operators of the
+    # families that declare it so hold.
+    whole_heads: bool = False
 
 
 def _same(tensors: dict) -> dict:
@@ -112,6 +121,15 @@ class Layout:
                     or (source.head_size is None) != (space.head_size is None):
                 raise ValueError(f"{self.family}: space {space.name} shares the selection of {space.selection_of}, "
                                  "which must have its own, be per layer exactly when it is and have heads if it has")
+            if space.grouped_by is not None:
+                groups = spaces.get(space.grouped_by)
+                if groups is None or space.selection_of is not None or groups.selection_of is not None \
+                        or groups.grouped_by is not None or groups.per_layer != space.per_layer \
+                        or groups.head_size is None or space.head_size is None:
+                    raise ValueError(f"{self.family}: space {space.name} is grouped by {space.grouped_by}: both must "
+                                     "have heads and selections of their own and be per layer alike")
+            if space.whole_heads and space.head_size is None:
+                raise ValueError(f"{self.family}: space {space.name} grows by whole heads but has none")
 
     def space(self, name: str) -> Space:
         return next(space for space in self.spaces if space.name == name)

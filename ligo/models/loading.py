@@ -61,9 +61,11 @@ def load_config(model_type: str, config_name: str, cache_dir: str | None = None)
     if config.model_type != model_type:
         raise UserError(f"model config '{config_name}' is a {config.model_type} config but --model_type is "
                         f"{model_type}")
-    if config.hidden_size % config.num_attention_heads:
+    if family.head_size is None and config.hidden_size % config.num_attention_heads:
         raise UserError(f"model config '{config_name}': hidden_size {config.hidden_size} is not a multiple of "
                         f"num_attention_heads {config.num_attention_heads}; fix one of them")
+    if family.check_config is not None:
+        family.check_config(config, f"model config '{config_name}'")
     return config
 
 

@@ -8,6 +8,8 @@ an FFN of F (default: the source's FFN / hidden ratio times H), and every other 
 source's. The family names the fields (``Family.size_fields``; ``derived_fields``, which the config
 class recomputes from the sizes, are left for it to)."""
 
+import math
+
 from transformers import PretrainedConfig
 
 from ligo.base.errors import UserError
@@ -67,6 +69,9 @@ def derive_config(source: PretrainedConfig, layers: int | None = None, hidden: i
     family = family_of(source.model_type)
     head_size = source.hidden_size // source.num_attention_heads
     hidden = source.hidden_size if hidden is None else hidden
+    sizes = family.size_fields
+    if family.head_size is not None:  # the config sets the head size: keep it, the heads in proportion to H
+        return _derive_heads_in_proportion(source, family, layers, hidden, intermediate)
     if hidden % head_size:
         below = hidden // head_size * head_size
         fits = " or ".join(str(width) for width in sorted({max(below, head_size), below + head_size}))
@@ -75,11 +80,40 @@ def derive_config(source: PretrainedConfig, layers: int | None = None, hidden: i
                         f"heads of that size; use {fits}")
     if intermediate is None:  # the source's FFN / hidden ratio
         intermediate = round(family.space_sizes(source)["ffn"] * hidden / source.hidden_size)
+    return _with_sizes(source, family, [(sizes.layers, source.num_hidden_layers if layers is None else layers),
+                                        (sizes.hidden, hidden), (sizes.heads, hidden // head_size),
+                                        (sizes.ffn, intermediate)])
+
+
+def _derive_heads_in_proportion(source: PretrainedConfig, family, layers: int | None, hidden: int,
+                                intermediate: int | None) -> PretrainedConfig:
+    """A family whose config sets the head size (Llama's head_dim): the target keeps it, and its
+    query and key/value heads grow as the hidden size does, so that each key/value group keeps its
+    number of query heads (what Net2Net's copies of whole groups need)."""
+    sizes = family.size_fields
+    kv_heads = getattr(source, sizes.kv_heads) if sizes.kv_heads is not None else source.num_attention_heads
+    step = source.hidden_size // math.gcd(source.hidden_size, kv_heads)  # the widths that give whole kv heads
+    if hidden % step:
+        below = hidden // step * step
+        fits = " or ".join(str(width) for width in sorted({max(below, step), below + step}))
+        raise UserError(f"--target_hidden {hidden} does not scale the source's {source.num_attention_heads} heads in "
+                        f"{kv_heads} key/value groups (hidden_size {source.hidden_size}) to whole heads, which a "
+                        f"derived target keeps in proportion at the source's head size; use a multiple of {step}: "
+                        f"{fits}")
+    if intermediate is None:  # the source's FFN / hidden ratio
+        intermediate = round(family.space_sizes(source)["ffn"] * hidden / source.hidden_size)
+    # Exact: hidden is a multiple of step, and the query heads are a multiple of the key/value heads.
+    fields = [(sizes.layers, source.num_hidden_layers if layers is None else layers), (sizes.hidden, hidden),
+              (sizes.heads, source.num_attention_heads * hidden // source.hidden_size), (sizes.ffn, intermediate)]
+    if sizes.kv_heads is not None:
+        fields.append((sizes.kv_heads, kv_heads * hidden // source.hidden_size))
+    return _with_sizes(source, family, fields)
+
+
+def _with_sizes(source: PretrainedConfig, family, fields: list[tuple[str, int]]) -> PretrainedConfig:
     values = source.to_dict()
     for field in family.derived_fields:
         values.pop(source.attribute_map.get(field, field), None)
-    sizes = family.size_fields
-    for field, value in [(sizes.layers, source.num_hidden_layers if layers is None else layers),
-                         (sizes.hidden, hidden), (sizes.heads, hidden // head_size), (sizes.ffn, intermediate)]:
+    for field, value in fields:
         values[source.attribute_map.get(field, field)] = value
     return family.config_class.from_dict(values)

@@ -11,7 +11,7 @@ The last derives the target from the source's config (its head size, activation,
 a --config_name target must keep every field of the source's but the sizes and dropout, unless
 --allow_config_mismatch names the field.
 
-The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (GPT-2: ``AutoModelForCausalLM``; it is what
+The folder loads with ``AutoModelForMaskedLM.from_pretrained`` (GPT-2, Llama: ``AutoModelForCausalLM``; it is what
 ``run_lm_distributed.py --grow_scheme ...`` starts from).
 """
 
