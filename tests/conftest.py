@@ -24,9 +24,9 @@ TEST_LINES = 100
 # last and leaves one core idle while it runs. Files not named follow in their usual order.
 LONGEST_FIRST = ["test_paper_recipes.py", "test_mini_scripts.py", "test_preemption.py", "test_training_methods.py",
                  "test_growth_end_to_end.py", "test_fault_injection.py", "test_checkpoint_integrity.py",
-                 "test_gpt2_training.py", "test_vit.py", "test_pretraining.py", "test_gpu_options.py",
-                 "test_gpu_scripts.py", "test_bad_inputs.py", "test_rank_failure.py", "test_glue.py",
-                 "test_squad.py"]
+                 "test_gpt2_training.py", "test_llama_training.py", "test_vit.py", "test_pretraining.py",
+                 "test_gpu_options.py", "test_gpu_scripts.py", "test_bad_inputs.py", "test_rank_failure.py",
+                 "test_glue.py", "test_squad.py"]
 
 
 def pytest_collection_modifyitems(items):
@@ -124,6 +124,26 @@ def gpt2_tokenized(tmp_path_factory, roberta_text, gpt2_tokenizer_dir, warm_pyth
             env={"PYTHON": warm_python})
         return out
     return once(tmp_path_factory, "gpt2_tokenized", build)
+
+
+@pytest.fixture(scope="session")
+def llama_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
+    """A Llama byte-level BPE (``<unk> <s> </s>``) on the untokenised text (GPT-2's data)."""
+    return _train_tokenizer(tmp_path_factory, "llama", roberta_text, warm_python)
+
+
+@pytest.fixture(scope="session")
+def llama_tokenized(tmp_path_factory, roberta_text, llama_tokenizer_dir, warm_python) -> Path:
+    """The untokenised text in a folder of its own, every split tokenised with the Llama tokenizer."""
+    def build():
+        out = tmp_path_factory.mktemp("wiki-llama") / "wiki-untok"
+        out.mkdir()
+        for split in ("train", "valid", "test"):
+            (out / f"en.{split}.raw").write_bytes((roberta_text / f"en.{split}.raw").read_bytes())
+        run(["bash", "tokenization/tokenize_splits.bash", str(out), str(llama_tokenizer_dir)],
+            env={"PYTHON": warm_python})
+        return out
+    return once(tmp_path_factory, "llama_tokenized", build)
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,20 @@ from ligo.training import distributed
 
 FAMILY_DATA = {"bert": ("bert_tokenized", "bert_tokenizer_dir"),
                "roberta": ("roberta_tokenized", "roberta_tokenizer_dir"),
-               "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir")}
+               "gpt2": ("gpt2_tokenized", "gpt2_tokenizer_dir"),
+               "llama": ("llama_tokenized", "llama_tokenizer_dir")}
 
 
-def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62, eos_token_id=None):
+def tiny_config(path, family, vocab_size, layers=2, hidden=64, block_size=62, eos_token_id=None, bos_token_id=None):
+    if family == "llama":  # grouped-query attention: heads of 16, two query heads a key/value head
+        config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
+                  "num_hidden_layers": layers, "num_attention_heads": hidden // 16,
+                  "num_key_value_heads": hidden // 32, "head_dim": 16, "intermediate_size": 4 * hidden,
+                  "max_position_embeddings": block_size + 2, "vocab_size": vocab_size, "rms_norm_eps": 1e-6,
+                  "attention_bias": False, "mlp_bias": False, "tie_word_embeddings": True,
+                  "bos_token_id": bos_token_id, "eos_token_id": eos_token_id}
+        path.write_text(json.dumps(config))
+        return path
     if family == "gpt2":  # blocks of block_size + 1 (the <|endoftext|> before each)
         config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": hidden, "n_layer": layers,
                   "n_head": hidden // 32, "n_inner": 4 * hidden, "n_positions": block_size + 2,
@@ -53,7 +63,7 @@ def config_text(path, family, text_dir, tokenizer_dir, **overrides):
         "learning_rate": "2e-3", "weight_decay": 0.1, "warmup_steps": 2,
         "logging_steps": 3, "ckpt_steps": 4, "num_workers": 1,
     }
-    if family == "gpt2":
+    if family in ("gpt2", "llama"):
         del values["mlm"]  # a causal LM
     values.update(overrides)
     path.write_text("".join(f"{key} = {value}\n" for key, value in values.items()))
@@ -66,7 +76,7 @@ def setup_run(tmp_path, request, family, **overrides):
     tokenizer_dir = request.getfixturevalue(FAMILY_DATA[family][1])
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     model_config = tiny_config(tmp_path / f"{family}-tiny.json", family, len(tokenizer),
-                               eos_token_id=tokenizer.eos_token_id)
+                               eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     config = config_text(tmp_path / f"{family}.txt", family, text_dir, tokenizer_dir, **overrides)
     return config, model_config
 
@@ -200,6 +210,8 @@ def growth_pipeline(root, family, tokenized, tokenizer_dir, python, grown_extra=
     beside it. Returns (commands, the grown runs' config file, the large model's config)."""
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     sizes = {"eos_token_id": tokenizer.eos_token_id} if family == "gpt2" else {}
+    if family == "llama":
+        sizes = {"eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
     small = tiny_config(root / "small.json", family, len(tokenizer), layers=2, hidden=64, **sizes)
     large = tiny_config(root / "large.json", family, len(tokenizer), layers=4, hidden=128, **sizes)
     pretrain = config_text(root / "pretrain.txt", family, tokenized, tokenizer_dir, max_steps=40,
