@@ -227,3 +227,43 @@ def test_a_derived_target_keeps_head_dim_and_grows_query_and_key_value_heads_wit
     with pytest.raises(UserError, match="use a multiple of 32: 64 or 96") as err:
         derive_config(source, hidden=80)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("scheme", ["stackbert", "interpolation", "net2net", "bert2bert_fpi", "bert2bert_aki",
+                                    "stackbert_direct_copy", "interpolation_direct_copy"])
+def test_every_baseline_grows_a_grouped_query_llama(scheme):
+    from ligo.growth.schemes import BASELINES
+    assert scheme in BASELINES
+    # StackBERT and interpolation grow depth only, Net2Net width only; the others both.
+    layers = 2 if scheme == "net2net" else 4
+    wide = {} if scheme in ("stackbert", "interpolation") else dict(heads=8, kv_heads=4, hidden=128, ffn=192)
+    small_config, large_config = config(), config(layers=layers, **wide)
+    small = perturbed_small(small_config)
+    state = grow_baseline(scheme, small.state_dict(), small_config, large_config, seed=3)
+    large = materialize(state, large_config, seed=3)
+    assert len(large.model.layers) == layers
+    assert large.model.layers[-1].self_attn.k_proj.weight.shape == (32 * (2 if wide else 1), 64 * (2 if wide else 1))
+    loss = large(input_ids=BATCH, labels=BATCH).loss
+    assert torch.isfinite(loss) and loss < 2 * torch.log(torch.tensor(float(VOCAB)))
+
+
+@pytest.mark.parametrize("depth,width", [("rand", "rand"), ("rand_softmax", "rand_softmax"), ("stackbert", "sel"),
+                                         ("stackbert_noisy", "sel_noisy"), ("interlace", "rand"),
+                                         ("interlace_noisy", "rand")])
+@pytest.mark.parametrize("options", [{}, {"tie": False, "tune_small_model": True, "tune_residual": True}],
+                         ids=["tied", "untied-small-residual"])
+def test_ligo_grows_a_grouped_query_llama_from_every_init_scheme_with_every_option(depth, width, options):
+    from ligo.growth.grown_model import GrownModel
+    from ligo.growth.operator import LiGOOperator, LiGOOptions
+
+    small_config, large_config = config(), config(layers=4, heads=8, kv_heads=4, hidden=128, ffn=192)
+    operator = LiGOOperator(perturbed_small(small_config).state_dict(), small_config, large_config,
+                            LiGOOptions(depth_scheme=depth, width_scheme=width, **options), seed=0)
+    module = GrownModel(operator, large_config)
+    loss = module(input_ids=BATCH, labels=BATCH).loss
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in operator.parameters() if p.requires_grad)
+    model = materialize(operator(), large_config, seed=0)
+    module.eval()
+    with torch.no_grad():
+        assert torch.allclose(module(input_ids=BATCH).logits, logits(model), atol=1e-5)
