@@ -18,7 +18,7 @@ from ligo.growth.operator import LiGOOperator
 FIXTURES = Path(__file__).parent / "fixtures" / "operators"
 
 
-@pytest.mark.parametrize("family", ["bert", "roberta", "gpt2", "vit"])
+@pytest.mark.parametrize("family", ["bert", "roberta", "gpt2", "vit", "llama"])
 def test_a_saved_operator_grows_the_weights_it_grew_when_saved(family):
     folder = FIXTURES / family
     operator = LiGOOperator.load(folder)
