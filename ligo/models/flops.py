@@ -72,3 +72,14 @@ def block_per_token(h: int, i: int, heads: int, s: int, pre_ln: bool, qkv_bias: 
     if causal_mask:
         terms["attention_mask"] = s * heads
     return terms
+
+
+def decoder_head_per_token(h: int, v: int, norm_flops: int) -> dict[str, int]:
+    """A causal LM's head, per position: its final norm (``norm_flops`` an element), the decoder
+    (no bias, no transform), the softmax and the target term, as BERT's head counts them."""
+    return {
+        "layer_norm": norm_flops * h,
+        "decoder": 2 * h * v,
+        "softmax": SOFTMAX_FLOPS * v,
+        "target": 2 * v,
+    }

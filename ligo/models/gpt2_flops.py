@@ -23,9 +23,9 @@ from ligo.models.flops import (
     BLOCK_MATMUL_TERMS,
     DROPOUT_FLOPS,
     LAYER_NORM_FLOPS,
-    SOFTMAX_FLOPS,
     block_per_token,
     check_arguments,
+    decoder_head_per_token,
 )
 
 # The terms torch runs as matmuls (addmm for Conv1D, bmm/matmul in attention, the decoder).
@@ -45,15 +45,6 @@ def _embeddings_per_token(h: int, v: int, s: int) -> dict[str, int]:
     }
 
 
-def _head_per_token(h: int, v: int) -> dict[str, int]:
-    return {
-        "layer_norm": LAYER_NORM_FLOPS * h,  # ln_f
-        "decoder": 2 * h * v,
-        "softmax": SOFTMAX_FLOPS * v,
-        "target": 2 * v,
-    }
-
-
 def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> dict[str, int]:
     """Forward FLOPs of one sequence, per term: ``embeddings.*``, ``blocks.*`` (all layers summed)
     and ``head.*`` (on ``head_fraction`` of the positions, rounded to an int)."""
@@ -62,5 +53,6 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
     block = block_per_token(h, ffn_size(config), config.num_attention_heads, seq_len, pre_ln=True, causal_mask=True)
     terms = {f"embeddings.{k}": n * seq_len for k, n in _embeddings_per_token(h, v, seq_len).items()}
     terms.update({f"blocks.{k}": n * seq_len * config.num_hidden_layers for k, n in block.items()})
-    terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in _head_per_token(h, v).items()})
+    head = decoder_head_per_token(h, v, LAYER_NORM_FLOPS)
+    terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in head.items()})
     return terms

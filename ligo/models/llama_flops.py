@@ -19,7 +19,7 @@ Where a Llama block differs from GPT-2's:
 
 from transformers import PretrainedConfig
 
-from ligo.models.flops import BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, SOFTMAX_FLOPS, check_arguments
+from ligo.models.flops import BLOCK_MATMUL_TERMS, DROPOUT_FLOPS, SOFTMAX_FLOPS, check_arguments, decoder_head_per_token
 
 RMS_NORM_FLOPS = 4  # square, mean (sum), reciprocal square root and scale
 SILU_FLOPS = 4  # x * sigmoid(x): negate, exp, add 1 and divide
@@ -68,15 +68,6 @@ def block_per_token(config: PretrainedConfig, s: int) -> dict[str, int]:
     }
 
 
-def _head_per_token(h: int, v: int) -> dict[str, int]:
-    return {
-        "layer_norm": RMS_NORM_FLOPS * h,  # the final norm
-        "decoder": 2 * h * v,
-        "softmax": SOFTMAX_FLOPS * v,
-        "target": 2 * v,
-    }
-
-
 def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float = 1.0) -> dict[str, int]:
     """Forward FLOPs of one sequence, per term: ``embeddings.*``, ``blocks.*`` (all layers summed)
     and ``head.*`` (on ``head_fraction`` of the positions, rounded to an int)."""
@@ -85,7 +76,8 @@ def flops_breakdown(config: PretrainedConfig, seq_len: int, head_fraction: float
     terms = {"embeddings.word": 2 * h * v * seq_len}  # a dense one-hot, as ELECTRA counts a lookup
     terms.update({f"blocks.{k}": n * seq_len * config.num_hidden_layers
                   for k, n in block_per_token(config, seq_len).items()})
-    terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in _head_per_token(h, v).items()})
+    head = decoder_head_per_token(h, v, RMS_NORM_FLOPS)
+    terms.update({f"head.{k}": round(n * seq_len * head_fraction) for k, n in head.items()})
     return terms
 
 
