@@ -16,7 +16,10 @@ dropout), on BATCH_SIZE x SEQ_LEN random tokens with 15% of them as labels; and 
 GPT2-Medium shapes (configs/gpt2-12L-768H.json -> configs/gpt2-24L-1024H.json), causal LM on
 GPT2_BATCH_SIZE x SEQ_LEN random tokens (a Medium step is ~4x a Base one); and DeiT-S -> DeiT-B
 (configs/vit-12L-384H.json -> configs/vit-12L-768H.json, the paper's Table 2, width only) on
-VIT_BATCH_SIZE random 224-pixel images with random classes. The small model is
+VIT_BATCH_SIZE random 224-pixel images with random classes; and SmolLM2-135M -> SmolLM2-360M
+shapes (LLAMA_SMALL -> LLAMA_LARGE, built here: 30 -> 32 layers, 576 -> 960 hidden, 9 -> 15 query
+heads in 3 -> 5 key/value groups of head size 64, SwiGLU FFN 1536 -> 2560, tied embeddings),
+causal LM on LLAMA_BATCH_SIZE x SEQ_LEN random tokens. The small model is
 randomly initialised (the speed does not depend on its values); both in train mode, the same
 batch for both.
 
@@ -59,13 +62,24 @@ FAMILIES = {
     "gpt2": (REPO / "configs/gpt2-12L-768H.json", REPO / "configs/gpt2-24L-1024H.json",
              "GPT-2 12L-768H -> 24L-1024H"),
     "vit": (REPO / "configs/vit-12L-384H.json", REPO / "configs/vit-12L-768H.json", "DeiT-S -> DeiT-B"),
+    "llama": ("LLAMA_SMALL", "LLAMA_LARGE", "SmolLM2-135M -> SmolLM2-360M"),  # configs built here, not files
 }
+# SmolLM2-135M's and SmolLM2-360M's shapes (their config.json: rms_norm_eps 1e-5, rope_theta 100000,
+# tied embeddings), random weights, the vocabulary cut to VOCAB_SIZE as the other pairs.
+LLAMA_COMMON = dict(head_dim=64, hidden_act="silu", rms_norm_eps=1e-5, rope_theta=100000.0,
+                    max_position_embeddings=8192, tie_word_embeddings=True, attention_bias=False, mlp_bias=False)
+LLAMA_SMALL = dict(num_hidden_layers=30, hidden_size=576, num_attention_heads=9, num_key_value_heads=3,
+                   intermediate_size=1536, **LLAMA_COMMON)
+LLAMA_LARGE = dict(num_hidden_layers=32, hidden_size=960, num_attention_heads=15, num_key_value_heads=5,
+                   intermediate_size=2560, **LLAMA_COMMON)
+LLAMA_CONFIGS = {"LLAMA_SMALL": LLAMA_SMALL, "LLAMA_LARGE": LLAMA_LARGE}
 VOCAB_SIZE = 2000
 # Half the paper's 64 sequences per GPU: the operator's cost is fixed per step, so the ratio
 # depends on the batch (the notes project it to others); a plain step takes ~15 s on 2 cores.
 BATCH_SIZE = 32
 GPT2_BATCH_SIZE = 8  # GPT2-Medium: a plain step of 8 x 128 takes about as long as BERT-Base's of 32
 VIT_BATCH_SIZE = 16  # DeiT-B: 16 images of 224 pixels (197 tokens each), about as long as BERT-Base's 32
+LLAMA_BATCH_SIZE = 4  # SmolLM2-360M shapes (~315M parameters without the embeddings): 4 x 128 on 2 cores
 SEQ_LEN = 128
 MLM_PROBABILITY = 0.15
 SEED = 0
@@ -83,15 +97,26 @@ OPTIONS = dict(depth_scheme="stackbert_noisy", width_scheme="rand", tie=True, tu
 # --- The two steps ----------------------------------------------------------------------
 
 
+def llama_config(name: str):
+    from ligo.models.families import check_config, family_of
+
+    config = family_of("llama").config_class(**LLAMA_CONFIGS[name], vocab_size=VOCAB_SIZE)
+    check_config(config, name)  # as load_config does: head counts the layout holds, no biases
+    return config
+
+
 def configs(family: str = "bert"):
     from ligo.models.loading import load_config
 
     small_config, large_config, _ = FAMILIES[family]
-    small, large = load_config(family, str(small_config)), load_config(family, str(large_config))
+    if family == "llama":
+        small, large = llama_config(small_config), llama_config(large_config)
+    else:
+        small, large = load_config(family, str(small_config)), load_config(family, str(large_config))
     if family == "vit":
         return small, large
     small.vocab_size = large.vocab_size = VOCAB_SIZE
-    if family == "gpt2":
+    if family in ("gpt2", "llama"):
         small.bos_token_id = small.eos_token_id = large.bos_token_id = large.eos_token_id = 0
     return small, large
 
@@ -104,7 +129,7 @@ def make_batch(batch_size: int, family: str = "bert") -> dict:
         return {"pixel_values": torch.randn(batch_size, 3, 224, 224, generator=generator),
                 "labels": torch.randint(0, 1000, (batch_size,), generator=generator)}
     input_ids = torch.randint(5, VOCAB_SIZE, (batch_size, SEQ_LEN), generator=generator)
-    if family == "gpt2":  # causal LM: every token is a label (the model shifts them)
+    if family in ("gpt2", "llama"):  # causal LM: every token is a label (the model shifts them)
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids}
     masked = torch.rand(batch_size, SEQ_LEN, generator=generator) < MLM_PROBABILITY
     return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids),
@@ -247,21 +272,31 @@ def in_fresh_process(*args) -> dict:
 
 
 def run(batch_size: int = BATCH_SIZE, gpt2_batch_size: int = GPT2_BATCH_SIZE,
-        vit_batch_size: int = VIT_BATCH_SIZE) -> list[dict]:
-    return measure("bert", batch_size) + measure("gpt2", gpt2_batch_size) + measure("vit", vit_batch_size)
+        vit_batch_size: int = VIT_BATCH_SIZE, llama_batch_size: int = LLAMA_BATCH_SIZE) -> list[dict]:
+    return (measure("bert", batch_size) + measure("gpt2", gpt2_batch_size) + measure("vit", vit_batch_size)
+            + measure("llama", llama_batch_size))
+
+
+def config_label(config) -> str:
+    """A config file's stem, or the shape of a config built here."""
+    if isinstance(config, Path):
+        return config.stem
+    fields = LLAMA_CONFIGS[config]
+    return (f"{fields['num_hidden_layers']}L-{fields['hidden_size']}H ({fields['num_attention_heads']}/"
+            f"{fields['num_key_value_heads']} heads, FFN {fields['intermediate_size']})")
 
 
 def measure(family: str, batch_size: int) -> list[dict]:
     small_config, large_config, pair_name = FAMILIES[family]
     for path in (small_config, large_config):
-        if not path.is_file():
+        if isinstance(path, Path) and not path.is_file():
             raise RuntimeError(f"the benchmark's model config '{path}' is missing")
     load_before = os.getloadavg()[0]
     per_item = "x197 tokens (224-pixel images)" if family == "vit" else f"x{SEQ_LEN}"
     items = "images" if family == "vit" else f"sequences of {SEQ_LEN}"
     paper_batch = VIT_PAPER_BATCH if family == "vit" else PAPER_BATCH
-    shape = f"{small_config.stem} -> {large_config.stem}{'' if family == 'vit' else f', vocab {VOCAB_SIZE}'}, " \
-            f"batch {batch_size}{per_item}"
+    vocab = "" if family == "vit" else f", vocab {VOCAB_SIZE}"
+    shape = f"{config_label(small_config)} -> {config_label(large_config)}{vocab}, batch {batch_size}{per_item}"
     print(f"LiGO operator overhead, {shape}:", flush=True)
     timing = in_fresh_process("timing", family, str(batch_size))
     memory = {name: in_fresh_process("memory", family, name, str(batch_size)) for name in ("plain", "operator")}
@@ -356,12 +391,15 @@ def main():
                         help=f"GPT-2: sequences of {SEQ_LEN} a step (default {GPT2_BATCH_SIZE})")
     parser.add_argument("--vit_batch_size", type=int, default=VIT_BATCH_SIZE,
                         help=f"ViT: images of 224 pixels a step (default {VIT_BATCH_SIZE})")
+    parser.add_argument("--llama_batch_size", type=int, default=LLAMA_BATCH_SIZE,
+                        help=f"Llama: sequences of {SEQ_LEN} a step (default {LLAMA_BATCH_SIZE})")
     parser.add_argument("--only", choices=list(FAMILIES), help="measure one pair only")
     args = parser.parse_args()
-    for flag in ("batch_size", "gpt2_batch_size", "vit_batch_size"):
+    for flag in ("batch_size", "gpt2_batch_size", "vit_batch_size", "llama_batch_size"):
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    batch = {"bert": args.batch_size, "gpt2": args.gpt2_batch_size, "vit": args.vit_batch_size}
+    batch = {"bert": args.batch_size, "gpt2": args.gpt2_batch_size, "vit": args.vit_batch_size,
+             "llama": args.llama_batch_size}
     rows = run(*batch.values()) if args.only is None else measure(args.only, batch[args.only])
     for row in rows:
         print(row)
