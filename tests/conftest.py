@@ -111,19 +111,24 @@ def gpt2_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
     return _train_tokenizer(tmp_path_factory, "gpt2", roberta_text, warm_python)
 
 
+def _untokenized_copy_tokenised(tmp_path_factory, family, text_dir, tokenizer_dir, python) -> Path:
+    """The untokenised text in a folder of its own (``<family>_tokenized``), every split tokenised
+    with ``tokenizer_dir``: the causal-LM families' data, each with its own tokenizer."""
+    def build():
+        out = tmp_path_factory.mktemp(f"wiki-{family}") / "wiki-untok"
+        out.mkdir()
+        for split in ("train", "valid", "test"):
+            (out / f"en.{split}.raw").write_bytes((text_dir / f"en.{split}.raw").read_bytes())
+        run(["bash", "tokenization/tokenize_splits.bash", str(out), str(tokenizer_dir)], env={"PYTHON": python})
+        return out
+    return once(tmp_path_factory, f"{family}_tokenized", build)
+
+
 @pytest.fixture(scope="session")
 def gpt2_tokenized(tmp_path_factory, roberta_text, gpt2_tokenizer_dir, warm_python) -> Path:
     """The untokenised text in a folder of its own, every split tokenised with the GPT-2 tokenizer
     by the project's script (the .line index gives the document ends)."""
-    def build():
-        out = tmp_path_factory.mktemp("wiki-gpt2") / "wiki-untok"
-        out.mkdir()
-        for split in ("train", "valid", "test"):
-            (out / f"en.{split}.raw").write_bytes((roberta_text / f"en.{split}.raw").read_bytes())
-        run(["bash", "tokenization/tokenize_splits.bash", str(out), str(gpt2_tokenizer_dir)],
-            env={"PYTHON": warm_python})
-        return out
-    return once(tmp_path_factory, "gpt2_tokenized", build)
+    return _untokenized_copy_tokenised(tmp_path_factory, "gpt2", roberta_text, gpt2_tokenizer_dir, warm_python)
 
 
 @pytest.fixture(scope="session")
@@ -135,15 +140,7 @@ def llama_tokenizer_dir(tmp_path_factory, roberta_text, warm_python) -> Path:
 @pytest.fixture(scope="session")
 def llama_tokenized(tmp_path_factory, roberta_text, llama_tokenizer_dir, warm_python) -> Path:
     """The untokenised text in a folder of its own, every split tokenised with the Llama tokenizer."""
-    def build():
-        out = tmp_path_factory.mktemp("wiki-llama") / "wiki-untok"
-        out.mkdir()
-        for split in ("train", "valid", "test"):
-            (out / f"en.{split}.raw").write_bytes((roberta_text / f"en.{split}.raw").read_bytes())
-        run(["bash", "tokenization/tokenize_splits.bash", str(out), str(llama_tokenizer_dir)],
-            env={"PYTHON": warm_python})
-        return out
-    return once(tmp_path_factory, "llama_tokenized", build)
+    return _untokenized_copy_tokenised(tmp_path_factory, "llama", roberta_text, llama_tokenizer_dir, warm_python)
 
 
 @pytest.fixture(scope="session")
