@@ -332,6 +332,14 @@ def operator_fuse_init_noise_negative(tmp, world):
 
 
 @case
+def lm_grow_noise_for_a_scheme_that_copies_nothing(tmp, world):
+    return Case(lm(world, tmp, "--grow_scheme", "stackbert", "--source_model_path", world.small_model,
+                   "--grow_noise", "0.1"),
+                ("--grow_noise 0.1 splits the copies of Net2Net widening; --grow_scheme stackbert makes none",
+                 "use one of net2net, bert2bert_fpi, bert2bert_aki, or drop --grow_noise"))
+
+
+@case
 def lm_output_dir_unwritable(tmp, world):
     return Case(lm(world, tmp, "--output_dir", f"{UNWRITABLE}/run"),
                 (f"cannot create --output_dir '{UNWRITABLE}/run'", "choose a folder you can write to"))
@@ -910,7 +918,7 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 88
+    assert len(CASES) >= 89
     assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad",
                      "image"}
 

@@ -105,6 +105,33 @@ def test_net2net_keeps_the_logits_when_whole_heads_are_added(which, tie):
 
 
 @pytest.mark.parametrize("which", ["mha", "gqa"])
+@pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
+def test_net2net_noise_splits_every_copy_unevenly_and_keeps_the_logits(which, tie):
+    # HyperCloning's symmetric noise (--grow_noise): a copied unit's readers get weights that differ
+    # between its copies but still sum to the noiseless split, so the logits stay.
+    small_config, large_config = width_pair(which, tie=tie)
+    small = perturbed_small(small_config)
+    plain = grow_baseline("net2net", small.state_dict(), small_config, large_config, seed=3)
+    noisy = grow_baseline("net2net", small.state_dict(), small_config, large_config, seed=3, noise=0.1)
+    assert (logits(materialize(noisy, large_config, seed=3)) - logits(small)).abs().max().item() < 1e-5
+    changed = {name for name in plain if not torch.equal(plain[name], noisy[name])}
+    # every reader of a copied unit: all of a layer's projections but the norms and the embedding table
+    assert {"model.layers.0.self_attn.q_proj.weight", "model.layers.1.self_attn.o_proj.weight",
+            "model.layers.1.mlp.down_proj.weight", "model.layers.0.mlp.gate_proj.weight"} <= changed
+    assert not any("norm" in name or "embed_tokens" in name for name in changed), changed
+    down_plain, down_noisy = (grown["model.layers.0.mlp.down_proj.weight"] for grown in (plain, noisy))
+    # ffn doubles (96 -> 192): the copies of a unit sum as before, the first 96 columns no longer equal their copies
+    from ligo.growth.baselines import net2net_selections
+    g = net2net_selections(small_config, large_config, seed=3)["ffn"][0]
+    copy = torch.nn.functional.one_hot(g, 96).float()
+    assert torch.allclose(down_noisy @ copy, down_plain @ copy, atol=1e-6)
+    assert ((down_noisy - down_plain).abs() > 1e-8).float().mean() > 0.99  # std 0.1 x 0.02: every column moves
+    with pytest.raises(UserError, match="--grow_noise 0.1 splits the copies of Net2Net widening; --grow_scheme "
+                                        "stackbert makes none"):
+        grow_baseline("stackbert", small.state_dict(), small_config, small_config, seed=3, noise=0.1)
+
+
+@pytest.mark.parametrize("which", ["mha", "gqa"])
 def test_bert2bert_fpi_grows_depth_and_whole_heads_keeping_the_small_model_in_its_first_layers(which):
     # Stacked pre-norm layers add their copies' outputs to the residual stream: the grown model is
     # its source exactly when the added layers write nothing (their o_proj and down_proj zeroed).

@@ -10,6 +10,8 @@
   copies whole heads; spaces the layout ties together (``Space.selection_of``: a head's query,
   key and value) share one selection, so a copied head attends exactly as its original.
 - ``bert2bert_fpi``: ``net2net`` width, then StackBERT depth.
+- ``noise`` (``--grow_noise``, these three): the divided columns get zero-sum noise over each
+  unit's copies, HyperCloning's symmetry breaking that keeps the function.
 - ``bert2bert_aki``: as FPI, but the new output units of small layer i come from small layer
   i + 1 (the top layer from itself): bert2BERT's advanced knowledge initialisation.
 - ``stackbert_direct_copy`` / ``interpolation_direct_copy``: StackBERT / interpolation depth,
@@ -34,14 +36,13 @@ from transformers import PretrainedConfig
 from ligo.base.errors import UserError
 from ligo.growth.expansion import MatrixExpansion, init_depth
 from ligo.growth.growth_map import SmallWeights, grow_parameters, widen
-from ligo.growth.schemes import BASELINES
+from ligo.growth.schemes import BASELINES, WIDENING, check_grow_noise
 from ligo.models.families import check_growable, layout_of, size_label, space_sizes
 from ligo.models.layout import Space, TensorSpec, ties_output_embeddings
 from ligo.models.loading import new_model
 
 DEPTH_ONLY = {"stackbert": "stackbert", "interpolation": "interlace"}
 DIRECT_COPY = {"stackbert_direct_copy": "stackbert", "interpolation_direct_copy": "interlace"}
-WIDENING = ("net2net", "bert2bert_fpi", "bert2bert_aki")
 
 
 def selection(new: int, old: int, generator: torch.Generator) -> Tensor:
@@ -125,7 +126,7 @@ def _divided(p: Tensor) -> Tensor:
 
 
 def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: PretrainedConfig,
-                  large_config: PretrainedConfig, seed: int) -> dict[str, Tensor]:
+                  large_config: PretrainedConfig, seed: int, noise: float = 0.0) -> dict[str, Tensor]:
     """Every parameter of the large model by its Hugging Face name (as ``LiGOOperator()``: the
     decoder weight and bias only where the large config unties them), grown by ``scheme``."""
     if scheme not in BASELINES:
@@ -141,6 +142,7 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
         raise UserError(f"{scheme} grows depth only but {sizes} changes the width; use {scheme}_direct_copy "
                         "(new units random), bert2bert_fpi (Net2Net width with StackBERT depth) or keep the hidden, "
                         "FFN and head counts")
+    check_grow_noise(noise, scheme)
     if scheme == "net2net" and small_config.num_hidden_layers != large_config.num_hidden_layers:
         raise UserError(f"net2net grows width only but {sizes} changes the depth; use bert2bert_fpi "
                         "(Net2Net width with StackBERT depth) or keep the number of layers")
@@ -153,7 +155,8 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     depth = lambda spec: coefficients.to(small.layers[spec.name].dtype)  # noqa: E731
 
     if scheme in WIDENING:
-        grown = _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki")
+        grown = _grow_net2net(layout, small, small_config, large_config, depth, seed, aki=scheme == "bert2bert_aki",
+                              noise=noise)
     else:
         grown = grow_parameters(layout, small, large_config, depth, lambda spec, side: None)
         if scheme in DIRECT_COPY:
@@ -161,8 +164,19 @@ def grow_baseline(scheme: str, small_state: dict[str, Tensor], small_config: Pre
     return layout.from_growth(grown)
 
 
-def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool):
+def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth, seed: int, aki: bool,
+                  noise: float = 0.0):
     chosen = net2net_selections(small_config, large_config, seed)
+    generator = torch.Generator().manual_seed(seed + 1)  # not the selections' stream
+
+    def split_noisily(spec: TensorSpec, small_tensor: Tensor, wide: Tensor) -> Tensor:
+        # Only the columns that read a copied unit and were divided among its copies.
+        divides = spec.in_space in chosen and spec.name not in layout.output_norm and not layout.is_decoder(spec.name)
+        if not noise or not divides:
+            return wide
+        return wide + _zero_sum_noise(wide, chosen[spec.in_space], sizes[spec.in_space],
+                                      noise * small_tensor.float().std().item(), generator)
+
     dtype = next(iter(small.layers.values())).dtype
     sizes = space_sizes(small_config)
     copies = {space: _copy_matrix(g, sizes[space], dtype) for space, g in chosen.items()}
@@ -191,13 +205,26 @@ def _grow_net2net(layout, small: SmallWeights, small_config, large_config, depth
                 wide = torch.cat([wide[..., :old, :], wide_following[..., old:, :]], dim=-2)
             else:
                 wide = torch.cat([wide[..., :old], wide_following[..., old:]], dim=-1)
-        layers[spec.name] = wide
+        layers[spec.name] = split_noisily(spec, tensor, wide)
     wide_small = SmallWeights(layers, small.others, small.decoder)
 
     def outside_layers(spec: TensorSpec, side: str):
         return None if spec.layer_module is not None else expansion(spec, side)
 
-    return grow_parameters(layout, wide_small, large_config, depth, outside_layers)
+    grown = grow_parameters(layout, wide_small, large_config, depth, outside_layers)
+    for spec in layout.embeddings + layout.head:
+        grown[spec.key()] = split_noisily(spec, small.others[spec.name], grown[spec.key()])
+    return grown
+
+
+def _zero_sum_noise(wide: Tensor, g: Tensor, old: int, std: float, generator: torch.Generator) -> Tensor:
+    """Gaussian noise for the columns of ``wide`` (``[..., out, new]``), minus its mean over the
+    columns that copy one old unit (``g``): the copies of a unit then read it with different
+    weights that still sum to the original's, so the function stays (HyperCloning's symmetric
+    noise, Samragh et al. 2024), and a unit copied once gets none."""
+    eta = torch.randn(wide.shape, generator=generator, dtype=torch.float32) * std
+    p = _copy_matrix(g, old, torch.float32)
+    return (eta - eta @ _divided(p) @ p.transpose(-1, -2)).to(wide.dtype)
 
 
 def _direct_copy(layout, grown: dict[str, Tensor], small_config, large_config, seed: int) -> dict[str, Tensor]:

@@ -12,7 +12,7 @@ import torch
 from ligo.base.command_line import OneLineParser
 from ligo.base.errors import UserError
 from ligo.base.flag_checks import check_adam_epsilon, check_finite
-from ligo.growth.schemes import GROW_SCHEMES, INIT_SCHEMES, TRAINING_METHODS
+from ligo.growth.schemes import GROW_SCHEMES, INIT_SCHEMES, TRAINING_METHODS, check_grow_noise
 from ligo.models.families import MODEL_TYPES, family_of
 from ligo.models.target_config import check_target_flags
 from ligo.tasks.source_model import SOURCE_HEAD_HELP, SOURCE_HEADS
@@ -134,6 +134,9 @@ def _growth_flags(parser):
     group.add_argument("--source_head", default="checkpoint", choices=SOURCE_HEADS,
                        help=f"{SOURCE_HEAD_HELP}; also for --model_name_or_path")
     group.add_argument("--grow_scheme", default="none", choices=GROW_SCHEMES, help="how to initialise the large model")
+    group.add_argument("--grow_noise", type=float, default=0.0,
+                       help="net2net and bert2bert schemes: noise (a fraction of each weight's std) that splits a "
+                            "copied unit's weights unevenly among its copies, keeping the function (HyperCloning)")
     group.add_argument("--tune_depth", action="store_true", help="learn the depth coefficients")
     group.add_argument("--tune_width", action="store_true", help="learn the width expansions")
     group.add_argument("--fuse_init_scheme", nargs="+", default=["rand"], choices=INIT_SCHEMES,
@@ -333,6 +336,7 @@ def check_args(args):
         if value is not None and value < 0:
             raise UserError(f"--{name} must not be negative, got {value}")
     check_adam_epsilon(args.adam_epsilon)
+    check_grow_noise(args.grow_noise, args.grow_scheme)
     if any(noise < 0 for noise in args.fuse_init_noise):
         raise UserError(f"--fuse_init_noise must not be negative, got {' '.join(map(str, args.fuse_init_noise))}")
     for name in ["ddp_timeout", "mlm_ratio", "scheduler_cosine_cycles", "scheduler_poly_power", "nodes"]:

@@ -28,7 +28,7 @@ from ligo.base.errors import UserError, exit_on_user_error
 from ligo.base.output_lock import claim_beside
 from ligo.data.tokenizer import load_tokenizer
 from ligo.data.vocabulary import check_same_vocabulary, check_tokenizer_fits
-from ligo.growth.schemes import BASELINES
+from ligo.growth.schemes import BASELINES, check_grow_noise
 from ligo.models.families import MODEL_TYPES, family_of
 from ligo.models.target_config import load_target_config, target_name
 from ligo.tasks.arguments import add_target_flags
@@ -55,7 +55,10 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--dtype", choices=list(SAVE_DTYPES),
                         help="the saved model's dtype (default: the source's; grown in float32 whatever it is)")
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--seed", type=int, default=95, help="for the random parts (direct copy, selections)")
+    parser.add_argument("--seed", type=int, default=95, help="for the random parts (direct copy, selections, noise)")
+    parser.add_argument("--grow_noise", type=float, default=0.0,
+                        help="net2net and bert2bert schemes: noise (a fraction of each weight's std) that splits a "
+                             "copied unit's weights unevenly among its copies, keeping the function (HyperCloning)")
     parser.add_argument("--cache_dir")
     return parser
 
@@ -68,6 +71,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.seed < 0:
         raise UserError(f"--seed must not be negative, got {args.seed}")
+    check_grow_noise(args.grow_noise, args.grow_scheme)
     output_dir = Path(args.output_dir)
     check_empty(output_dir)
     transformers.utils.logging.disable_progress_bar()

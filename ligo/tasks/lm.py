@@ -152,8 +152,8 @@ def grown_model(args, config, small=None, tokenizer=None):
         return materialize(operator(), config, args.seed)
     small = small if small is not None else load_source_model(args, tokenizer)
     check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
-    return materialize(grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed),
-                       config, args.seed)
+    return materialize(grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed,
+                                     args.grow_noise), config, args.seed)
 
 
 def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
