@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup mini mini-gpt2 mini-vit lint test bench clean-data
+.PHONY: setup mini mini-gpt2 mini-llama mini-vit lint test bench clean-data
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh $(VENV)
@@ -20,6 +20,11 @@ mini:
 mini-gpt2:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
 	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_gpt2.sh
+
+# The Llama miniature (grouped-query attention): the GPT-2 miniature's stages, runs and report in results/mini-llama.
+mini-llama:
+	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
+	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_llama.sh
 
 # The ViT miniature (Table 2): scikit-learn's digits as an ImageFolder tree, its runs and report in results/mini-vit.
 mini-vit:

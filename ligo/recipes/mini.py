@@ -21,7 +21,7 @@ from ligo.recipes.runner import (
 
 USAGE = """usage: python -m ligo.recipes.mini MINIATURE COMMAND [ARGS...]
 
-MINIATURE: table1 or figure5 (BERT 2L-64H -> 4L-128H, the same runs), gpt2 or vit. Every command
+MINIATURE: table1 or figure5 (BERT 2L-64H -> 4L-128H, the same runs), gpt2, llama or vit. Every command
 prints the command it runs; a finished run is skipped, an interrupted one resumed.
   begin                        start the job's clock and its table of run timings
   get VARIABLE                 print a setting, e.g. MINI_RUNS
@@ -61,9 +61,14 @@ MINIATURES = {
     # step of this shape costs ~1.1x a BERT one).
     "gpt2": Defaults("configs/gpt2_mini.txt", "configs/gpt2-mini-2L-64H.json", "configs/gpt2-mini-4L-128H.json",
                      "runs/mini-gpt2", 500, ("MINI_RESULTS", "results/mini-gpt2"), "make mini-gpt2", False),
+    # GPT-2's miniature for a Llama with grouped-query attention, at its steps.
+    "llama": Defaults("configs/llama_mini.txt", "configs/llama-mini-2L-64H.json", "configs/llama-mini-4L-128H.json",
+                      "runs/mini-llama", 500, ("MINI_RESULTS", "results/mini-llama"), "make mini-llama", False),
     "vit": Defaults("configs/vit_mini.txt", "configs/vit-mini-2L-32H.json", "configs/vit-mini-4L-64H.json",
                     "runs/mini-vit", 600, ("MINI_RESULTS", "results/mini-vit"), "make mini-vit", False),
 }
+
+CAUSAL = ("gpt2", "llama")  # the causal-LM miniatures: a text folder and a tokenizer of their own
 
 
 @dataclass
@@ -89,8 +94,8 @@ class Mini:
     small_run: str
     results: str
     flags_text: str  # every run's extra flags, as the RUN.md states them
-    data: str | None = None  # gpt2: the text folder; vit: the image folder
-    tokenizer: str | None = None  # gpt2
+    data: str | None = None  # gpt2, llama: the text folder; vit: the image folder
+    tokenizer: str | None = None  # gpt2, llama
     job: Job | None = None
 
     @classmethod
@@ -110,9 +115,9 @@ class Mini:
         data = tokenizer = None
         flags_text = env.text("MINI_FLAGS")
         entry = env.text("MINI_ENTRY", "run_lm_distributed.py")
-        if name == "gpt2":
-            data = env.text("MINI_GPT2_DATA", "data/wiki-sample-cased-untokenized")
-            tokenizer = env.text("MINI_GPT2_TOKENIZER", "data/tokenizers/gpt2-sample")
+        if name in CAUSAL:
+            data = env.text(f"MINI_{name.upper()}_DATA", "data/wiki-sample-cased-untokenized")
+            tokenizer = env.text(f"MINI_{name.upper()}_TOKENIZER", f"data/tokenizers/{name}-sample")
         if name == "vit":
             data = env.text("MINI_VIT_DATA", "data/digits")
             flags_text = f"--data_path {data} {flags_text}" if flags_text else f"--data_path {data}"
@@ -141,8 +146,9 @@ class Mini:
                   "OPERATOR_STEPS": self.operator_steps, "SMALL_WARMUP": self.small_warmup,
                   "SCRATCH_WARMUP": self.scratch_warmup, "GROWN_WARMUP": self.grown_warmup, "MINI_SEED": self.seed,
                   "MINI_OPERATOR_SEED": self.operator_seed, "PYTHON": self.python}
-        if self.name == "gpt2":
-            values.update(MINI_GPT2_DATA=self.data, MINI_GPT2_TOKENIZER=self.tokenizer)
+        if self.name in CAUSAL:
+            values.update({f"MINI_{self.name.upper()}_DATA": self.data,
+                           f"MINI_{self.name.upper()}_TOKENIZER": self.tokenizer})
         if self.name == "vit":
             values.update(MINI_VIT_DATA=self.data)
         if variable not in values:
@@ -234,7 +240,7 @@ class Mini:
             unigram = call([self.python, "-m", "ligo.report.unigram", "--config", self.config, "--scratch",
                             f"{self.runs}/scratch"], capture=True)
             lines.append(unigram.removesuffix("\n"))
-        elif self.name == "gpt2":
+        elif self.name in CAUSAL:
             lines.append(f"- settings: `{self.config}`{plus}; {small}, the config's seed); {large}; {warmups}; "
                          f"{operator}; tokenizer `{self.tokenizer}` "
                          f"({data.vocab_size(self.env)} tokens requested)")
