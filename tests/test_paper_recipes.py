@@ -5,17 +5,20 @@ batch and step arithmetic (ligo/recipes/paper.py) in process."""
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from conftest import run
 from glue_fixtures import write_glue
 from squad_fixtures import write_squad
 from training_helpers import config_text, tiny_config
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from ligo.base.errors import UserError
+from ligo.models.families import check_growable
 from ligo.recipes import runner
-from ligo.recipes.paper import Paper
+from ligo.recipes.paper import FAMILIES, Paper
 from ligo.recipes.runner import Environment
 
 # The paper's sizes, as tiny models that grow the same way (depth, width or both).
@@ -28,7 +31,7 @@ def recipe_env(root, family, text_dir, tokenizer_dir, python, sizes=TINY_SIZES):
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     for size, (layers, hidden) in sizes.items():
         tiny_config(configs / f"{family}-{size}.json", family, len(tokenizer), layers=layers, hidden=hidden,
-                    eos_token_id=tokenizer.eos_token_id)
+                    eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     recipe = config_text(root / f"{family}_wiki.txt", family, text_dir, tokenizer_dir, logging_steps=4,
                          ckpt_steps=4, num_workers=0, warmup_steps=1)
     return {"PYTHON": python, "PAPER_CONFIG": str(recipe), "MODEL_CONFIGS": str(configs), "RUNS": str(root / "runs"),
@@ -111,6 +114,54 @@ def test_gpt2_recipe_trains_every_row_of_figure_3c(tmp_path, gpt2_tokenized, gpt
     assert args["model_type"] == "gpt2" and args["grow_scheme"] == "ligo" and args["logging_steps"] == 2
 
 
+def final_json(run_dir, name="training_args.json", steps=4) -> dict:
+    return json.loads((run_dir / f"checkpoints/checkpoint-{steps:08d}/{name}").read_text())
+
+
+def test_llama_gstack_recipe_trains_every_row(tmp_path, llama_tokenized, llama_tokenizer_dir, warm_python):
+    # G_stack's 6L -> 24L at hidden 2048 as 6L -> 24L at hidden 32 (2 query heads, 1 key/value head of 16):
+    # the depths that MSLT's stages (--mslt_stages 12 24) name.
+    env = recipe_env(tmp_path, "llama", llama_tokenized, llama_tokenizer_dir, warm_python,
+                     sizes={"6L-2048H": (6, 32), "24L-2048H": (24, 32)})
+    output = run(["bash", "scripts/paper/llama_gstack_depth.sh"], env=env).stdout
+    assert "[paper] llama, 1 GPU(s) x 8 sequences x 1 accumulation = 8 a step, 4 steps" in output
+    savings = tmp_path / "results/llama-gstack-6L-to-24L/savings.md"
+    assert {"Scratch", "G_stack", "Interpolation", "MSLT", "KI", "LiGO"} <= set(table_rows(savings))
+    assert "perplexity" in savings.read_text()
+    operator = final_json(tmp_path / "runs/llama-24L-2048H-ligo-operator", steps=1)  # OPERATOR_STEPS
+    assert operator["tune_depth"] and not operator["tune_width"]  # depth only: the width is kept
+    grown = final_json(tmp_path / "runs/llama-24L-2048H-gstack")
+    assert grown["model_type"] == "llama" and grown["grow_scheme"] == "stackbert"
+    assert grown["warmup_steps"] == 3000  # G_stack's warm-up of grown models, the llama default
+    assert final_json(tmp_path / "runs/llama-24L-2048H-gstack", "config.json")["num_hidden_layers"] == 24
+    mslt = final_json(tmp_path / "runs/llama-24L-2048H-mslt")
+    assert mslt["mslt_stages"] == [12, 24] and mslt["mslt_stage_steps"] == [1, 1]
+
+
+def test_llama_smollm2_recipe_grows_width_and_depth(tmp_path, llama_tokenized, llama_tokenizer_dir, warm_python):
+    # SmolLM2-135M -> 360M (9/3 -> 15/5 heads) as 2L-32H -> 4L-64H (2/1 -> 4/2 heads of 16).
+    env = recipe_env(tmp_path, "llama", llama_tokenized, llama_tokenizer_dir, warm_python,
+                     sizes={"30L-576H": (2, 32), "32L-960H": (4, 64)})
+    output = run(["bash", "scripts/paper/llama_smollm2_135m_to_360m.sh"], env=env).stdout
+    assert f"--config {tmp_path}/llama_wiki.txt " in output  # PAPER_CONFIG wins over the script's default
+    rows = set(table_rows(tmp_path / "results/llama-smollm2-135m-to-360m/savings.md"))
+    assert {"Scratch", "StackBERT", "bert2BERT", "bert2BERT FPI", "MSLT", "LiGO"} <= rows, rows
+    operator = final_json(tmp_path / "runs/smollm2-360m-ligo-operator", steps=1)
+    assert operator["tune_depth"] and operator["tune_width"]
+    assert final_json(tmp_path / "runs/smollm2-360m-bert2bert-fpi")["grow_scheme"] == "bert2bert_fpi"
+
+
+@pytest.mark.parametrize("small, large, millions", [("6L-2048H", "24L-2048H", (439, 1364)),
+                                                     ("30L-576H", "32L-960H", (135, 362))])
+def test_llama_recipes_model_configs_grow_and_have_their_sizes(small, large, millions):
+    # The real configs the two Llama recipes name: growable into each other, of the sizes their headers state.
+    configs = [LlamaConfig.from_json_file(f"configs/llama-{size}.json") for size in (small, large)]
+    check_growable(*configs, small, large)
+    with torch.device("meta"):
+        sizes = [sum(p.numel() for p in LlamaForCausalLM(config).parameters()) for config in configs]
+    assert tuple(round(size / 1e6) for size in sizes) == millions
+
+
 # --- the batch and step arithmetic, in process ----------------------------------------------------
 
 
@@ -118,18 +169,25 @@ def paper(family, **env) -> Paper:
     return Paper(family, Environment({key: str(value) for key, value in env.items()}))
 
 
+def test_every_familys_default_recipe_exists():
+    # gpt2's default named configs/gpt2_wiki.txt, which never existed
+    assert all(Path(paper(family).config).is_file() for family in FAMILIES), [paper(f).config for f in FAMILIES]
+
+
 def test_accumulation_keeps_the_global_batch_on_any_number_of_gpus():
     assert paper("bert", GPUS=1).accumulation() == 4 and paper("bert", GPUS=2).accumulation() == 2  # 256 / 64
     assert paper("gpt2", GPUS=8).accumulation() == 3 and paper("vit", GPUS=8).accumulation() == 1  # 384 / 16, 1024
+    assert paper("llama", GPUS=8).accumulation() == 32  # 1024 / (4 x 8)
     with pytest.raises(UserError, match=r"GLOBAL_BATCH=256 is not a multiple of PER_GPU=64 x GPUS=3; change PER_GPU"):
         paper("bert", GPUS=3).accumulation()
 
 
 def test_each_family_has_the_authors_warm_up_after_growth_and_its_steps():
-    assert [paper(family).grown_warmup for family in ("bert", "roberta", "gpt2")] == [0, 10000, 0]
+    assert [paper(family).grown_warmup for family in ("bert", "roberta", "gpt2", "llama")] == [0, 10000, 0, 3000]
     assert paper("vit").grown_warmup == 6255 and paper("vit", WARMUP_STEPS=7).grown_warmup == 7  # DeiT's, every run
     assert paper("roberta", GROWN_WARMUP=5).grown_warmup == 5
     assert (paper("bert").steps, paper("gpt2").steps, paper("vit").steps) == (400000, 100000, 375300)
+    assert (paper("llama").steps, paper("llama").config) == (100000, "configs/llama_paper.txt")
     assert paper("bert").mslt_stage_steps == 40000 and paper("bert", STEPS=4).mslt_stage_steps == 1
     assert paper("vit", PAPER_FLAGS="--x 1").flags_text == "--data_path data/imagenet --x 1"
 

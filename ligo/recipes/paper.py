@@ -7,9 +7,9 @@ from ligo.recipes.runner import Environment, call, dispatch_on, take, train, tra
 
 USAGE = """usage: python -m ligo.recipes.paper FAMILY COMMAND [ARGS...]
 
-FAMILY: bert, roberta, gpt2 or vit. Every command prints the command it runs; a finished run is
-skipped, an interrupted one resumed. NAME, SMALL and OPERATOR are runs in RUNS; SIZE names the
-model config MODEL_CONFIGS/FAMILY-SIZE.json.
+FAMILY: bert, roberta, gpt2, vit or llama. Every command prints the command it runs; a finished
+run is skipped, an interrupted one resumed. NAME, SMALL and OPERATOR are runs in RUNS; SIZE names
+the model config MODEL_CONFIGS/FAMILY-SIZE.json.
   settings                                  check the batch arithmetic and print it
   get VARIABLE                              print a setting, e.g. RUNS
   flags layer-drop|token-drop               print the flags of Figure 5's layer or token dropping
@@ -18,24 +18,25 @@ model config MODEL_CONFIGS/FAMILY-SIZE.json.
   grow NAME SMALL SIZE SCHEME               grown from SMALL by SCHEME, then trained (GROWN_WARMUP)
   ligo NAME SMALL SIZE STEPS [FLAGS...]     a LiGO operator of STEPS steps (NAME-operator), then the grown model
   ligo-grown NAME SMALL SIZE OPERATOR [FLAGS...]  grown from SMALL by a trained operator, then trained
-  mslt NAME SMALL SIZE                      MSLT: two stages of MSLT_STAGE_STEPS, then the whole model
+  mslt NAME SMALL SIZE [FLAGS...]           MSLT: two stages of MSLT_STAGE_STEPS, then the whole model
   ki NAME SMALL SIZE [FLAGS...]             KI: from scratch, taught by SMALL
   report REPORT SCRATCH SMALL [ARGS...]     python -m ligo.report into RESULTS/REPORT
   finetune REPORT METHOD NAME               GLUE (with GLUE_DIR) and SQuAD (with SQUAD_DIR) of NAME's final
                                             model, METHOD's row of RESULTS/REPORT/glue_table.md
 
-Settings (environment; defaults for bert and roberta, gpt2, vit):
+Settings (environment; defaults for bert and roberta, gpt2, vit, llama):
   RUNS, RESULTS       where runs and reports go                        (runs/paper, results/paper)
-  STEPS               steps of every large model and the small one     (400000; 100000; 375300)
-  GLOBAL_BATCH        sequences per optimizer step over all GPUs       (256; 384; 1024)
-  PER_GPU             sequences per GPU per micro-batch                (64; 16; 128)
+  STEPS               steps of every large model and the small one     (400000; 100000; 375300; 100000)
+  GLOBAL_BATCH        sequences per optimizer step over all GPUs       (256; 384; 1024; 1024)
+  PER_GPU             sequences per GPU per micro-batch                (64; 16; 128; 4)
   GPUS                GPUs on this node                                (all that torch sees)
-  GROWN_WARMUP        warm-up of grown models                          (0; roberta 10000; vit WARMUP_STEPS)
+  GROWN_WARMUP        warm-up of grown models               (0; roberta 10000; vit WARMUP_STEPS; llama 3000)
   WARMUP_STEPS        vit: every run's warm-up (5 epochs)              (6255)
   OPERATOR_STEPS      LiGO operator steps of the main runs             (100)
   OPERATOR_STEPS_LIST operator_steps.sh's other operator lengths       ("500 1000 10000")
   MSLT_STAGE_STEPS    steps of each MSLT stage                         (10% of STEPS)
-  PAPER_CONFIG        the recipe      (configs/FAMILY_wiki.txt; vit: configs/vit_imagenet.txt)
+  PAPER_CONFIG        the recipe      (configs/FAMILY_wiki.txt; gpt2: configs/gpt2_paper.txt;
+                                       vit: configs/vit_imagenet.txt; llama: configs/llama_paper.txt)
   MODEL_CONFIGS       folder of the model configs                      (configs)
   PAPER_FLAGS         extra flags of every training run, e.g. another corpus (vit: after --data_path DATA_PATH)
   DATA_PATH           vit: ImageNet as an ImageFolder tree             (data/imagenet)
@@ -45,9 +46,15 @@ Settings (environment; defaults for bert and roberta, gpt2, vit):
   PYTHON              interpreter                                      (python)"""
 
 # Each family's STEPS, GLOBAL_BATCH and PER_GPU: the paper's 400K steps of 256 sequences; GPT-2's
-# Figure 3c, batches of 384; DeiT's 300 epochs of 1,251 steps of 1024 images.
+# Figure 3c, batches of 384; DeiT's 300 epochs of 1,251 steps of 1024 images. Llama, not in the
+# paper: G_stack's batch (Du et al., NeurIPS 2024: global_batch_size 1024 in their released scripts,
+# github.com/tongxuluo/prts, as TinyLlama's), 1024 sequences of 2048 tokens, 2M tokens a step; 100K
+# steps (210B tokens) is our choice, a third of their scripts' 300K; so are 4 sequences a GPU (their
+# 24-layer runs had 8, sharded by FSDP; here each GPU holds the whole model and its optimizer).
 FAMILIES = {"bert": (400000, 256, 64), "roberta": (400000, 256, 64), "gpt2": (100000, 384, 16),
-            "vit": (375300, 1024, 128)}
+            "vit": (375300, 1024, 128), "llama": (100000, 1024, 4)}
+# The recipe (PAPER_CONFIG) of a family whose file is not configs/FAMILY_wiki.txt.
+RECIPES = {"gpt2": "configs/gpt2_paper.txt", "vit": "configs/vit_imagenet.txt", "llama": "configs/llama_paper.txt"}
 
 
 class Paper:
@@ -61,8 +68,7 @@ class Paper:
         self.steps = env.number("STEPS", steps, 1)
         self.global_batch = env.number("GLOBAL_BATCH", global_batch, 1)
         self.per_gpu = env.number("PER_GPU", per_gpu, 1)
-        self.config = env.text("PAPER_CONFIG", "configs/vit_imagenet.txt" if family == "vit"
-                               else f"configs/{family}_wiki.txt")
+        self.config = env.text("PAPER_CONFIG", RECIPES.get(family, f"configs/{family}_wiki.txt"))
         # Image models have their own entry script (the same loop and flags).
         self.entry = "run_image_distributed.py" if family == "vit" else "run_lm_distributed.py"
         self.model_configs = env.text("MODEL_CONFIGS", "configs")
@@ -72,8 +78,9 @@ class Paper:
         # DeiT's recipe for every run, grown ones included: 5 warm-up epochs.
         self.warmup_steps = env.number("WARMUP_STEPS", 6255) if family == "vit" else None
         # The authors' warm-up after growth: none for BERT (and GPT-2, whose code they did not
-        # release), 10000 steps for RoBERTa.
-        self.grown_warmup = env.number("GROWN_WARMUP", {"roberta": 10000, "vit": self.warmup_steps}.get(family, 0))
+        # release), 10000 steps for RoBERTa; Llama: G_stack's 3000 (their grown model's, as their scratch one's).
+        self.grown_warmup = env.number("GROWN_WARMUP", {"roberta": 10000, "vit": self.warmup_steps,
+                                                        "llama": 3000}.get(family, 0))
         self.flags_text = env.text("PAPER_FLAGS")  # every training run's extra flags
         if family == "vit":
             data = f"--data_path {env.text('DATA_PATH', 'data/imagenet')}"
@@ -162,11 +169,13 @@ class Paper:
         self.grown(name, small, size, "ligo", ["--pretrained_ligo_path", f"{self.runs}/{operator}",
                                                "--warmup_steps", str(self.grown_warmup), *flags])
 
-    def mslt(self, name: str, small: str, size: str):
+    def mslt(self, name: str, small: str, size: str, flags: list[str]):
         # Halfway, then the target's depth (6 -> 9 -> 12), each stage MSLT_STAGE_STEPS; then the whole model.
+        # FLAGS may name the two stages' depths otherwise (--mslt_stages 12 24: 6 -> 12 -> 24, no stage
+        # adding more layers than the model has).
         stage = str(self.mslt_stage_steps)
         self.grown(name, small, size, "mslt", ["--mslt_stage_steps", stage, stage, "--warmup_steps",
-                                               str(self.grown_warmup)])
+                                               str(self.grown_warmup), *flags])
 
     def ki(self, name: str, small: str, size: str, flags: list[str]):
         # The recipe's warm-up; SMALL teaches for the first 55/125 of the steps at temperature 2.
@@ -202,7 +211,7 @@ COMMANDS = {
     "grow": lambda paper, args: paper.grow(*take(args, "NAME", "SMALL", "SIZE", "SCHEME", flags=False)),
     "ligo": lambda paper, args: paper.ligo(*take(args, "NAME", "SMALL", "SIZE", "STEPS")),
     "ligo-grown": lambda paper, args: paper.ligo_grown(*take(args, "NAME", "SMALL", "SIZE", "OPERATOR")),
-    "mslt": lambda paper, args: paper.mslt(*take(args, "NAME", "SMALL", "SIZE", flags=False)),
+    "mslt": lambda paper, args: paper.mslt(*take(args, "NAME", "SMALL", "SIZE")),
     "ki": lambda paper, args: paper.ki(*take(args, "NAME", "SMALL", "SIZE")),
     "report": lambda paper, args: paper.report(*take(args, "REPORT", "SCRATCH", "SMALL")),
     "finetune": lambda paper, args: paper.finetune(*take(args, "REPORT", "METHOD", "NAME", flags=False)),
