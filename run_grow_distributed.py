@@ -20,14 +20,16 @@ import functools
 
 from ligo.base.errors import exit_on_user_error
 from ligo.tasks.arguments import parse_args
-from ligo.tasks.operator import build_operator_task
+from ligo.tasks.operator import build_operator_task, check_operator_args
 from ligo.training.distributed import launch
 from ligo.training.session import run_session
 
 
 @exit_on_user_error
 def main():
-    launch(functools.partial(run_session, build_task=build_operator_task), parse_args())
+    args = parse_args()
+    check_operator_args(args)
+    launch(functools.partial(run_session, build_task=build_operator_task), args)
 
 
 if __name__ == "__main__":

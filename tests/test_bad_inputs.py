@@ -340,6 +340,26 @@ def lm_grow_noise_for_a_scheme_that_copies_nothing(tmp, world):
 
 
 @case
+def lm_fsdp_cpu_offload_without_fsdp(tmp, world):
+    return Case(lm(world, tmp, "--fsdp_cpu_offload"),
+                ("--fsdp_cpu_offload offloads FSDP's shards: pass --data_parallel fsdp too, or drop it",))
+
+
+@case
+def lm_fsdp_with_layer_dropping(tmp, world):
+    return Case(lm(world, tmp, "--data_parallel", "fsdp", "--layer_drop", "--layer_drop_rate", "0.5"),
+                ("--layer_drop does not run with --data_parallel fsdp yet; use --data_parallel ddp (the default) for "
+                 "it",))
+
+
+@case
+def operator_fsdp(tmp, world):
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--data_parallel", "fsdp"),
+                ("--data_parallel fsdp does not shard a LiGO operator yet: train the operator with ddp (the default), "
+                 "then grow and train the large model with --data_parallel fsdp",))
+
+
+@case
 def lm_output_dir_unwritable(tmp, world):
     return Case(lm(world, tmp, "--output_dir", f"{UNWRITABLE}/run"),
                 (f"cannot create --output_dir '{UNWRITABLE}/run'", "choose a folder you can write to"))
@@ -918,7 +938,7 @@ def outcomes(request, tmp_path_factory, warm_python) -> dict:
 
 def test_the_matrix_is_wide():
     tools = {name.split("_")[0] for name in CASES}
-    assert len(CASES) >= 89
+    assert len(CASES) >= 92
     assert tools == {"wiki", "tokenize", "train", "lm", "operator", "grow", "report", "unigram", "glue", "squad",
                      "image"}
 

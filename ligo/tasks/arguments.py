@@ -228,6 +228,11 @@ def _system_flags(parser):
     group.add_argument("--torch_compile_backend", default="inductor",
                        help="torch.compile backend for --torch_compile (inductor; aot_eager compiles fast, runs eager)")
     group.add_argument("--ddp_timeout", type=int, default=1800, help="seconds a collective may wait before failing")
+    group.add_argument("--data_parallel", default="ddp", choices=("ddp", "fsdp"),
+                       help="how several processes share the model: ddp replicates it on each; fsdp (FSDP2) shards "
+                            "its parameters, gradients and optimizer state over them (docs/cluster.md)")
+    group.add_argument("--fsdp_cpu_offload", action="store_true",
+                       help="fsdp: keep the shards of parameters, gradients and optimizer state in host memory")
     group = parser.add_argument_group("preemption (docs/cluster.md)")
     group.add_argument("--preempt_signals", nargs="+", default=list(DEFAULT_SIGNALS),
                        help="signals that stop the run after its current step with a checkpoint and exit code "
@@ -255,6 +260,23 @@ def check_modality(args, modality: str):
     if modality == "image" and not image:
         raise UserError(f"--model_type {args.model_type} is a language model: train it with run_lm_distributed.py "
                         "(same flags)")
+
+
+def check_sharding_args(args):
+    """--data_parallel fsdp: what does not combine with it (yet), in one line each."""
+    if args.data_parallel != "fsdp":
+        if args.fsdp_cpu_offload:
+            raise UserError("--fsdp_cpu_offload offloads FSDP's shards: pass --data_parallel fsdp too, or drop it")
+        return
+    if args.fp16:
+        raise UserError("--fp16 with --data_parallel fsdp: FSDP's mixed precision is bfloat16 here; use --bf16")
+    refused = [(args.torch_compile, "--torch_compile"), (args.skip_nonfinite_steps, "--skip_nonfinite_steps"),
+               (args.layer_drop, "--layer_drop"), (args.grow_scheme in TRAINING_METHODS, f"--grow_scheme "
+                                                   f"{args.grow_scheme}")]
+    named = [flag for on, flag in refused if on]
+    if named:
+        raise UserError(f"{named[0]} does not run with --data_parallel fsdp yet; use --data_parallel ddp (the "
+                        "default) for it")
 
 
 def check_loader_args(args):
@@ -369,6 +391,7 @@ def check_args(args):
         raise UserError(f"--fp16_opt_level {args.fp16_opt_level}: apex is not used; torch.amp autocast is O1, the "
                         "only level")
     check_method_args(args)
+    check_sharding_args(args)
     parse_signals(args.preempt_signals)
     if args.preempt_grace_seconds < 0:
         raise UserError(f"--preempt_grace_seconds must not be negative (0: no limit), got {args.preempt_grace_seconds}")

@@ -65,9 +65,8 @@ class OperatorTask:
         self.large_config.save_pretrained(str(folder))
 
 
-def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
-    """``tokenizer``: the run's (None for images), checked against the source's vocabulary; the loss
-    does not need it (the large model's plain training loss)."""
+def check_operator_args(args):
+    """What operator training refuses, before anything is written (run_grow_distributed.py)."""
     pretraining_only = [flag for flag, on in [("--layer_drop", args.layer_drop), ("--token_drop", args.token_drop),
                                               (f"--grow_scheme {args.grow_scheme}",
                                                args.grow_scheme in TRAINING_METHODS)]
@@ -77,6 +76,15 @@ def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) 
                         "operator training; remove it here and pass it to run_lm_distributed.py")
     if not (args.tune_depth or args.tune_width or args.tune_small_model or args.tune_residual):
         raise UserError("nothing to learn: pass --tune_depth and/or --tune_width (the paper tunes both)")
+    if args.data_parallel == "fsdp":
+        raise UserError("--data_parallel fsdp does not shard a LiGO operator yet: train the operator with ddp (the "
+                        "default), then grow and train the large model with --data_parallel fsdp")
+
+
+def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
+    """``tokenizer``: the run's (None for images), checked against the source's vocabulary; the loss
+    does not need it (the large model's plain training loss)."""
+    check_operator_args(args)
     if resume_from is not None:
         operator = LiGOOperator.load(resume_from)
     else:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from torch.distributed.checkpoint import CheckpointException
 
 from ligo.base.atomic_write import describe_os_error, os_error_of
 from ligo.base.checksums import SUMS_FILE, digests, files_of, find_problem, read_checksums, write_checksums
@@ -76,17 +77,55 @@ def restore_rng_state(state: dict[str, torch.Tensor], device: torch.device):
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def partial_dir(output_dir, step: int) -> Path:
+    """Where the checkpoint of ``step`` is written before it is renamed into place."""
+    final = checkpoint_dir(output_dir, step)
+    return final.with_name(f".partial-{final.name}")
+
+
+def prepare_partial(output_dir, step: int) -> Path:
+    """An empty ``.partial-`` folder for ``step``'s checkpoint (rank 0, before every rank writes into it)."""
+    partial = partial_dir(output_dir, step)
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    except OSError as err:
+        raise write_failed(f"checkpoint '{checkpoint_dir(output_dir, step)}'", err, output_dir) from None
+    return partial
+
+
+def write_together(output_dir, step: int, ctx, write):
+    """``write(partial)`` on every rank at once (a collective: DCP), into the folder
+    ``prepare_partial`` made; a failed write on any rank is every rank's one line, and rank 0
+    removes what was written."""
+    partial = partial_dir(output_dir, step)
+    try:
+        write(partial)
+    except BaseException as err:
+        if ctx.is_main:
+            shutil.rmtree(partial, ignore_errors=True)
+        os_error = os_error_of(err)
+        if os_error is None and isinstance(err, CheckpointException):  # DCP's: every rank's error
+            os_error = next((found for exc, _ in err.failures.values() if (found := os_error_of(exc))), None)
+        if os_error is None:
+            raise
+        raise write_failed(f"checkpoint '{checkpoint_dir(output_dir, step)}'", os_error, output_dir) from None
+
+
 def save_checkpoint(output_dir, step: int, save_weights, processor, training_objects: dict, rng_states: list[dict],
                     trainer_state: dict, args) -> Path:
     """Write the checkpoint of ``step`` atomically. ``save_weights(folder)`` writes the model,
     ``processor`` (the tokenizer, or an image model's processor) is saved beside it;
-    ``training_objects`` maps a file stem to an object with ``state_dict()``."""
+    ``training_objects`` maps a file stem to an object with ``state_dict()``. ``save_weights``
+    None: every rank has written the model (and more) into the ``.partial-`` folder already
+    (``write_together``)."""
     final = checkpoint_dir(output_dir, step)
-    partial = final.with_name(f".partial-{final.name}")
+    partial = partial_dir(output_dir, step)
     try:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        save_weights(partial)
+        if save_weights is not None:
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            save_weights(partial)
         fault_injection.at("checkpoint_write", step, 0)
         # The weights are hashed in a thread (hashlib lets go of the GIL) while the rest is written;
         # torch.save's files are hashed as they are written: the checksums cost no second read.
@@ -250,19 +289,26 @@ def load_training_objects(folder: Path, training_objects: dict):
         obj.load_state_dict(state)
 
 
-def load_rng_state(folder: Path, rank: int, world_size: int) -> dict[str, torch.Tensor]:
+def load_rng_state(folder: Path, rank: int, world_size: int) -> dict[str, torch.Tensor] | None:
+    """This rank's RNG state; None if the checkpoint was written by another number of processes
+    (``saved_world_size``): the caller decides whether that may resume."""
     try:
         tensors = load_file(str(folder / RNG_FILE))
     except (SafetensorError, OSError) as err:
         raise unreadable(folder / RNG_FILE, err) from None
-    saved_ranks = {int(key.split(".")[0][4:]) for key in tensors}
-    if len(saved_ranks) != world_size:
-        raise UserError(
-            f"checkpoint '{folder}' was written by {len(saved_ranks)} process(es), this run has {world_size}; "
-            f"resume with {len(saved_ranks)} to continue exactly"
-        )
+    if len({int(key.split(".")[0][4:]) for key in tensors}) != world_size:
+        return None
     prefix = f"rank{rank}."
     return {key[len(prefix):]: t for key, t in tensors.items() if key.startswith(prefix)}
+
+
+def saved_world_size(folder: Path) -> int:
+    """How many processes wrote checkpoint ``folder`` (one RNG state each)."""
+    try:
+        with safe_open(str(folder / RNG_FILE), "pt") as f:
+            return len({key.split(".")[0] for key in f.keys()})
+    except (SafetensorError, OSError) as err:
+        raise unreadable(folder / RNG_FILE, err) from None
 
 
 def _load_json(path: Path) -> dict:

@@ -173,6 +173,12 @@ def all_reduce_min(value: float, device: torch.device) -> float:
     return tensor.item()
 
 
+def all_reduce_max(value: float, device: torch.device) -> float:
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor.item()
+
+
 def any_rank(flag: bool, ctx: Context) -> bool:
     """Whether ``flag`` holds on any rank (a CPU collective: no host sync with a GPU)."""
     if ctx.world_size == 1:

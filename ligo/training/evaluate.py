@@ -15,14 +15,17 @@ from torch.utils.data import DataLoader
 
 from ligo.data.masking import IGNORE_INDEX
 from ligo.data.run_data import RunData
-from ligo.training.distributed import Context, all_reduce_sum
+from ligo.training.distributed import Context, all_reduce_max, all_reduce_sum
 
 
-def evaluate(model, data: RunData, ctx: Context, batch_size: int, autocast) -> dict[str, float]:
-    """The run's evaluation metrics on ``data.eval``: a classifier's on images, a language model's on tokens."""
+def evaluate(model, data: RunData, ctx: Context, batch_size: int, autocast, lockstep: bool = False
+             ) -> dict[str, float]:
+    """The run's evaluation metrics on ``data.eval``: a classifier's on images, a language model's on
+    tokens. ``lockstep``: every rank runs as many forward passes (a sharded model's are collectives)."""
     if data.unit == "images":
-        return evaluate_classifier(model, data.eval, data.eval_collate, ctx, batch_size, autocast)
-    return evaluate_language_model(model, data.eval, data.eval_collate, ctx, batch_size, autocast, shift=data.causal)
+        return evaluate_classifier(model, data.eval, data.eval_collate, ctx, batch_size, autocast, lockstep)
+    return evaluate_language_model(model, data.eval, data.eval_collate, ctx, batch_size, autocast, shift=data.causal,
+                                   lockstep=lockstep)
 
 
 def perplexity(loss: float) -> float:
@@ -30,17 +33,18 @@ def perplexity(loss: float) -> float:
 
 
 @torch.no_grad()
-def evaluate_language_model(model, dataset, collate, ctx: Context, batch_size: int, autocast, shift: bool = False
-                            ) -> dict[str, float]:
+def evaluate_language_model(model, dataset, collate, ctx: Context, batch_size: int, autocast, shift: bool = False,
+                            lockstep: bool = False) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    loader = _shard_loader(dataset, collate, ctx, batch_size)
     loss_sum = torch.zeros((), dtype=torch.float64, device=ctx.device)
     count = torch.zeros((), dtype=torch.float64, device=ctx.device)
-    for batch in loader:
+    for batch, counted in _batches(dataset, collate, ctx, batch_size, lockstep):
         batch = {name: t.to(ctx.device, non_blocking=True) for name, t in batch.items()}
         with autocast():
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        if not counted:
+            continue
         labels = batch["labels"]
         if shift:  # position t predicts token t + 1
             logits, labels = logits[:, :-1], labels[:, 1:]
@@ -59,16 +63,32 @@ def _shard_loader(dataset, collate, ctx: Context, batch_size: int) -> DataLoader
     return DataLoader(dataset, batch_size=batch_size, sampler=keys, collate_fn=collate, generator=torch.Generator())
 
 
+def _batches(dataset, collate, ctx: Context, batch_size: int, lockstep: bool):
+    """``(batch, counted)``: this rank's batches; with ``lockstep``, then as many uncounted
+    repeats as the rank with the most batches has more (a rank may have one fewer)."""
+    loader = _shard_loader(dataset, collate, ctx, batch_size)
+    last = None
+    for batch in loader:
+        last = batch
+        yield batch, True
+    repeats = int(all_reduce_max(len(loader), ctx.device)) - len(loader) if lockstep else 0
+    for _ in range(repeats):
+        yield (last if last is not None else collate([dataset[0]])), False
+
+
 @torch.no_grad()
-def evaluate_classifier(model, dataset, collate, ctx: Context, batch_size: int, autocast) -> dict[str, float]:
+def evaluate_classifier(model, dataset, collate, ctx: Context, batch_size: int, autocast, lockstep: bool = False
+                        ) -> dict[str, float]:
     """Mean cross-entropy and top-1 / top-5 accuracy (percent) over every evaluation image."""
     was_training = model.training
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=ctx.device)  # loss, top-1 hits, top-5 hits, images
-    for batch in _shard_loader(dataset, collate, ctx, batch_size):
+    for batch, counted in _batches(dataset, collate, ctx, batch_size, lockstep):
         batch = {name: t.to(ctx.device, non_blocking=True) for name, t in batch.items()}
         with autocast():
             logits = model(pixel_values=batch["pixel_values"]).logits
+        if not counted:
+            continue
         labels = batch["labels"]
         top = logits.float().topk(min(5, logits.shape[-1]), dim=-1).indices
         hits = top == labels[:, None]

@@ -39,7 +39,7 @@ METHOD_FLAGS_ON_RESUME = {"layer_drop": False, "layer_drop_rate": 0.0, "layer_dr
                           "token_drop_start": 2, "token_drop_end": -1, "ki_alpha": 1.0, "ki_steps": None,
                           "ki_temperature": 2.0, "mslt_stages": None, "mslt_stage_steps": None,
                           "target_layers": None, "target_hidden": None, "target_intermediate": None,
-                          "pack_sentences": False}
+                          "pack_sentences": False, "data_parallel": "ddp"}
 
 
 def prepare_output_dir(args, ctx) -> Path | None:

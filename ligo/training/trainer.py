@@ -31,19 +31,20 @@ from typing import Protocol
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ligo.base.autocast import autocast_for
 from ligo.base.errors import UserError
 from ligo.data.run_data import RunData
-from ligo.training import checkpoint, fault_injection
+from ligo.models.families import family_of
+from ligo.training import checkpoint, fault_injection, sharded_checkpoint
 from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
 from ligo.training.evaluate import evaluate, perplexity
 from ligo.training.optim import build_optimizer, build_scheduler
 from ligo.training.preemption import Preempted, Preemption, in_data_worker, write_marker
 from ligo.training.run_log import RunLog
 from ligo.training.sampling import pin_memory_for, training_batches
+from ligo.training.sharding import DataParallel, local
 
 
 class Task(Protocol):
@@ -135,7 +136,10 @@ class Trainer:
                  preemption: Preemption | None = None):
         self.task, self.args, self.ctx, self.data = task, args, ctx, data
         self.preemption = preemption or Preemption((), 0, ctx.rank)
-        self.autocast = autocast_for(args, ctx.device)
+        # Before the optimiser: FSDP replaces the parameters with sharded ones.
+        self.parallel = DataParallel(task.module, family_of(args.model_type).layers_path, args, ctx,
+                                     task.unused_parameters)
+        self.autocast = autocast_for(args, ctx.device, self.parallel.sharded)
         self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
         self.scheduler = build_scheduler(self.optimizer, args)
@@ -144,14 +148,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(ctx.device.type, init_scale=2.0**16 if args.fp16 else 1.0,
                                            enabled=args.fp16 or args.skip_nonfinite_steps)
         self.guard = NumericsGuard(args.skip_nonfinite_steps, args.fp16, ctx.device)
-        self.ddp = None
-        if ctx.world_size > 1:
-            device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-            # Unused parameters (layer dropping, MSLT's frozen layers) must be found each step;
-            # the search costs a graph traversal, so only tasks that need it pay for it.
-            self.ddp = DistributedDataParallel(task.module, device_ids=device_ids,
-                                               find_unused_parameters=task.unused_parameters)
-        self.model = compiled(self.ddp if self.ddp is not None else task.module, args)
+        self.model = compiled(self.parallel.model, args)
         self.state = TrainerState()
         self.resumed = resume_from is not None
         if self.resumed:
@@ -162,7 +159,9 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------------
 
     def _training_objects(self) -> dict:
-        objects = {"optimizer": self.optimizer, "scheduler": self.scheduler, **self.task.training_objects()}
+        """What rank 0 saves with torch.save (an FSDP run's optimizer state is sharded: every rank's)."""
+        optimizer = {} if self.parallel.sharded else {"optimizer": self.optimizer}
+        objects = {**optimizer, "scheduler": self.scheduler, **self.task.training_objects()}
         if self.args.fp16:  # otherwise the scaler, if any, holds a constant scale of 1
             objects["scaler"] = self.scaler
         return objects
@@ -170,22 +169,60 @@ class Trainer:
     def _restore(self, folder: Path):
         checkpoint.load_training_objects(folder, self._training_objects())
         self.state = TrainerState(**checkpoint.load_trainer_state(folder))
+        if self.parallel.sharded:
+            sharded_checkpoint.load_optimizer(self.task.module, self.optimizer, folder, self.state.step)
         rng = checkpoint.load_rng_state(folder, self.ctx.rank, self.ctx.world_size)
-        checkpoint.restore_rng_state(rng, self.ctx.device)
+        if rng is None:
+            self._reshard(folder)
+        else:
+            checkpoint.restore_rng_state(rng, self.ctx.device)
+
+    def _reshard(self, folder: Path):
+        """A checkpoint of another number of processes: an FSDP run's resumes (DCP reshards the
+        optimizer state; the model is whole on disk) on the same data, if the global batch is the
+        same; the RNG streams (dropout) cannot carry over and start afresh from the seed."""
+        saved, now = checkpoint.saved_world_size(folder), self.ctx.world_size
+        if not self.parallel.sharded:
+            raise UserError(f"checkpoint '{folder}' was written by {saved} process(es), this run has {now}; resume "
+                            f"with {saved} to continue exactly (an FSDP run, --data_parallel fsdp, may change it)")
+        args, before = self.args, checkpoint.load_saved_args(folder)
+        old = before["per_gpu_train_batch_size"] * before["gradient_accumulation_steps"] * saved
+        new = args.per_gpu_train_batch_size * args.gradient_accumulation_steps * now
+        if old != new:
+            raise UserError(
+                f"checkpoint '{folder}' trained on batches of {old} sequences ({saved} process(es)), this run's are "
+                f"{new} ({now}): keep --per_gpu_train_batch_size x --gradient_accumulation_steps x processes at {old}, "
+                "so that every step sees the batch it would have")
+        state = self.state
+        # The position in the epoch: as many sequences consumed over all ranks, counted in this run's batches.
+        items = state.batches_in_epoch * before["per_gpu_train_batch_size"] * saved
+        state.batches_in_epoch = items // (args.per_gpu_train_batch_size * now)
+        if state.pending_window_losses:  # every rank's share of the window, on rank 0 now
+            state.pending_window_losses = [sum(state.pending_window_losses)] + [0.0] * (now - 1)
+        torch.manual_seed(args.seed + 1000003 * state.step + self.ctx.rank)
+        on_main(self.ctx, "noting the resharding", lambda: print(
+            f"resharding: checkpoint '{folder}' was written by {saved} process(es), this run has {now}; the data "
+            "continues where it stopped, the dropout RNG starts afresh (not bit-identical to an unstopped run)",
+            flush=True))
 
     def save(self):
         rng_states = gather_to_main(checkpoint.rng_state(self.ctx.device), self.ctx)
-        step = self.state.step
+        step, save_weights = self.state.step, self.task.save
+        if self.parallel.sharded:  # every rank writes its shards first, into the folder rank 0 prepares
+            on_main(self.ctx, f"preparing the checkpoint of step {step}",
+                    lambda: checkpoint.prepare_partial(self.args.output_dir, step))
+            checkpoint.write_together(self.args.output_dir, step, self.ctx, lambda partial: sharded_checkpoint.save(
+                self.task.module, self.optimizer, partial, self.ctx))
+            save_weights = None  # written
         on_main(self.ctx, f"saving the checkpoint of step {step}", lambda: checkpoint.save_checkpoint(
-            self.args.output_dir, step, self.task.save, self.data.processor, self._training_objects(), rng_states,
+            self.args.output_dir, step, save_weights, self.data.processor, self._training_objects(), rng_states,
             dataclasses.asdict(self.state), self.args))
 
     # -- one optimiser step --------------------------------------------------------------------
 
     def _micro_step(self, batch: dict, sync: bool, step: int) -> torch.Tensor:
         batch = {name: t.to(self.ctx.device, non_blocking=True) for name, t in batch.items()}
-        no_sync = self.ddp.no_sync if self.ddp is not None and not sync else contextlib.nullcontext
-        with no_sync():
+        with self.parallel.accumulating(sync):
             with self.autocast():
                 loss = self.task.loss(self.model, batch) * self.args.mlm_ratio
             if fault_injection.nan_at("train_step", step, self.ctx.rank):
@@ -201,9 +238,9 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
             parameters = [p for p in self.task.module.parameters() if p.grad is not None]
             if args.max_grad_norm > 0:
-                norm = torch.nn.utils.clip_grad_norm_(parameters, args.max_grad_norm)
+                norm = local(torch.nn.utils.clip_grad_norm_(parameters, args.max_grad_norm))
             else:
-                norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+                norm = local(torch.nn.utils.get_total_norm([p.grad for p in parameters]))
         self.scaler.step(self.optimizer)  # skips the update if the gradients are not finite (scaler enabled)
         self.scaler.update(None if args.fp16 else 1.0)
         self.scheduler.step()  # a skipped step still counts: the schedule follows the step number
@@ -334,7 +371,8 @@ class Trainer:
     def _evaluate(self) -> dict:
         if self.data.eval is None:
             return {}
-        return evaluate(self.task.eval_model(), self.data, self.ctx, self.args.per_gpu_eval_batch_size, self.autocast)
+        return evaluate(self.task.eval_model(), self.data, self.ctx, self.args.per_gpu_eval_batch_size, self.autocast,
+                        lockstep=self.parallel.sharded)
 
     def _log_window(self, bar):
         state = self.state

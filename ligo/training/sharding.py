@@ -1,0 +1,76 @@
+"""How the processes of a run share the model (``--data_parallel``): ``ddp`` replicates it on
+every rank (DistributedDataParallel, the default), ``fsdp`` shards its parameters, gradients and
+optimizer state over the ranks (PyTorch's FSDP2, ``fully_shard``): each block of the family's
+layer list is one unit, gathered for its forward and backward and freed after, then the root
+holds what is left (embeddings, final norm, head). With ``--bf16`` FSDP computes in bfloat16 and
+reduces gradients and keeps the optimizer's state in float32 (its mixed-precision policy, instead
+of autocast); ``--fsdp_cpu_offload`` keeps the shards in host memory between uses."""
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
+from torch.distributed.tensor import DTensor
+from torch.nn.parallel import DistributedDataParallel
+
+from ligo.training.distributed import Context
+
+
+def is_sharded(args) -> bool:
+    return getattr(args, "data_parallel", "ddp") == "fsdp"
+
+
+def shard(module: nn.Module, layers_path: str, args, ctx: Context):
+    """Shard ``module`` in place (its parameters become DTensors): every block at
+    ``layers_path``, then the root."""
+    mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
+    options = {"mesh": mesh}
+    if args.bf16:
+        options["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    if args.fsdp_cpu_offload:
+        options["offload_policy"] = CPUOffloadPolicy(pin_memory=ctx.device.type == "cuda")
+    for block in module.get_submodule(layers_path):
+        fully_shard(block, **options)
+    fully_shard(module, **options)
+
+
+class DataParallel:
+    """The model a training step calls, and how it skips the gradient reduction of the
+    micro-batches that accumulate (all but a step's last)."""
+
+    def __init__(self, module: nn.Module, layers_path: str, args, ctx: Context, find_unused_parameters: bool):
+        self.module, self.sharded, self.ddp = module, is_sharded(args), None
+        if self.sharded:
+            shard(module, layers_path, args, ctx)
+        elif ctx.world_size > 1:
+            device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
+            # Unused parameters (layer dropping, MSLT's frozen layers) must be found each step;
+            # the search costs a graph traversal, so only tasks that need it pay for it.
+            self.ddp = DistributedDataParallel(module, device_ids=device_ids,
+                                               find_unused_parameters=find_unused_parameters)
+        self.model = self.ddp if self.ddp is not None else module
+
+    @contextlib.contextmanager
+    def accumulating(self, sync: bool) -> Iterator[None]:
+        """Around a micro-batch's forward and backward; ``sync`` False: no gradient reduction yet."""
+        if sync:
+            yield
+        elif self.ddp is not None:
+            with self.ddp.no_sync():
+                yield
+        elif self.sharded:
+            self.module.set_requires_gradient_sync(False)
+            try:
+                yield
+            finally:
+                self.module.set_requires_gradient_sync(True)
+        else:
+            yield
+
+
+def local(tensor: torch.Tensor) -> torch.Tensor:
+    """A plain tensor of a reduction's result: a DTensor's full value (a gradient norm over shards)."""
+    return tensor.full_tensor() if isinstance(tensor, DTensor) else tensor
