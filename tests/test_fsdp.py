@@ -1,33 +1,58 @@
 """--data_parallel fsdp (ligo/training/sharding.py, sharded_checkpoint.py) in real gloo processes on
 the CPU, a grouped-query Llama without dropout (so that runs on different numbers of processes
 compute the same thing): two FSDP processes train as one process on the same global batch; a run
-killed after a checkpoint resumes to the same metrics and weights bit for bit; a two-process
-checkpoint resumes on one process; every checkpoint is a folder AutoModel loads."""
+killed after a checkpoint, then preempted, resumes to the same metrics and weights bit for bit; a
+two-process checkpoint resumes on one process; every checkpoint is a folder AutoModel loads; grown
+and from-scratch runs fill each rank's shards without building the whole model."""
 
+import json
+import math
+import random
 import shutil
+import signal
+import time
 
 import pytest
+import torch
 from conftest import run
 from safetensors.torch import load_file
+from test_preemption import assert_stopped_with_checkpoint, finish, start, wait_for
 from test_pretraining import _kill_after_checkpoint
-from training_helpers import assert_resumed_exactly, lm_command, read_metrics, setup_run
+from training_helpers import (
+    assert_resumed_exactly,
+    grow_command,
+    lm_command,
+    read_metrics,
+    setup_run,
+    signal_every_process,
+    tensors_equal,
+    tiny_config,
+)
 from transformers import AutoModelForCausalLM
+
+from ligo.models.loading import load_config, new_model
+from ligo.tasks.grow import main as grow
+from ligo.training.preemption import MARKER
 
 KEYS = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, request, warm_python):
-    """One process (per-GPU batch 8), and two FSDP processes of 4 each: the same global batch."""
+    """One process (per-GPU batch 8), and two FSDP processes of 4 each: the same global batch, from
+    the same initial weights (an FSDP run from scratch initialises each shard on its own rank)."""
     root = tmp_path_factory.mktemp("fsdp")
     config, model_config = setup_run(root, request, "llama", logging_steps=2, ckpt_steps=2, max_steps=6,
                                      per_gpu_train_batch_size=8, num_workers=0)
+    new_model("llama", load_config("llama", str(model_config)), seed=95).save_pretrained(str(root / "init"))
+    with config.open("a") as f:
+        f.write(f"model_name_or_path = {root / 'init'}\n")
     one = root / "one"
     run(lm_command(config, model_config, one, python=warm_python))
     two = root / "two"
     result = run(lm_command(config, model_config, two, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
                             processes=2, python=warm_python))
-    return root, config, model_config, one, two, result.stdout
+    return root, config, model_config, one, two, result.stdout, warm_python
 
 
 def weights(folder):
@@ -35,7 +60,7 @@ def weights(folder):
 
 
 def test_two_fsdp_processes_train_as_one_process_on_the_same_global_batch(runs):
-    root, _, _, one, two, output = runs
+    root, _, _, one, two, output, _ = runs
     assert "2 process(es) on cpu" in output
     a, b = read_metrics(one), read_metrics(two)
     assert [m["step"] for m in a] == [m["step"] for m in b] == [0, 2, 4, 6]
@@ -62,19 +87,8 @@ def test_an_fsdp_checkpoint_is_a_hugging_face_folder_and_a_sharded_optimizer(run
     assert "optimizer/__1_0.distcp" in sums and "model.safetensors" in sums
 
 
-def test_a_killed_fsdp_run_resumes_to_the_same_metrics_and_weights(runs, warm_python):
-    root, config, model_config, _, two, _ = runs
-    resumed = root / "resumed"
-    command = lm_command(config, model_config, resumed, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
-                         processes=2, python=warm_python)
-    _kill_after_checkpoint(command, resumed, 2)
-    result = run([*command, "--should_continue"])
-    assert "resuming from" in result.stdout
-    assert_resumed_exactly(two, resumed, 6, KEYS)
-
-
-def test_a_two_process_fsdp_checkpoint_resumes_on_one_process(runs, warm_python):
-    root, config, model_config, _, two, _ = runs
+def test_a_two_process_fsdp_checkpoint_resumes_on_one_process(runs):
+    root, config, model_config, _, two, _, warm_python = runs
     moved = root / "moved"
     shutil.copytree(two, moved)
     for step in (4, 6):  # back to the checkpoint of step 2
@@ -91,8 +105,8 @@ def test_a_two_process_fsdp_checkpoint_resumes_on_one_process(runs, warm_python)
     assert max((final_two[k] - final_moved[k]).abs().max().item() for k in final_two) < 1e-5
 
 
-def test_resharding_to_another_global_batch_is_refused_in_one_line(runs, warm_python):
-    root, config, model_config, _, two, _ = runs
+def test_resharding_to_another_global_batch_is_refused_in_one_line(runs):
+    root, config, model_config, _, two, _, warm_python = runs
     other = root / "other"
     shutil.copytree(two, other)
     result = run(lm_command(config, model_config, other, "--data_parallel", "fsdp", "--should_continue",
@@ -101,3 +115,69 @@ def test_resharding_to_another_global_batch_is_refused_in_one_line(runs, warm_py
     assert ("trained on batches of 8 sequences (2 process(es)), this run's are 4 (1): keep --per_gpu_train_batch_size "
             "x --gradient_accumulation_steps x processes at 8") in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_killed_then_preempted_fsdp_run_resumes_to_the_same_metrics_and_weights(runs):
+    """SIGKILL after the checkpoint of step 2, then SIGTERM at a random moment of the resumed run
+    (a preemption: a checkpoint of its step, preempted.json), then the rest: the metrics and final
+    weights of the run never stopped, bit for bit."""
+    root, config, model_config, _, two, _, python = runs
+    out = root / "stopped"
+    command = lm_command(config, model_config, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
+                         "--should_continue", processes=2, python=python)
+    _kill_after_checkpoint(command, out, 2)
+    log = root / "preempted.log"
+    process = start(command, log)
+    wait_for(process, log, "resuming from")
+    time.sleep(random.Random(time.time_ns()).uniform(0.0, 0.5))
+    signal_every_process(process, signal.SIGTERM)
+    finish(process, log)
+    if (out / MARKER).exists():  # else the signal came after the last step
+        step = assert_stopped_with_checkpoint(out, log.read_text())
+        assert (out / f"checkpoints/checkpoint-{step:08d}/model.safetensors").is_file()
+        run(command)
+    assert_resumed_exactly(two, out, 6, KEYS)
+
+
+@pytest.mark.parametrize("scheme", ["ligo", "bert2bert_aki"])
+def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_path):
+    """The weights a scheme grows (LiGO's operator, a baseline: the same path for every scheme),
+    sharded and written back by every rank, are those
+    ``python -m ligo.grow`` writes from the same small model (the one-process run of 6 steps)."""
+    root, config, model_config, one, _, _, _ = runs
+    large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
+                        layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
+    extra = []
+    if scheme == "ligo":
+        extra = ["--pretrained_ligo_path", str(tmp_path / "operator")]
+        run(grow_command(config, large, tmp_path / "operator", "--source_model_path", one, "--tune_width",
+                         "--tune_depth", "--max_steps", "1", python=runs[-1]))
+    out = tmp_path / "grown"
+    run(lm_command(config, large, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4", "--grow_scheme",
+                   scheme, "--source_model_path", one, "--max_steps", "1", *extra, processes=2,
+                   python=runs[-1]))
+    grow(["--model_type", "llama", "--config_name", str(large), "--grow_scheme", scheme, "--source_model_path",
+          str(one), "--output_dir", str(tmp_path / "reference"), "--seed", "95", *extra])
+    assert tensors_equal(out / "checkpoints/checkpoint-00000000/model.safetensors",
+                         tmp_path / "reference/model.safetensors")
+
+
+def test_an_fsdp_run_from_scratch_initialises_each_shard_on_its_rank(runs, tmp_path):
+    """No rank builds the whole model: each initialises its shards (Hugging Face's initialisation,
+    seeded by --seed and the rank), so the halves of a matrix differ; the model starts near the
+    uniform loss."""
+    root, config, model_config, _, _, _, python = runs
+    scratch_config = tmp_path / "scratch.txt"
+    scratch_config.write_text("".join(line + "\n" for line in config.read_text().splitlines()
+                                      if not line.startswith("model_name_or_path")))
+    out = tmp_path / "scratch"
+    run(lm_command(scratch_config, model_config, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
+                   "--max_steps", "2", processes=2, python=python))
+    start = weights(out / "checkpoints/checkpoint-00000000")
+    vocab = json.loads(model_config.read_text())["vocab_size"]
+    assert read_metrics(out)[0]["eval_loss"] == pytest.approx(math.log(vocab), abs=0.5)
+    for name in ("model.embed_tokens.weight", "model.layers.0.mlp.up_proj.weight"):
+        halves = start[name].chunk(2)
+        assert not torch.equal(halves[0][: len(halves[1])], halves[1])  # each rank drew its own
+        assert start[name].std().item() == pytest.approx(0.02, rel=0.2)  # the config's initializer_range
+    assert torch.equal(start["model.norm.weight"], torch.ones_like(start["model.norm.weight"]))

@@ -23,6 +23,7 @@ from ligo.tasks.source_model import check_run_tokenizer, load_initial_model, loa
 from ligo.training import checkpoint
 from ligo.training.layer_drop import LayerDrop, running_layers
 from ligo.training.optim import parameter_groups
+from ligo.training.sharding import Deferred, empty
 from ligo.training.token_drop import TokenDrop
 
 
@@ -31,7 +32,7 @@ class ModelTask:
     dropping, token dropping, or taught by a small model (Knowledge Inheritance)."""
 
     def __init__(self, model, layer_drop: LayerDrop | None = None, token_drop: TokenDrop | None = None,
-                 inheritance: KnowledgeInheritance | None = None):
+                 inheritance: KnowledgeInheritance | None = None, deferred: Deferred | None = None):
         if layer_drop is not None and token_drop is not None:
             raise UserError("--layer_drop and --token_drop together are not supported (the layers that drop tokens "
                             "could themselves be dropped); use one")
@@ -39,6 +40,7 @@ class ModelTask:
         self.config = model.config
         self.family = family_of(self.config.model_type)
         self.layer_drop, self.token_drop, self.inheritance = layer_drop, token_drop, inheritance
+        self.deferred = deferred  # the model is on the meta device until the trainer shards and fills it
         self.unused_parameters = layer_drop is not None  # the skipped layers get no gradient
         self.step = 0
         self.plan = None  # the layers this step runs (layer dropping)
@@ -88,7 +90,8 @@ class ModelTask:
         return {"token_importance": self.token_drop} if self.token_drop is not None else {}
 
     def to(self, device: torch.device):
-        self.module.to(device)
+        if self.deferred is None:  # else the trainer gives each rank's shards their memory
+            self.module.to(device)
         if self.token_drop is not None:
             self.token_drop.to(device)
         if self.inheritance is not None:
@@ -136,6 +139,11 @@ def check_operator_fits(operator: LiGOOperator, config, args, small_config=None)
 def grown_model(args, config, small=None, tokenizer=None):
     """``small``: the source model if the caller loaded it, else it is loaded here; ``tokenizer``:
     a training run's, checked against the vocabulary of the source (or of the operator's source)."""
+    return materialize(grown_parameters(args, config, small, tokenizer), config, args.seed)
+
+
+def grown_parameters(args, config, small=None, tokenizer=None) -> dict:
+    """Every parameter of the large model ``--grow_scheme`` grows (as ``grown_model``)."""
     if args.grow_scheme == "ligo":
         operator = latest_operator(args)
         if small is None and args.source_model_path:
@@ -149,11 +157,11 @@ def grown_model(args, config, small=None, tokenizer=None):
         source_name = args.source_model_path[0] if small_config is not None else "the LiGO operator's source model"
         check_growable(small_config or operator.small_config, config, source_name, target_name(args),
                        args.allow_config_mismatch)
-        return materialize(operator(), config, args.seed)
+        with torch.no_grad():
+            return operator()
     small = small if small is not None else load_source_model(args, tokenizer)
     check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
-    return materialize(grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed,
-                                     args.grow_noise), config, args.seed)
+    return grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed, args.grow_noise)
 
 
 def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
@@ -162,7 +170,19 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
         raise UserError(f"--grow_scheme {args.grow_scheme} is not one of {', '.join(GROW_SCHEMES)}")
     if args.grow_scheme == "mslt":
         return build_mslt_task(args, config, resume_from, tokenizer)
-    if resume_from is not None:
+    deferred = None
+    if args.data_parallel == "fsdp":
+        # Built on the meta device; each rank fills its own shards once sharded (the trainer).
+        model = empty(lambda: new_model(args.model_type, config, args.seed))
+        if resume_from is not None:
+            deferred = Deferred(args.seed, folder=resume_from)
+        elif args.grow_scheme not in ("none", "ki"):
+            deferred = Deferred(args.seed, tensors=grown_parameters(args, config, tokenizer=tokenizer))
+        elif args.model_name_or_path:
+            deferred = Deferred(args.seed, tensors=load_initial_model(args, config).state_dict())
+        else:
+            deferred = Deferred(args.seed)
+    elif resume_from is not None:
         model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
     elif args.grow_scheme not in ("none", "ki"):
         model = grown_model(args, config, tokenizer=tokenizer)
@@ -176,7 +196,8 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
         check_growable(teacher.config, config, args.source_model_path[0], target_name(args),
                        args.allow_config_mismatch)
         inheritance = KnowledgeInheritance.from_args(args, teacher)
-    return ModelTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance)
+    return ModelTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance,
+                     deferred)
 
 
 def build_mslt_task(args, config, resume_from: Path | None, tokenizer=None) -> MSLTTask:

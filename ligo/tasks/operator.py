@@ -21,6 +21,7 @@ class OperatorTask:
     """Train a growth operator by the training loss of the large model it grows (its family's)."""
 
     unused_parameters = False
+    deferred = None  # built whole (FSDP does not shard an operator yet)
 
     def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
         self.operator = operator

@@ -23,6 +23,7 @@ from torch.distributed.checkpoint.state_dict import (
 
 from ligo.base.errors import UserError
 from ligo.training.distributed import Context, on_main
+from ligo.training.sharding import own_names
 
 OPTIMIZER_DIR = "optimizer"
 SHARDS_DIR = "sharded"  # where HuggingFaceStorageWriter puts each rank's part before joining them
@@ -32,7 +33,7 @@ def save(module: nn.Module, optimizer, folder: Path, ctx: Context):
     """Every rank: the model and the optimizer state into ``folder`` (which exists)."""
     # A tied tensor once, under the name the model's parameters give it (safetensors refuses
     # shared tensors; from_pretrained ties the other name back).
-    own = {name for name, _ in module.named_parameters()} | {name for name, _ in module.named_buffers()}
+    own = own_names(module)
     weights = {name: tensor for name, tensor in get_model_state_dict(module).items() if name in own}
     dcp.save(weights, storage_writer=HuggingFaceStorageWriter(str(folder), save_distributed=True,
                                                               enable_consolidation=True))

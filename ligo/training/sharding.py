@@ -7,16 +7,65 @@ reduces gradients and keeps the optimizer's state in float32 (its mixed-precisio
 of autocast); ``--fsdp_cpu_offload`` keeps the shards in host memory between uses."""
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
-from torch import nn
+import torch.distributed.checkpoint as dcp
+from torch import Tensor, nn
+from torch.distributed.checkpoint import HuggingFaceStorageReader
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, set_model_state_dict
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
-from torch.distributed.tensor import DTensor
+from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
+from transformers import initialization
 
 from ligo.training.distributed import Context
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Where a model built on the meta device (``empty``) takes its weights from once it is
+    sharded, so that no rank holds it whole: ``folder``, a checkpoint of ours (each rank reads its
+    own shards with DCP); ``tensors``, weights computed whole (grown ones; each rank keeps its
+    shards of each); neither: the family's own initialisation, each shard from its rank's RNG
+    (``seed`` + rank)."""
+
+    seed: int
+    folder: Path | None = None
+    tensors: dict[str, Tensor] | None = None
+
+
+def empty(build: Callable[[], nn.Module]) -> nn.Module:
+    """The model ``build`` makes, its parameters and buffers on the meta device: no memory."""
+    with torch.device("meta"), initialization.meta_device_safe_creation_ops():
+        return build()
+
+
+def own_names(module: nn.Module) -> set[str]:
+    """The state-dict names a tied tensor has once (its parameter's), as checkpoints store them."""
+    return {name for name, _ in module.named_parameters()} | {name for name, _ in module.named_buffers()}
+
+
+def fill(module: nn.Module, deferred: Deferred, ctx: Context):
+    """Give the sharded ``module`` (on the meta device) its memory on ``ctx.device`` and its weights."""
+    module.to_empty(device=ctx.device)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(deferred.seed + ctx.rank)
+        module.initialize_weights()  # Hugging Face's: every buffer, and a first value for every shard
+    if deferred.folder is not None:
+        state = {name: t for name, t in get_model_state_dict(module).items() if name in own_names(module)}
+        dcp.load(state, storage_reader=HuggingFaceStorageReader(str(deferred.folder)))
+        # The tied names absent from the file are tied back to what was loaded.
+        set_model_state_dict(module, state, options=StateDictOptions(strict=False))
+    elif deferred.tensors is not None:
+        with torch.no_grad():  # each whole tensor let go as soon as this rank has its shards
+            for name, parameter in module.named_parameters():
+                whole = deferred.tensors.pop(name).detach().to(parameter.dtype)
+                mine = distribute_tensor(whole, parameter.device_mesh, parameter.placements, src_data_rank=None)
+                parameter.to_local().copy_(mine.to_local())
 
 
 def is_sharded(args) -> bool:
@@ -41,10 +90,13 @@ class DataParallel:
     """The model a training step calls, and how it skips the gradient reduction of the
     micro-batches that accumulate (all but a step's last)."""
 
-    def __init__(self, module: nn.Module, layers_path: str, args, ctx: Context, find_unused_parameters: bool):
+    def __init__(self, module: nn.Module, layers_path: str, args, ctx: Context, find_unused_parameters: bool,
+                 deferred: Deferred | None = None):
         self.module, self.sharded, self.ddp = module, is_sharded(args), None
         if self.sharded:
             shard(module, layers_path, args, ctx)
+            if deferred is not None:
+                fill(module, deferred, ctx)
         elif ctx.world_size > 1:
             device_ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
             # Unused parameters (layer dropping, MSLT's frozen layers) must be found each step;

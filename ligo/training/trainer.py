@@ -44,12 +44,13 @@ from ligo.training.optim import build_optimizer, build_scheduler
 from ligo.training.preemption import Preempted, Preemption, in_data_worker, write_marker
 from ligo.training.run_log import RunLog
 from ligo.training.sampling import pin_memory_for, training_batches
-from ligo.training.sharding import DataParallel, local
+from ligo.training.sharding import DataParallel, Deferred, local
 
 
 class Task(Protocol):
     module: nn.Module  # what DDP wraps, the optimiser trains and ``save`` writes
     unused_parameters: bool  # whether a step may leave some trained parameters without a gradient
+    deferred: Deferred | None  # module built on the meta device: where its weights come from once sharded
 
     def parameter_groups(self, args) -> list[dict]: ...
 
@@ -138,7 +139,7 @@ class Trainer:
         self.preemption = preemption or Preemption((), 0, ctx.rank)
         # Before the optimiser: FSDP replaces the parameters with sharded ones.
         self.parallel = DataParallel(task.module, family_of(args.model_type).layers_path, args, ctx,
-                                     task.unused_parameters)
+                                     task.unused_parameters, task.deferred)
         self.autocast = autocast_for(args, ctx.device, self.parallel.sharded)
         self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
