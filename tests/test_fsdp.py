@@ -181,3 +181,20 @@ def test_an_fsdp_run_from_scratch_initialises_each_shard_on_its_rank(runs, tmp_p
         assert not torch.equal(halves[0][: len(halves[1])], halves[1])  # each rank drew its own
         assert start[name].std().item() == pytest.approx(0.02, rel=0.2)  # the config's initializer_range
     assert torch.equal(start["model.norm.weight"], torch.ones_like(start["model.norm.weight"]))
+
+
+@pytest.mark.parametrize("method", ["layer_drop", "ki"])
+def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_process(method, runs, tmp_path):
+    """Every rank drops the same layers in a step (the plan is seeded by the step); KI's teacher (the
+    one-process run's model) is whole on every rank, its student sharded."""
+    root, config, model_config, one, _, _, python = runs
+    flags = {"layer_drop": ["--layer_drop", "--layer_drop_rate", "0.5"],
+             "ki": ["--grow_scheme", "ki", "--source_model_path", str(one)]}[method]
+    alone, sharded = tmp_path / "one", tmp_path / "two"
+    run(lm_command(config, model_config, alone, *flags, "--max_steps", "4", python=python))
+    run(lm_command(config, model_config, sharded, *flags, "--max_steps", "4", "--data_parallel", "fsdp",
+                   "--per_gpu_train_batch_size", "4", processes=2, python=python))
+    for x, y in zip(read_metrics(alone), read_metrics(sharded), strict=True):
+        assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5) and y["flops"] == x["flops"], (x, y)
+    a, b = (weights(d / "checkpoints/checkpoint-00000004") for d in (alone, sharded))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5

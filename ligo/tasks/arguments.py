@@ -271,8 +271,7 @@ def check_sharding_args(args):
     if args.fp16:
         raise UserError("--fp16 with --data_parallel fsdp: FSDP's mixed precision is bfloat16 here; use --bf16")
     refused = [(args.torch_compile, "--torch_compile"), (args.skip_nonfinite_steps, "--skip_nonfinite_steps"),
-               (args.layer_drop, "--layer_drop"), (args.grow_scheme in TRAINING_METHODS, f"--grow_scheme "
-                                                   f"{args.grow_scheme}")]
+               (args.grow_scheme == "mslt", "--grow_scheme mslt")]
     named = [flag for on, flag in refused if on]
     if named:
         raise UserError(f"{named[0]} does not run with --data_parallel fsdp yet; use --data_parallel ddp (the "
