@@ -14,6 +14,7 @@ from bench import (
     checkpoint_io,
     data_path,
     evaluation,
+    fsdp_memory,
     method_flops,
     operator_overhead,
     scaling,
@@ -26,7 +27,7 @@ from ligo.base.errors import UserError, exit_on_user_error
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
 # a table of its own, a "table" key (the table's title) and its own columns.
 BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead, scaling,
-              method_flops]
+              method_flops, fsdp_memory]
 COLUMNS = {
     "benchmark": "benchmark",
     "ratio": "ratio (higher is better for ours)",

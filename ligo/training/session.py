@@ -133,7 +133,11 @@ def run_session(args, build_task):
 
 def _run(args, build_task, ctx):
     """Everything a rank does; what it holds (the DDP model) goes when it returns."""
-    host_memory.keep_freed_memory()  # no page faults for every step's tensors (ligo/base/host_memory.py)
+    if args.data_parallel != "fsdp":
+        # No page faults for every step's tensors (ligo/base/host_memory.py). Not under FSDP, chosen
+        # for memory: its per-layer gathers and frees, kept, held its CPU step peak at 0.9x DDP's
+        # (python -m bench.fsdp_memory --malloc kept) where returning them gives 0.6x.
+        host_memory.keep_freed_memory()
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
     what = Path(sys.argv[0]).name or "a training run"
     lock = distributed.on_main(ctx, "claiming --output_dir", lambda: claim_output_dir(args.output_dir, what))
