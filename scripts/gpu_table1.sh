@@ -44,7 +44,7 @@
 #   GPU_VOCAB_SIZE      its vocabulary                   (8000, tiny 1000; must equal the model configs' vocab_size)
 #   SOTU_VALID_LINES, SOTU_TEST_LINES   speech paragraphs held out   (1000, 1000)
 #   GPU_TABLE1_TINY     1: tiny models and steps for a CPU smoke run (tiny configs written to the
-#                       runs folder, 20/40 steps, 8 sequences of 64, float32); without it and without
+#                       runs folder, 8/16 steps, 8 sequences of 64, float32); without it and without
 #                       a GPU the script refuses to start
 # Defaults passed to mini_table1.sh: MINI_CONFIG (configs/bert_gpu_table1.txt with the data paths),
 # MINI_SMALL_CONFIG, MINI_LARGE_CONFIG (configs/bert-gpu-6L-512H.json, configs/bert-gpu-12L-768H.json),

@@ -216,7 +216,7 @@ def test_gpu_table1_tiny_prepares_the_corpus_and_runs_the_mini_table1(warm_pytho
     recipe = (root / "runs/table1_config.txt").read_text()
     assert f"train_data_file = {corpus}/en.train.raw" in recipe and f"tokenizer_name = {tokenizer}" in recipe
     # mini_table1.sh ran every run with the tiny settings and wrote the report.
-    args = json.loads((root / "runs/scratch/checkpoints/checkpoint-00000040/training_args.json").read_text())
+    args = json.loads((root / "runs/scratch/checkpoints/checkpoint-00000016/training_args.json").read_text())
     assert (args["per_gpu_train_batch_size"], args["block_size"], args["bf16"]) == (8, 62, False)
     savings = (root / "results/savings.md").read_text()
     methods = [line.split("|")[1].strip() for line in savings.splitlines()
@@ -226,13 +226,13 @@ def test_gpu_table1_tiny_prepares_the_corpus_and_runs_the_mini_table1(warm_pytho
     assert "- command: `bash scripts/gpu_table1.sh`" in run_md
     assert "## GPU job (scripts/gpu_table1.sh)" in run_md and "**no GPU**" in run_md
     assert "4 State of the Union speeches" in run_md and "held out 40 valid and 30 test paragraphs" in run_md
-    assert "| `" + str(root / "runs/bert2bert_aki") + "` | 40 |" in run_md
+    assert "| `" + str(root / "runs/bert2bert_aki") + "` | 16 |" in run_md
     for run_dir in ("small", "scratch", "ligo-operator", "ligo", "stackbert_direct_copy", "mslt", "ki",
                     "bert2bert_aki"):
         assert (root / "runs" / run_dir / "metrics.jsonl").is_file(), run_dir
     scratch_rows = [json.loads(line) for line in (root / "runs/scratch/metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in scratch_rows] == [0, 10, 20, 30, 40]
-    assert scratch_rows[-1]["tokens"] == 40 * 8 * 64  # 8 sequences of 62 + 2 tokens a step
+    assert [r["step"] for r in scratch_rows] == [0, 8, 16]
+    assert scratch_rows[-1]["tokens"] == 16 * 8 * 64  # 8 sequences of 62 + 2 tokens a step
     assert "data prepared in" in result.stdout
 
     # Again: every stage is reused, every run is found finished; only the report is made anew.

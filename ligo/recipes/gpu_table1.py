@@ -80,8 +80,8 @@ def mini_settings(s: Settings, env: Environment, gpu: Gpu, vocab: int) -> dict[s
     if s.tiny:
         small, large = write_tiny_configs(vocab, runs, "tiny-")
         precision = "--bf16 " if gpu.count else ""  # not on the CPU: see ligo/recipes/gpu_check.py
-        steps, flags = (20, 40), (f"{precision}--per_gpu_train_batch_size 8 --per_gpu_eval_batch_size 128 "
-                                  "--block_size 62 --logging_steps 10 --num_workers 0")
+        steps, flags = (8, 16), (f"{precision}--per_gpu_train_batch_size 8 --per_gpu_eval_batch_size 128 "
+                                  "--block_size 62 --logging_steps 8 --num_workers 0")
     else:
         small, large = TABLE1_SMALL_CONFIG, TABLE1_LARGE_CONFIG
         steps, flags = (TABLE1_SMALL_STEPS, TABLE1_LARGE_STEPS), "--bf16"
