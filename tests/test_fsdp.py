@@ -32,6 +32,7 @@ from transformers import AutoModelForCausalLM
 
 from ligo.models.loading import load_config, new_model
 from ligo.tasks.grow import main as grow
+from ligo.training.layer_drop import LayerDrop
 from ligo.training.preemption import MARKER
 
 KEYS = ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"]
@@ -183,17 +184,19 @@ def test_an_fsdp_run_from_scratch_initialises_each_shard_on_its_rank(runs, tmp_p
     assert torch.equal(start["model.norm.weight"], torch.ones_like(start["model.norm.weight"]))
 
 
-@pytest.mark.parametrize("method", ["layer_drop", "ki"])
-def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_process(method, runs, tmp_path):
-    """Every rank drops the same layers in a step (the plan is seeded by the step); KI's teacher (the
-    one-process run's model) is whole on every rank, its student sharded."""
+def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_process(runs, tmp_path):
+    """Both at once: every rank drops the same layers in a step (the plan is seeded by the step);
+    KI's teacher (the one-process run's model) is whole on every rank, its student sharded."""
     root, config, model_config, one, _, _, python = runs
-    flags = {"layer_drop": ["--layer_drop", "--layer_drop_rate", "0.5"],
-             "ki": ["--grow_scheme", "ki", "--source_model_path", str(one)]}[method]
+    # gamma 1: at seed 95 steps 1-4 run layers [0 1 dropped], [1 dropped], [both], [none]
+    flags = ["--layer_drop", "--layer_drop_rate", "0.5", "--layer_drop_gamma", "1", "--grow_scheme", "ki",
+             "--source_model_path", str(one), "--max_steps", "4"]
     alone, sharded = tmp_path / "one", tmp_path / "two"
-    run(lm_command(config, model_config, alone, *flags, "--max_steps", "4", python=python))
-    run(lm_command(config, model_config, sharded, *flags, "--max_steps", "4", "--data_parallel", "fsdp",
-                   "--per_gpu_train_batch_size", "4", processes=2, python=python))
+    run(lm_command(config, model_config, alone, *flags, python=python))
+    run(lm_command(config, model_config, sharded, *flags, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
+                   processes=2, python=python))
+    assert [LayerDrop(0.5, False, 1.0, 95).plan(step, 2) for step in range(1, 5)] == [
+        [False, True], [True, False], [True, True], [False, False]]
     for x, y in zip(read_metrics(alone), read_metrics(sharded), strict=True):
         assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5) and y["flops"] == x["flops"], (x, y)
     a, b = (weights(d / "checkpoints/checkpoint-00000004") for d in (alone, sharded))
