@@ -259,10 +259,12 @@ def test_a_signal_during_start_up_is_a_preemption_and_the_marker_always_says_so(
 
 
 def documented_torchrun_signals() -> str:
-    """The --signals_to_handle of docs/cluster.md's self-requeuing batch script."""
+    """The --signals_to_handle of docs/cluster.md's self-requeuing batch scripts (DDP's, FSDP's):
+    the same in each."""
     scripts = re.findall(r"```bash\n(.*?)```", (REPO / "docs" / "cluster.md").read_text(), flags=re.S)
-    (script,) = [text for text in scripts if "--signal=USR1@" in text]
-    (found,) = re.findall(r"--signals_to_handle (\S+)", script)
+    requeuing = [text for text in scripts if "--signal=USR1@" in text]
+    assert len(requeuing) >= 2, "docs/cluster.md lost a self-requeuing batch script"
+    (found,) = {flag for text in requeuing for flag in re.findall(r"--signals_to_handle (\S+)", text)}
     return found
 
 
