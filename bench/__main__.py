@@ -17,6 +17,7 @@ from bench import (
     fsdp_memory,
     method_flops,
     operator_overhead,
+    operator_vs_per_module,
     scaling,
     tokenize,
     train_throughput,
@@ -26,8 +27,8 @@ from ligo.base.errors import UserError, exit_on_user_error
 
 # One module per benchmark; each has ``run() -> list[dict]`` with the keys of COLUMNS, or, for
 # a table of its own, a "table" key (the table's title) and its own columns.
-BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead, scaling,
-              method_flops, fsdp_memory]
+BENCHMARKS = [tokenize, data_path, train_throughput, evaluation, checkpoint_io, operator_overhead,
+              operator_vs_per_module, scaling, method_flops, fsdp_memory]
 COLUMNS = {
     "benchmark": "benchmark",
     "ratio": "ratio (higher is better for ours)",
