@@ -22,7 +22,8 @@ TEST_LINES = 100
 # The longest test files first (measured with --durations=0): `make test` hands whole files to
 # its pytest-xdist workers in this order (--no-loadscope-reorder), so that no long file starts
 # last and leaves one core idle while it runs. Files not named follow in their usual order.
-LONGEST_FIRST = ["test_paper_recipes.py", "test_mini_scripts.py", "test_preemption.py", "test_training_methods.py",
+LONGEST_FIRST = ["test_paper_recipes.py", "test_mini_scripts.py", "test_preemption.py", "test_fsdp.py",
+                 "test_training_methods.py", "test_paper_recipes_llama.py", "test_mini_causal.py",
                  "test_growth_end_to_end.py", "test_fault_injection.py", "test_checkpoint_integrity.py",
                  "test_gpt2_training.py", "test_llama_training.py", "test_vit.py", "test_pretraining.py",
                  "test_gpu_options.py", "test_gpu_scripts.py", "test_bad_inputs.py", "test_rank_failure.py",
