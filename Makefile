@@ -19,12 +19,12 @@ mini:
 # The GPT-2 miniature (Figure 3c): its own data stage, then its runs and report in results/mini-gpt2.
 mini-gpt2:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
-	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_gpt2.sh
+	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_causal_lm.sh gpt2
 
 # The Llama miniature (grouped-query attention): the GPT-2 miniature's stages, runs and report in results/mini-llama.
 mini-llama:
 	start=$$(date +%s) && $(MAKE) --no-print-directory setup && \
-	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_llama.sh
+	  MINI_STARTED=$$start PYTHON=$(abspath $(PYTHON)) bash scripts/mini_causal_lm.sh llama
 
 # The ViT miniature (Table 2): scikit-learn's digits as an ImageFolder tree, its runs and report in results/mini-vit.
 mini-vit:

@@ -16,7 +16,7 @@
 # interrupted ones resumed (--should_continue). The runs, their flags and the step arithmetic
 # are in ligo/recipes/mini.py. Settings, as environment variables (the same for
 # mini_seeds.sh, mini_ablation.sh, mini_figure5.sh, and with their own defaults for
-# mini_gpt2.sh and mini_vit.sh):
+# mini_causal_lm.sh and mini_vit.sh):
 #   MINI_CONFIG        recipe of every run                        (configs/bert_mini_table1.txt)
 #   MINI_SMALL_CONFIG  the small model                            (configs/bert-mini-2L-64H.json)
 #   MINI_LARGE_CONFIG  the large model                            (configs/bert-mini-4L-128H.json)

@@ -1,4 +1,4 @@
-"""The causal-LM miniatures (scripts/mini_gpt2.sh, scripts/mini_llama.sh) end to end at tiny
+"""The causal-LM miniatures (scripts/mini_causal_lm.sh gpt2 and llama) end to end at tiny
 settings: a file of their own, so that the suite's workers share the miniatures' minutes."""
 
 import pytest
@@ -12,7 +12,7 @@ CAUSAL_MINIATURES = {"gpt2": ("<|endoftext|>", (0, 0), set()), "llama": ("</s>",
 
 @pytest.mark.parametrize("family", sorted(CAUSAL_MINIATURES))
 def test_mini_causal_lm_trains_its_tokenizer_every_row_and_reports(family, tmp_path, roberta_text, warm_python):
-    """scripts/mini_gpt2.sh and mini_llama.sh end to end at tiny settings: the data stage finds the
+    """scripts/mini_causal_lm.sh FAMILY end to end at tiny settings: the data stage finds the
     text prepared (the session's, from the same dump), trains the family's tokenizer and tokenises,
     then every run and the report."""
     eos, (bos_id, eos_id), rows_of_its_own = CAUSAL_MINIATURES[family]
@@ -34,7 +34,7 @@ def test_mini_causal_lm_trains_its_tokenizer_every_row_and_reports(family, tmp_p
         "SMALL_STEPS": "4", "LARGE_STEPS": "8", "MINI_RUNS": str(tmp_path / "runs"),
         "MINI_RESULTS": str(tmp_path / "results"),
     }
-    output = run(["bash", f"scripts/mini_{family}.sh"], env=env).stdout
+    output = run(["bash", "scripts/mini_causal_lm.sh", family], env=env).stdout
     assert "is already prepared from this dump" in output
     assert AutoTokenizer.from_pretrained(str(tokenizer)).eos_token == eos
     assert (data / f"en.train.raw.{tokenizer.name}.hdf5").is_file()

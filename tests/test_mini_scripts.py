@@ -1,5 +1,5 @@
 """The miniature Table 1's scripts end to end at tiny settings (mini_table1.sh, mini_seeds.sh,
-mini_ablation.sh, sharing their runs as they do for users), the GPT-2 miniature (mini_gpt2.sh),
+mini_ablation.sh, sharing their runs as they do for users), the causal-LM miniatures (test_mini_causal.py),
 the small tools they call (the unigram margin, the grown-matrix rank, the warm-up trap), and the
 miniatures' step arithmetic and skip logic (ligo/recipes/mini.py, runner.py) in process."""
 

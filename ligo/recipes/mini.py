@@ -49,6 +49,8 @@ class Defaults:
     # The operator's default share of the large run: 2.5% rounded up (BERT's 25 of 1000), or down
     # but at least one step (GPT-2's 12 of 500, ViT's 15 of 600).
     operator_rounds_up: bool
+    # MINI_GROW_NOISE's default: the std of the Net2Net+noise row's --grow_noise; "" runs no such row.
+    grow_noise: str = ""
 
 
 BERT = dict(config="configs/bert_mini_table1.txt", small="configs/bert-mini-2L-64H.json",
@@ -63,7 +65,8 @@ MINIATURES = {
                      "runs/mini-gpt2", 500, ("MINI_RESULTS", "results/mini-gpt2"), "make mini-gpt2", False),
     # GPT-2's miniature for a Llama with grouped-query attention, at its steps.
     "llama": Defaults("configs/llama_mini.txt", "configs/llama-mini-2L-64H.json", "configs/llama-mini-4L-128H.json",
-                      "runs/mini-llama", 500, ("MINI_RESULTS", "results/mini-llama"), "make mini-llama", False),
+                      "runs/mini-llama", 500, ("MINI_RESULTS", "results/mini-llama"), "make mini-llama", False,
+                      grow_noise="0.1"),
     "vit": Defaults("configs/vit_mini.txt", "configs/vit-mini-2L-32H.json", "configs/vit-mini-4L-64H.json",
                     "runs/mini-vit", 600, ("MINI_RESULTS", "results/mini-vit"), "make mini-vit", False),
 }
@@ -96,6 +99,7 @@ class Mini:
     flags_text: str  # every run's extra flags, as the RUN.md states them
     data: str | None = None  # gpt2, llama: the text folder; vit: the image folder
     tokenizer: str | None = None  # gpt2, llama
+    grow_noise: str = ""  # the Net2Net+noise row's --grow_noise (causal miniatures); "": no such row
     job: Job | None = None
 
     @classmethod
@@ -135,7 +139,8 @@ class Mini:
             # replay the batches and masks the small model was trained on first.
             seed=env.number("MINI_SEED", 17), operator_seed=env.number("MINI_OPERATOR_SEED", 29),
             runs=runs, small_run=env.text("MINI_SMALL_RUN", f"{runs}/small"), results=env.text(*defaults.results),
-            flags_text=flags_text, data=data, tokenizer=tokenizer)
+            flags_text=flags_text, data=data, tokenizer=tokenizer,
+            grow_noise=env.text("MINI_GROW_NOISE", defaults.grow_noise))
 
     def get(self, variable: str) -> str:
         """A setting by its environment variable's name."""
@@ -148,7 +153,7 @@ class Mini:
                   "MINI_OPERATOR_SEED": self.operator_seed, "PYTHON": self.python}
         if self.name in CAUSAL:
             values.update({f"MINI_{self.name.upper()}_DATA": self.data,
-                           f"MINI_{self.name.upper()}_TOKENIZER": self.tokenizer})
+                           f"MINI_{self.name.upper()}_TOKENIZER": self.tokenizer, "MINI_GROW_NOISE": self.grow_noise})
         if self.name == "vit":
             values.update(MINI_VIT_DATA=self.data)
         if variable not in values:
@@ -243,7 +248,9 @@ class Mini:
         elif self.name in CAUSAL:
             lines.append(f"- settings: `{self.config}`{plus}; {small}, the config's seed); {large}; {warmups}; "
                          f"{operator}; tokenizer `{self.tokenizer}` "
-                         f"({data.vocab_size(self.env)} tokens requested)")
+                         f"({data.vocab_size(self.env)} tokens requested)"
+                         + (f"; Net2Net+noise: bert2bert_fpi with `--grow_noise {self.grow_noise}`"
+                            if self.grow_noise else ""))
         else:
             lines.append(f"- data: scikit-learn's `load_digits` written by `python -m ligo.data.digits --output_dir "
                          f"{self.data}` (1,437 training, 360 validation images, 10 classes, "
