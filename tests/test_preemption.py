@@ -31,7 +31,7 @@ from transformers import AutoTokenizer
 
 from ligo.training.checkpoint import checkpoint_dir, list_checkpoints
 from ligo.training.fault_injection import VARIABLE
-from ligo.training.preemption import EXIT_PREEMPTED, MARKER
+from ligo.training.preemption import EXIT_PREEMPTED, MARKER, REPEAT_SECONDS
 
 MAX_STEPS = 10
 
@@ -78,6 +78,7 @@ def latest_step(output_dir):
 
 
 def assert_stopped_with_checkpoint(out, output: str, signal_name="SIGTERM"):
+    assert (out / MARKER).is_file(), output[-3000:]
     marker = json.loads((out / MARKER).read_text())
     assert marker["signal"] == signal_name and marker["step"] == latest_step(out), (marker, output[-2000:])
     assert f"stopped by {signal_name} at step {marker['step']}: checkpoint written" in output, output[-3000:]
@@ -167,7 +168,7 @@ def test_a_second_signal_or_the_grace_time_stops_at_once_without_a_half_checkpoi
     sent = time.monotonic()
     if how == "second signal":
         process.send_signal(signal.SIGTERM)  # at once: the same signal delivered twice, counted once
-        time.sleep(2.5)
+        time.sleep(REPEAT_SECONDS + 0.5)
         process.send_signal(signal.SIGTERM)
     assert finish(process, log, seconds=30) == EXIT_PREEMPTED
     output = log.read_text()

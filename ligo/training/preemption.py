@@ -8,7 +8,7 @@ A second signal, or ``--preempt_grace_seconds`` running out before the checkpoin
 stops the process at once: the checkpoint being written is left unfinished, never taken for a
 checkpoint, and removed on resume. The same signal arriving twice within ``REPEAT_SECONDS``
 counts once: SLURM signals every process of a job step and torchrun forwards the signal it gets
-to its workers, so a worker receives it twice.
+to its workers, so a worker receives it twice, the forwarded copy late on a loaded node.
 
 Signals are read by a thread from Python's wakeup file descriptor, not by a Python-level
 handler: a main thread blocked in a collective (waiting for a rank that is gone) runs no Python
@@ -34,7 +34,7 @@ from ligo.base.parent_death import die_with_parent
 
 EXIT_PREEMPTED = 75  # sysexits.h EX_TEMPFAIL: "try again later"
 MARKER = "preempted.json"  # in --output_dir while the run is stopped by a signal, not finished
-REPEAT_SECONDS = 2.0
+REPEAT_SECONDS = 5.0  # generous: a copy forwarded on a loaded node may come seconds late
 DEFAULT_SIGNALS = tuple(number.name for number in startup_signals.HELD)
 
 
