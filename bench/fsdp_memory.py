@@ -1,4 +1,4 @@
-"""FSDP memory: per-rank host memory of a plain training step, FSDP against DDP, on 2 CPU processes.
+"""FSDP memory: per-rank host memory of a plain and a LiGO operator step, FSDP against DDP, on 2 CPU processes.
 
 Under ``--data_parallel fsdp`` against ``--data_parallel ddp``, two processes on the CPU (gloo).
 
@@ -49,9 +49,12 @@ Under FSDP no rank builds the whole model for a run from scratch (measured here)
 a grown run, or one from ``--model_name_or_path``, still computes its weights whole on every rank
 once before keeping its shards (docs/cluster.md): its build peak is whole-model, not measured here.
 
-Not measured: a LiGO operator step under FSDP. The operator (``GrownModel``, which grows the
-large model's parameters each step and runs the model on them with ``functional_call``) does
-not run under FSDP yet, so there is no such row; the row will come with that support.
+The operator rows: one LiGO operator step (bench.operator_overhead's operator from its small
+model, ``GrownModel``, AdamW over what it learns) under each engine, the large model grown per
+layer (``--operator_growth per_layer``: each layer grown just before it runs, recomputed in the
+backward) and whole (``--operator_growth whole``), against the plain step of the same engine.
+Under DDP the operator is whole on every rank; under FSDP it is one unit (its parameters are
+stacked over the large layers), sharded between steps and gathered for the step.
 """
 
 import json
@@ -64,7 +67,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from bench.operator_overhead import SEQ_LEN, VOCAB_SIZE
+from bench.operator_overhead import FAMILIES as MODELS
+from bench.operator_overhead import OPTIONS, SEQ_LEN, VOCAB_SIZE, config_label
 from ligo.base.errors import UserError, exit_on_user_error
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,6 +86,10 @@ WEIGHT_DECAY = 0.01
 ADAM_EPSILON = 1e-6
 TIMEOUT_SECONDS = 900  # a pair of processes that takes longer has hung
 TARGET = 0.6  # the issue's: a plain FSDP step at most 0.6x DDP's per-rank peak
+OPERATOR_TARGET = 1.2  # the issue's: an operator step at most 1.2x the plain step of the same engine
+# the steps measured: the large model's own; a LiGO operator's, the large model grown per layer
+# (checkpointed, as --operator_growth per_layer) or whole (as --operator_growth whole)
+STEP_KINDS = ("plain", "operator_per_layer", "operator_whole")
 # --malloc: how the processes' C heap treats freed memory
 MALLOCS = {"runs": "host memory as our runs treat it: a DDP run keeps freed memory for the next step "
                    "(keep_freed_memory: no mmap, no trimming), an FSDP run returns it (glibc's default)",
@@ -108,13 +116,15 @@ def reset_peak() -> bool:
     return True
 
 
-def child(family: str, engine: str, batch_size: int, malloc: str, output: Path):
+def child(family: str, engine: str, step: str, batch_size: int, malloc: str, output: Path):
     import torch
     import torch.distributed as dist
 
     from bench.operator_overhead import configs, make_batch, release_freed_memory
     from ligo.base.host_memory import keep_freed_memory
     from ligo.base.parent_death import die_with_parent
+    from ligo.growth.grown_model import GrownModel
+    from ligo.growth.operator import LiGOOperator, LiGOOptions
     from ligo.models.families import family_of
     from ligo.models.loading import new_model
     from ligo.training import distributed
@@ -126,18 +136,26 @@ def child(family: str, engine: str, batch_size: int, malloc: str, output: Path):
         keep_freed_memory()  # as a DDP training run does (ligo/training/session.py)
     ctx = distributed.init(TIMEOUT_SECONDS)
     torch.manual_seed(SEED)
-    _, large = configs(family)
+    small, large = configs(family)
     batch = make_batch(batch_size, family)
     args = SimpleNamespace(data_parallel=engine, bf16=False, fsdp_cpu_offload=False, weight_decay=WEIGHT_DECAY)
-    if engine == "fsdp":  # as build_lm_task for a run from scratch: no rank builds the whole model
-        model, deferred = empty(lambda: new_model(large.model_type, large, SEED)), Deferred(SEED)
-    else:
-        model, deferred = new_model(large.model_type, large, SEED), None
+    deferred = None
+    if step == "plain":
+        if engine == "fsdp":  # as build_lm_task for a run from scratch: no rank builds the whole model
+            model, deferred = empty(lambda: new_model(large.model_type, large, SEED)), Deferred(SEED)
+        else:
+            model = new_model(large.model_type, large, SEED)
+        units = list(model.get_submodule(family_of(large.model_type).layers_path))
+    else:  # as build_operator_task: the operator whole on every rank, FSDP then shards it (one unit)
+        small_model = new_model(small.model_type, small, SEED)
+        operator = LiGOOperator(small_model.state_dict(), small, large, LiGOOptions(**OPTIONS), seed=SEED)
+        del small_model
+        model, units = GrownModel(operator, large, per_layer=step == "operator_per_layer"), []
     model.train()
-    parallel = DataParallel(model, family_of(large.model_type).layers_path, args, ctx, find_unused_parameters=False,
-                            deferred=deferred)
-    optimizer = build_optimizer(parameter_groups(model.named_parameters(), args.weight_decay), LEARNING_RATE,
-                                ADAM_EPSILON, ctx.device)
+    parallel = DataParallel(model, units, args, ctx, find_unused_parameters=False, deferred=deferred)
+    trained = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    optimizer = build_optimizer(parameter_groups(trained, args.weight_decay), LEARNING_RATE, ADAM_EPSILON,
+                                ctx.device)
     run_batch = family_of(large.model_type).run_batch
     release_freed_memory()
     dist.barrier()
@@ -165,20 +183,21 @@ def child(family: str, engine: str, batch_size: int, malloc: str, output: Path):
     distributed.shutdown()
 
 
-def in_fresh_processes(family: str, engine: str, batch_size: int, malloc: str) -> list[dict]:
+def in_fresh_processes(family: str, engine: str, step: str, batch_size: int, malloc: str) -> list[dict]:
     """Every rank's figures, from a fresh pair of processes."""
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "ranks.json"
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(PROCESSES),
-                   "-m", "bench.fsdp_memory", "child", family, engine, str(batch_size), malloc, str(output)]
+                   "-m", "bench.fsdp_memory", "child", family, engine, step, str(batch_size), malloc, str(output)]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread per rank: the ranks share the cores
         try:
             result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                                     timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired as err:
-            raise RuntimeError(f"bench.fsdp_memory child {family} {engine} took over {TIMEOUT_SECONDS} s") from err
+            raise RuntimeError(f"bench.fsdp_memory child {family} {engine} {step} took over {TIMEOUT_SECONDS} s") \
+                from err
         if result.returncode != 0 or not output.is_file():
-            raise RuntimeError(f"bench.fsdp_memory child {family} {engine} failed (exit {result.returncode}):\n"
+            raise RuntimeError(f"bench.fsdp_memory child {family} {engine} {step} failed (exit {result.returncode}):\n"
                                f"{result.stderr[-3000:]}")
         return json.loads(output.read_text())
 
@@ -187,53 +206,71 @@ def in_fresh_processes(family: str, engine: str, batch_size: int, malloc: str) -
 
 
 def run(bert_batch_size: int = BERT_BATCH_SIZE, llama_batch_size: int = LLAMA_BATCH_SIZE,
-        malloc: str = "runs") -> list[dict]:
-    return measure("bert", bert_batch_size, malloc) + measure("llama", llama_batch_size, malloc)
+        malloc: str = "runs", steps: tuple[str, ...] = STEP_KINDS) -> list[dict]:
+    return measure("bert", bert_batch_size, malloc, steps) + measure("llama", llama_batch_size, malloc, steps)
 
 
 def mb(kb: float) -> str:
     return f"{kb / 1024:,.0f} MB"
 
 
-def measure(family: str, batch_size: int, malloc: str = "runs") -> list[dict]:
+def summarise(ranks: list[dict]) -> dict:
+    """One engine's figures from its ranks': each the larger of the ranks' (a step's time: the slower's)."""
+    def worst(key):
+        return max(r[key] for r in ranks)
+
+    steps = [max(r["seconds"][i] for r in ranks) for i in range(STEPS)]
+    return {"before": worst("before_kb"), "build": worst("build_peak_kb"), "peak": worst("step_peak_kb"),
+            "step": max(r["step_peak_kb"] - r["before_kb"] for r in ranks),
+            "whole_life": max(max(r["build_peak_kb"], r["step_peak_kb"]) for r in ranks),
+            "time": statistics.median(steps[1:]), "steps": steps, "parameters": worst("local_parameters"),
+            "reset": all(r["peak_reset"] for r in ranks), "threads": ranks[0]["threads"]}
+
+
+def engine_figures(f: dict) -> str:
+    return (f"step peak {mb(f['peak'])} per rank ({mb(f['step'])} for the steps over {mb(f['before'])} before "
+            f"the first step); build peak {mb(f['build'])}; step {f['time']:.2f} s (median of steps 2-{STEPS}; "
+            f"steps {', '.join(f'{s:.2f}' for s in f['steps'])} s); {f['parameters'] / 1e6:.1f}M parameters "
+            f"on a rank")
+
+
+def measure(family: str, batch_size: int, malloc: str = "runs", steps: tuple[str, ...] = STEP_KINDS) -> list[dict]:
     name, _ = FAMILIES[family]
     load_before = os.getloadavg()[0]
     print(f"FSDP memory, {name}, batch {batch_size}x{SEQ_LEN} per rank, {PROCESSES} processes:", flush=True)
-    ranks = {}
-    for engine in ENGINES:
-        ranks[engine] = in_fresh_processes(family, engine, batch_size, malloc)
-        print(f"  {engine}: {ranks[engine]}", flush=True)
-    load_after = os.getloadavg()[0]
-
-    def worst(engine, key):  # the larger of the ranks' figures
-        return max(r[key] for r in ranks[engine])
-
     figures = {}
-    for engine, rs in ranks.items():
-        steps = [max(r["seconds"][i] for r in rs) for i in range(STEPS)]  # each step: the slower rank
-        before, build, peak = worst(engine, "before_kb"), worst(engine, "build_peak_kb"), worst(engine, "step_peak_kb")
-        figures[engine] = {"before": before, "build": build, "peak": peak,
-                           "step": max(r["step_peak_kb"] - r["before_kb"] for r in rs),
-                           "whole_life": max(max(r["build_peak_kb"], r["step_peak_kb"]) for r in rs),
-                           "time": statistics.median(steps[1:]), "steps": steps,
-                           "parameters": worst(engine, "local_parameters")}
-    reset = all(r["peak_reset"] for rs in ranks.values() for r in rs)
-    threads = ranks["ddp"][0]["threads"]
-    ddp, fsdp = figures["ddp"], figures["fsdp"]
+    for step in steps:
+        for engine in ENGINES:
+            ranks = in_fresh_processes(family, engine, step, batch_size, malloc)
+            print(f"  {engine} {step}: {ranks}", flush=True)
+            figures[engine, step] = summarise(ranks)
+    load = f"Load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
+    shape = f"{name}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN} per rank"
+    reset = all(f["reset"] for f in figures.values())
+    peak_rule = ("the mark then reset (/proc/self/clear_refs), step peak = VmHWM after" if reset else
+                 "the mark could NOT be reset here, so the step peak also holds the build peak: VmHWM after")
+    how = (f"{PROCESSES} processes started by torchrun, gloo, {next(iter(figures.values()))['threads']} torch thread "
+           f"each, {MALLOCS[malloc]}, fp32 on CPU, under ligo.training.sharding.DataParallel; each engine and step in "
+           f"a fresh pair of processes. CPU resident set size: VmRSS before the first step (after gc.collect() and "
+           f"malloc_trim), build peak = VmHWM then; {peak_rule} {MEMORY_STEPS} steps; each figure the larger of the "
+           f"{PROCESSES} ranks'")
+    labels = {"runs": "", "kept": ", freed memory kept by both", "default": ", glibc default malloc for both"}
+    rows = []
+    if "plain" in steps:
+        rows.append(plain_row(name, figures["ddp", "plain"], figures["fsdp", "plain"], shape, how, load,
+                              labels[malloc]))
+    if "plain" in steps and "operator_per_layer" in steps:
+        for engine in ENGINES:
+            rows.append(operator_row(name, engine, figures, shape, how, load, labels[malloc],
+                                     config_label(MODELS[family][0])))
+    return rows
 
-    def engine_figures(f):
-        return (f"step peak {mb(f['peak'])} per rank ({mb(f['step'])} for the steps over {mb(f['before'])} before "
-                f"the first step); build peak {mb(f['build'])}; step {f['time']:.2f} s (median of steps 2-{STEPS}; "
-                f"steps {', '.join(f'{s:.2f}' for s in f['steps'])} s); {f['parameters'] / 1e6:.1f}M parameters "
-                f"on a rank")
 
+def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, malloc_label: str) -> dict:
     peak_fraction = fsdp["peak"] / ddp["peak"]
     whole_fraction = fsdp["whole_life"] / ddp["whole_life"]
     met = "met" if peak_fraction <= TARGET else "NOT met"
     whole_met = "met" if whole_fraction <= TARGET else "not met"
-    shape = f"{name}, vocab {VOCAB_SIZE}, batch {batch_size}x{SEQ_LEN} per rank"
-    peak_rule = ("the mark then reset (/proc/self/clear_refs), step peak = VmHWM after" if reset else
-                 "the mark could NOT be reset here, so the step peak also holds the build peak: VmHWM after")
     notes = (
         f"ratio = DDP step peak / FSDP step peak, per rank (higher is better for ours): FSDP's step peak is "
         f"{peak_fraction:.2f}x DDP's, the issue's target (a plain FSDP step at most {TARGET}x DDP's per-rank peak) is "
@@ -243,17 +280,39 @@ def measure(family: str, batch_size: int, malloc: str = "runs") -> list[dict]:
         f"scratch; a grown run still computes its weights whole once, not measured here) and {mb(ddp['build'])} "
         f"under DDP (the whole model on every rank); counting it, the whole-life peak is "
         f"{mb(fsdp['whole_life'])} against {mb(ddp['whole_life'])}, {whole_fraction:.2f}x (target {whole_met} on "
-        f"that count). {shape}; {PROCESSES} processes started by "
-        f"torchrun, gloo, {threads} torch thread each, {MALLOCS[malloc]}, fp32 on CPU, plain step (forward, "
-        f"backward, fused AdamW over parameter_groups, zero_grad) under ligo.training.sharding.DataParallel; each "
-        f"engine in a fresh pair of processes. CPU resident set size: VmRSS before the first step (after "
-        f"gc.collect() and malloc_trim), build peak = VmHWM then; {peak_rule} {MEMORY_STEPS} steps; each figure "
-        f"the larger of the {PROCESSES} ranks'. Load average {load_before:.2f} before, {load_after:.2f} after")
-    labels = {"runs": "", "kept": ", freed memory kept by both", "default": ", glibc default malloc for both"}
-    malloc_label = labels[malloc]
-    return [{"benchmark": f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})",
-             "ratio": ddp["peak"] / fsdp["peak"], "ours": "FSDP: " + engine_figures(fsdp),
-             "baseline": "DDP: " + engine_figures(ddp), "notes": notes}]
+        f"that count). {shape}; plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. "
+        f"{load}")
+    return {"benchmark": f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})",
+            "ratio": ddp["peak"] / fsdp["peak"], "ours": "FSDP: " + engine_figures(fsdp),
+            "baseline": "DDP: " + engine_figures(ddp), "notes": notes}
+
+
+def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: str, malloc_label: str,
+                 small: str) -> dict:
+    plain, per_layer = figures[engine, "plain"], figures[engine, "operator_per_layer"]
+    fraction = per_layer["peak"] / plain["peak"]
+    met = "met" if fraction <= OPERATOR_TARGET else "NOT met"
+    whole = figures.get((engine, "operator_whole"))
+    whole_note = "" if whole is None else (
+        f" Grown whole (--operator_growth whole, every grown weight alive through the step): step peak "
+        f"{mb(whole['peak'])}, {whole['peak'] / plain['peak']:.2f}x the plain step's, {whole['time']:.2f} s a step "
+        f"(per layer takes {per_layer['time'] / whole['time']:.2f}x its time: the recomputed forward of growth and "
+        "model).")
+    other = "ddp" if engine == "fsdp" else "fsdp"
+    across = "" if (other, "operator_per_layer") not in figures else (
+        f" The same operator step under {other.upper()}: step peak {mb(figures[other, 'operator_per_layer']['peak'])}.")
+    notes = (
+        f"ratio = plain step peak / operator step peak, per rank, both under {engine.upper()}: the operator step "
+        f"(grown per layer, --operator_growth per_layer) peaks at {fraction:.2f}x the plain step's, the issue's target "
+        f"(at most {OPERATOR_TARGET}x the plain step of the same engine) is {met}.{whole_note}{across} The operator: "
+        f"bench.operator_overhead's (LiGOOptions({', '.join(f'{k}={v!r}' for k, v in OPTIONS.items())}), small model "
+        f"{small}), GrownModel, AdamW over what it learns; "
+        f"under FSDP one unit (its parameters are stacked over the large layers), gathered for the step. {shape}; "
+        f"{how}. {load}")
+    return {"benchmark": f"Operator step memory under {engine.upper()} ({name}, {PROCESSES} processes{malloc_label})",
+            "ratio": plain["peak"] / per_layer["peak"],
+            "ours": "operator, grown per layer: " + engine_figures(per_layer),
+            "baseline": "plain step of the large model: " + engine_figures(plain), "notes": notes}
 
 
 @exit_on_user_error
@@ -266,6 +325,8 @@ def main():
     parser.add_argument("--llama_batch_size", type=int, default=LLAMA_BATCH_SIZE,
                         help=f"Llama: sequences of {SEQ_LEN} per rank (default {LLAMA_BATCH_SIZE})")
     parser.add_argument("--only", choices=list(FAMILIES), help="measure one model only")
+    parser.add_argument("--steps", nargs="+", choices=STEP_KINDS, default=list(STEP_KINDS),
+                        help="the steps to measure (default: all; the operator rows need plain and operator_per_layer)")
     parser.add_argument("--malloc", choices=list(MALLOCS), default="runs",
                         help="runs (default): each engine's host memory as our runs treat it (DDP keeps freed "
                              "memory, FSDP returns it); kept or default: the same for both engines")
@@ -274,14 +335,17 @@ def main():
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     batch = {"bert": args.bert_batch_size, "llama": args.llama_batch_size}
-    rows = run(*batch.values(), args.malloc) if args.only is None else measure(args.only, batch[args.only], args.malloc)
+    steps = tuple(dict.fromkeys(args.steps))
+    rows = run(*batch.values(), args.malloc, steps) if args.only is None else \
+        measure(args.only, batch[args.only], args.malloc, steps)
     for row in rows:
         print(row)
 
 
 if __name__ == "__main__":
     # The children: `child FAMILY ENGINE BATCH MALLOC OUTPUT`, one per rank, started by torchrun.
-    if sys.argv[1:2] == ["child"] and len(sys.argv) == 7 and sys.argv[3] in ENGINES and sys.argv[5] in MALLOCS:
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], Path(sys.argv[6]))
+    if sys.argv[1:2] == ["child"] and len(sys.argv) == 8 and sys.argv[3] in ENGINES and sys.argv[4] in STEP_KINDS \
+            and sys.argv[6] in MALLOCS:
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6], Path(sys.argv[7]))
     else:
         main()

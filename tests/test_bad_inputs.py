@@ -354,10 +354,9 @@ def lm_fsdp_with_mslt(tmp, world):
 
 
 @case
-def operator_fsdp(tmp, world):
-    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--data_parallel", "fsdp"),
-                ("--data_parallel fsdp does not shard a LiGO operator yet: train the operator with ddp (the default), "
-                 "then grow and train the large model with --data_parallel fsdp",))
+def operator_fsdp_fp16(tmp, world):
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--data_parallel", "fsdp", "--fp16"),
+                ("--fp16 with --data_parallel fsdp: FSDP's mixed precision is bfloat16 here; use --bf16",))
 
 
 @case

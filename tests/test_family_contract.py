@@ -5,7 +5,10 @@ on a tiny model of each: a new family is added to ``TINY`` and passes these or i
   growth view), with the shapes its spaces say, and the growth view round-trips exactly;
 - growth to the same config (StackBERT, and the LiGO operator at an identity start) returns the
   small model's weights;
-- its FLOPs formula's matmul terms equal what torch's FlopCounterMode counts in a forward pass.
+- its FLOPs formula's matmul terms equal what torch's FlopCounterMode counts in a forward pass;
+- a LiGO operator step growing the large model per layer (``GrownModel(per_layer=True)``, each
+  layer grown inside the forward and again in the backward) gives the loss and gradients of one
+  growing it whole.
 """
 
 import dataclasses
@@ -15,6 +18,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ligo.growth.baselines import grow_baseline
+from ligo.growth.grown_model import GrownModel
 from ligo.growth.operator import LiGOOperator, LiGOOptions
 from ligo.models.families import FAMILIES, family_of, matmul_forward_flops
 from ligo.models.layout import Space, linear, norm
@@ -117,6 +121,33 @@ def test_matmul_flops_equal_the_flop_counter(model_type):
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(**inputs)
     assert counter.get_total_flops() == matmul_forward_flops(config, seq_len)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_per_layer_growth_gives_the_loss_and_gradients_of_whole_growth(model_type):
+    small = tiny(model_type, tie=False)
+    sizes = {"num_hidden_layers": 3} if "num_hidden_layers" in TINY[model_type] else {"n_layer": 3}
+    large = family_of(model_type).config_class(**{**TINY[model_type], **sizes}, tie_word_embeddings=False,
+                                               attn_implementation="eager")
+    state = new_model(model_type, small, seed=0).state_dict()
+    # Untied, with a residual and the small model tuned: every kind of operator parameter.
+    options = LiGOOptions("stackbert_noisy", "rand", tie=False, tune_small_model=True, tune_residual=True)
+    inputs, _ = model_input(model_type, large)
+    inputs = {name: tensor.repeat(2, *[1] * (tensor.dim() - 1)) for name, tensor in inputs.items()}
+    inputs["labels"] = inputs["input_ids"] if "input_ids" in inputs else torch.tensor([0, 2])
+    results = []
+    for per_layer in (False, True):
+        operator = LiGOOperator(state, small, large, options, seed=1)
+        model = GrownModel(operator, large, per_layer=per_layer).train()
+        torch.manual_seed(2)  # the same dropout: checkpointing replays the forward's RNG in the backward
+        loss = family_of(model_type).run_batch(model, inputs).loss
+        loss.backward()
+        results.append((loss.item(), {n: p.grad for n, p in operator.named_parameters() if p.grad is not None}))
+    (whole_loss, whole), (layer_loss, layer) = results
+    assert layer_loss == pytest.approx(whole_loss, rel=1e-6) and whole.keys() == layer.keys()
+    for name, gradient in whole.items():
+        difference, size = (layer[name] - gradient).norm().item(), gradient.norm().item()
+        assert difference <= 1e-5 * size or size < 1e-8 and difference < 1e-9, (name, difference, size)
 
 
 def test_a_family_may_declare_tensors_without_bias():

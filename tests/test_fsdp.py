@@ -10,11 +10,13 @@ import math
 import random
 import shutil
 import signal
+import sys
 import time
 
 import pytest
 import torch
-from conftest import run
+from conftest import REPO, run
+from operator_gradients import batch_and_operator
 from safetensors.torch import load_file
 from test_preemption import assert_stopped_with_checkpoint, finish, start, wait_for
 from test_pretraining import _kill_after_checkpoint
@@ -30,6 +32,9 @@ from training_helpers import (
 )
 from transformers import AutoModelForCausalLM
 
+from ligo.growth.grown_model import GrownModel, operator_step_flops
+from ligo.growth.operator import LiGOOperator
+from ligo.models.families import family_of
 from ligo.models.loading import load_config, new_model
 from ligo.tasks.grow import main as grow
 from ligo.training.layer_drop import LayerDrop
@@ -144,23 +149,53 @@ def test_killed_then_preempted_fsdp_run_resumes_to_the_same_metrics_and_weights(
 def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_path):
     """The weights a scheme grows (LiGO's operator, a baseline: the same path for every scheme),
     sharded and written back by every rank, are those
-    ``python -m ligo.grow`` writes from the same small model (the one-process run of 6 steps)."""
-    root, config, model_config, one, _, _, _ = runs
+    ``python -m ligo.grow`` writes from the same small model (the one-process run of 6 steps).
+    LiGO's operator is itself trained under FSDP (grown per layer), as in one process (grown whole)."""
+    root, config, model_config, one, _, _, python = runs
     large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
                         layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
     extra = []
     if scheme == "ligo":
+        operator = ["--source_model_path", one, "--tune_width", "--tune_depth", "--max_steps", "2"]
+        run(grow_command(config, large, tmp_path / "operator-one", *operator, python=python))
+        run(grow_command(config, large, tmp_path / "operator", *operator, "--data_parallel", "fsdp",
+                         "--per_gpu_train_batch_size", "4", processes=2, python=python))
+        # Each rank grows the model for its half of the batch: one more growth a step than one process.
+        growth = operator_step_flops(LiGOOperator.load(tmp_path / "operator/checkpoints/checkpoint-00000000"))
+        for x, y in zip(read_metrics(tmp_path / "operator-one"), read_metrics(tmp_path / "operator"), strict=True):
+            assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5), (x, y)
+            assert y["flops"] == x["flops"] + x["step"] * growth and y["tokens"] == x["tokens"], (x, y)
+        a, b = (load_file(str(d / "checkpoints/checkpoint-00000002/ligo_operator.safetensors"))
+                for d in (tmp_path / "operator-one", tmp_path / "operator"))
+        assert a.keys() == b.keys() and max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
         extra = ["--pretrained_ligo_path", str(tmp_path / "operator")]
-        run(grow_command(config, large, tmp_path / "operator", "--source_model_path", one, "--tune_width",
-                         "--tune_depth", "--max_steps", "1", python=runs[-1]))
     out = tmp_path / "grown"
     run(lm_command(config, large, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4", "--grow_scheme",
                    scheme, "--source_model_path", one, "--max_steps", "1", *extra, processes=2,
-                   python=runs[-1]))
+                   python=python))
     grow(["--model_type", "llama", "--config_name", str(large), "--grow_scheme", scheme, "--source_model_path",
           str(one), "--output_dir", str(tmp_path / "reference"), "--seed", "95", *extra])
     assert tensors_equal(out / "checkpoints/checkpoint-00000000/model.safetensors",
                          tmp_path / "reference/model.safetensors")
+
+
+def test_operator_gradients_under_fsdp_grown_per_layer_equal_one_process_grown_whole(tmp_path, warm_python):
+    """An operator step with the operator sharded over two gloo processes and the large model grown
+    layer by layer (recomputed in the backward), each process on half the batch: every gradient of
+    the operator equals that of one process growing the whole model on the whole batch."""
+    families = ["llama", "bert"]  # grouped-query heads; biases, LayerNorms and position embeddings
+    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", warm_python,
+         str(REPO / "tests/fsdp_operator_gradients.py"), str(tmp_path), *families])
+    for family in families:
+        operator, large_config, batch = batch_and_operator(family, tmp_path)
+        family_of(family).run_batch(GrownModel(operator, large_config).eval(), batch).loss.backward()
+        expected = {name: p.grad for name, p in operator.named_parameters() if p.grad is not None}
+        got = load_file(str(tmp_path / f"{family}.safetensors"))
+        assert got.keys() == expected.keys() and len(got) > 40
+        for name, gradient in expected.items():
+            # A key bias's gradient is zero but for rounding (softmax ignores a constant): 1e-11 either way.
+            difference, size = (got[name] - gradient).norm().item(), gradient.norm().item()
+            assert difference <= 1e-5 * size or size < 1e-8 and difference < 1e-9, (family, name, difference, size)
 
 
 def test_an_fsdp_run_from_scratch_initialises_each_shard_on_its_rank(runs, tmp_path):

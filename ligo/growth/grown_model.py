@@ -3,13 +3,23 @@
 ``GrownModel`` runs the unmodified Hugging Face large model with the operator's output as
 its parameters (``torch.func.functional_call``); the large model itself stays on the meta
 device, so no second copy of its weights exists and the loss trains the operator.
+
+Grown whole (``per_layer=False``), every weight of the large model exists at once through the
+step, as the backward needs them. Grown per layer, each layer of the family's layer list is
+grown just before it runs and dropped after, then grown and run again in the backward
+(activation checkpointing over growth and layer): a step holds one layer's weights and
+activations plus each layer's input, for about one more forward of the model and the growth.
+
 ``materialize`` writes the operator's output into a real model: growing is then simply
 ``load_state_dict(operator())``.
 """
 
+import copy
+
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.utils.checkpoint import checkpoint
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import PretrainedConfig, PreTrainedModel
 
@@ -19,13 +29,19 @@ from ligo.models.loading import new_model
 
 
 class GrownModel(nn.Module):
-    def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
+    def __init__(self, operator: nn.Module, large_config: PretrainedConfig, per_layer: bool = False):
         super().__init__()
+        if per_layer and getattr(large_config, "use_cache", False):
+            # A decoder's key/value cache would take each layer's keys twice: in the forward and
+            # again as the backward recomputes the layer (Hugging Face's own checkpointing turns it off too).
+            large_config = copy.deepcopy(large_config)
+            large_config.use_cache = False
         self.operator = operator
         self.config = large_config
-        model_class = family_of(large_config.model_type).pretraining_class
+        self.per_layer = per_layer
+        family = family_of(large_config.model_type)
         with torch.device("meta"):
-            large = model_class(large_config)
+            large = family.pretraining_class(large_config)
         object.__setattr__(self, "large", large)  # not a submodule: its meta tensors are no one's parameters
         # The large model's constant buffers (BERT's position and token-type ids; GPT-2 has none),
         # real this time: each module that holds some is built once more on the CPU for them.
@@ -37,6 +53,14 @@ class GrownModel(nn.Module):
                 full = f"{owner}.{name}"
                 self.register_buffer(parameter_slot(full), buffer, persistent=False)
                 self.buffer_names[full] = parameter_slot(full)
+        if per_layer:
+            layers = large.get_submodule(family.layers_path)
+            inside = [name for name in self.buffer_names if name.startswith(f"{family.layers_path}.")]
+            if inside:  # a layer would need them passed in; no registered family's layers hold any
+                raise ValueError(f"{large_config.model_type}: buffers inside the layers ({inside[0]}) are not "
+                                 "supported by per-layer growth")
+            for index, layer in enumerate(layers):
+                layers[index] = GrownLayer(layer, index, f"{family.layers_path}.{index}.", operator)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -47,11 +71,40 @@ class GrownModel(nn.Module):
         # Grown in float32 outside autocast, as a plain model's parameters are: autocast casts
         # them per operation. Grown inside it, LayerNorm weights came out bfloat16 and CPU
         # autocast's float32 layer_norm refused them (--bf16 operator runs failed on CPU).
-        device = next(self.operator.parameters()).device.type
-        with torch.autocast(device_type=device, enabled=False):
-            parameters = self.operator()  # grown once per forward, used by every layer
+        with torch.autocast(device_type=self.device_type(), enabled=False):
+            # grown once per forward, used by every layer (per layer: each GrownLayer grows its own)
+            parameters = self.operator.grow_outside_layers() if self.per_layer else self.operator()
         buffers = {name: getattr(self, slot) for name, slot in self.buffer_names.items()}
         return functional_call(self.large, {**parameters, **buffers}, args=(), kwargs=batch)
+
+    def device_type(self) -> str:
+        return next(self.operator.parameters()).device.type
+
+
+class GrownLayer(nn.Module):
+    """One layer of the large model (on the meta device) run with the weights the operator grows
+    for it, grown in the forward and again in the backward (checkpointed with the layer)."""
+
+    def __init__(self, layer: nn.Module, index: int, prefix: str, operator: nn.Module):
+        super().__init__()
+        self.layer, self.index, self.prefix = layer, index, prefix  # prefix: the layer's in the model
+        object.__setattr__(self, "operator", operator)  # GrownModel's: not registered twice
+
+    def forward(self, *args, **kwargs):
+        return checkpoint(self._run, *args, use_reentrant=False, **kwargs)
+
+    def _run(self, *args, **kwargs):
+        device = next(self.operator.parameters()).device.type
+        with torch.autocast(device_type=device, enabled=False):
+            grown = self.operator.grow_layer(self.index)
+        parameters = {name.removeprefix(self.prefix): tensor for name, tensor in grown.items()}
+        return functional_call(self.layer, parameters, args=args, kwargs=kwargs)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:  # what a model's forward reads of its layers (Llama: attention_type)
+            return getattr(super().__getattr__("layer"), name)
 
 
 def materialize(parameters: dict[str, torch.Tensor], large_config: PretrainedConfig, seed: int) -> PreTrainedModel:

@@ -74,19 +74,38 @@ def grow_parameters(layout: Layout, small: SmallWeights, large_config: Pretraine
                     ) -> dict[str, Tensor]:
     """Every parameter of the large model, by its name in the layout's growth view (the family's
     ``layout.from_growth`` gives the Hugging Face names)."""
-
-    def finish(name: str, tensor: Tensor) -> Tensor:
-        return residual(name, tensor) if residual is not None else tensor
-
-    grown = {}
-    for spec in layout.embeddings + layout.head:
-        grown[spec.key()] = finish(spec.name, widen(spec, small.others[spec.name], expansion))
+    grown = grow_outside_layers(layout, small, large_config, expansion, residual)
     for spec in layout.layer:
         mixed = torch.einsum("ji,i...->j...", depth(spec), small.layers[spec.name])
-        stacked = finish(spec.name, widen(spec, mixed, expansion))
+        stacked = _finish(residual, spec.name, widen(spec, mixed, expansion))
         grown.update({spec.key(j): tensor for j, tensor in enumerate(stacked.unbind(0))})
+    return grown
+
+
+def grow_outside_layers(layout: Layout, small: SmallWeights, large_config: PretrainedConfig, expansion: ExpansionFn,
+                        residual: Callable[[str, Tensor], Tensor] | None = None) -> dict[str, Tensor]:
+    """The large model's embeddings, head and output embedding (growth-view names)."""
+    grown = {}
+    for spec in layout.embeddings + layout.head:
+        grown[spec.key()] = _finish(residual, spec.name, widen(spec, small.others[spec.name], expansion))
     if layout.untied_decoder(large_config):
-        grown[layout.decoder.name] = finish(layout.decoder.name, widen(layout.decoder, small.decoder, expansion))
+        grown[layout.decoder.name] = _finish(residual, layout.decoder.name,
+                                             widen(layout.decoder, small.decoder, expansion))
         if layout.decoder_bias is not None:
             grown[layout.decoder_bias] = grown[layout.head_bias]
     return grown
+
+
+def grow_layer(layout: Layout, small: SmallWeights, layer: int, depth: DepthFn, expansion: ExpansionFn,
+               residual: Callable[[str, Tensor], Tensor] | None = None) -> dict[str, Tensor]:
+    """Large layer ``layer``'s tensors alone (growth-view names): ``grow_parameters``' math for one
+    row of the depth coefficients; ``expansion`` and ``residual`` give that layer's own."""
+    grown = {}
+    for spec in layout.layer:
+        mixed = torch.einsum("i,i...->...", depth(spec)[layer], small.layers[spec.name])
+        grown[spec.key(layer)] = _finish(residual, spec.name, widen(spec, mixed, expansion))
+    return grown
+
+
+def _finish(residual, name: str, tensor: Tensor) -> Tensor:
+    return residual(name, tensor) if residual is not None else tensor

@@ -23,7 +23,7 @@ from transformers import PretrainedConfig
 from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
 from ligo.base.errors import UserError
 from ligo.growth.expansion import HeadIdentityPlus, IdentityPlus, init_depth, init_width
-from ligo.growth.growth_map import SmallWeights, grow_parameters
+from ligo.growth.growth_map import SmallWeights, grow_layer, grow_outside_layers, grow_parameters
 from ligo.growth.schemes import DEPTH_SCHEMES, WIDTH_SCHEMES
 from ligo.models.families import check_growable, family_of, layout_of, space_sizes
 from ligo.models.layout import TensorSpec
@@ -169,14 +169,16 @@ class LiGOOperator(nn.Module):
     def _depth_of(self, spec: TensorSpec) -> Tensor:
         return self.depth[self.layout.layer_modules.index(spec.layer_module), 0 if spec.param == "weight" else 1]
 
-    def _expansion_of(self, spec: TensorSpec, side: str):
-        key, space, _ = self.expansion_key(spec, side)
+    def _expansion_of(self, spec: TensorSpec, side: str, layer: int | None = None):
+        """The expansion on a tensor's side; ``layer``: that large layer's own, where there is one per layer."""
+        key, space, per_layer = self.expansion_key(spec, side)
         slot = parameter_slot(key)
         if slot not in self.width:
             return None
+        s = self.width[slot] if layer is None or not per_layer else self.width[slot][layer]
         if space in self.head_sizes:
-            return HeadIdentityPlus(self.width[slot], self.head_sizes[space])
-        return IdentityPlus(self.width[slot])
+            return HeadIdentityPlus(s, self.head_sizes[space])
+        return IdentityPlus(s)
 
     def _small_weights(self) -> SmallWeights:
         layers = {spec.name: self.small_layer_weights[parameter_slot(spec.name)] for spec in self.layout.layer}
@@ -184,23 +186,44 @@ class LiGOOperator(nn.Module):
                   for spec in self.layout.embeddings + self.layout.head}
         return SmallWeights(layers, others, self.small_decoder)
 
+    def _residual(self, layer: int | None = None):
+        """Adds the learned residual (that of large layer ``layer`` to a layer's tensor); None: none."""
+        if not len(self.residual):
+            return None
+        if layer is None:
+            return lambda name, tensor: tensor + self.residual[parameter_slot(name)]
+        return lambda name, tensor: tensor + self.residual[parameter_slot(name)][layer]
+
     def _grow(self, with_residual: bool) -> dict[str, Tensor]:
-        residual = None
-        if with_residual and len(self.residual):
-            residual = lambda name, tensor: tensor + self.residual[parameter_slot(name)]  # noqa: E731
         return grow_parameters(self.layout, self._small_weights(), self.large_config, self._depth_of,
-                               self._expansion_of, residual)
+                               self._expansion_of, self._residual() if with_residual else None)
 
     def forward(self) -> dict[str, Tensor]:
         """The large model's parameters by their Hugging Face names (grown once per call; use them
         for a whole step)."""
         return self.layout.from_growth(self._grow(with_residual=True))
 
+    def grow_outside_layers(self) -> dict[str, Tensor]:
+        """What ``forward`` gives outside the large model's layers (embeddings, head), alone."""
+        return self.layout.from_growth(grow_outside_layers(self.layout, self._small_weights(), self.large_config,
+                                                           self._expansion_of, self._residual()))
+
+    def grow_layer(self, layer: int) -> dict[str, Tensor]:
+        """What ``forward`` gives for large layer ``layer``, alone: growing the large model one layer
+        at a time holds one layer's weights, not the whole model's (GrownModel's per-layer growth)."""
+        return self.layout.from_growth(grow_layer(self.layout, self._small_weights(), layer, self._depth_of,
+                                                  lambda spec, side: self._expansion_of(spec, side, layer),
+                                                  self._residual(layer)))
+
     # -- saving ------------------------------------------------------------------------------
 
     def save(self, folder: Path):
         save_file({name: t.detach().contiguous().cpu() for name, t in self.state_dict().items()},
                   str(Path(folder) / WEIGHTS_FILE))
+        self.save_settings(folder)
+
+    def save_settings(self, folder: Path):
+        """What ``load`` needs beside the tensors (``save`` writes both)."""
         settings = {"options": asdict(self.options), "small_config": self.small_config.to_dict(),
                     "large_config": self.large_config.to_dict()}
         (Path(folder) / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))

@@ -152,6 +152,10 @@ def _growth_flags(parser):
     group.add_argument("--learning_rate_res", type=float,
                        help="learning rate of the residual (default: --learning_rate)")
     group.add_argument("--weight_decay_res", type=float, help="weight decay of the residual (default: --weight_decay)")
+    group.add_argument("--operator_growth", choices=("whole", "per_layer"),
+                       help="operator training: grow the large model whole for each step (the default with ddp), or "
+                            "each layer just before it runs and again in the backward (the default with fsdp): one "
+                            "layer's weights in memory at a time, for about one more forward (docs/cluster.md)")
     group.add_argument("--pretrained_ligo_path",
                        help="output_dir of a run_grow_distributed.py run (its latest checkpoint), or one of its "
                             "checkpoints/checkpoint-XXXXXXXX folders")

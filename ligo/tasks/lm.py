@@ -20,7 +20,7 @@ from ligo.models.target_config import target_name
 from ligo.tasks.ki import KnowledgeInheritance
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
 from ligo.tasks.source_model import check_run_tokenizer, load_initial_model, load_source_model
-from ligo.training import checkpoint
+from ligo.training import checkpoint, sharded_checkpoint
 from ligo.training.layer_drop import LayerDrop, running_layers
 from ligo.training.optim import parameter_groups
 from ligo.training.sharding import Deferred, empty
@@ -99,6 +99,12 @@ class ModelTask:
 
     def save(self, folder: Path):
         self.module.save_pretrained(str(folder))
+
+    def sharding_units(self) -> list:
+        return list(self.module.get_submodule(self.family.layers_path))
+
+    def save_sharded(self, folder: Path, ctx):
+        sharded_checkpoint.save_model(self.module, folder, ctx)
 
 
 def operator_checkpoint(args) -> Path:

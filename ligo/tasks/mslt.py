@@ -30,6 +30,7 @@ from ligo.models import families
 from ligo.models.families import family_of, layout_of
 from ligo.models.flops import BACKWARD_TO_FORWARD
 from ligo.models.layout import ties_output_embeddings
+from ligo.training import sharded_checkpoint
 from ligo.training.layer_drop import RunningLayers, running_layers
 from ligo.training.optim import parameter_groups
 
@@ -173,3 +174,9 @@ class MSLTTask:
 
     def save(self, folder: Path):
         self.module.save_pretrained(str(folder))
+
+    def sharding_units(self) -> list:
+        return list(self.module.get_submodule(self.family.layers_path))
+
+    def save_sharded(self, folder: Path, ctx):
+        sharded_checkpoint.save_model(self.module, folder, ctx)

@@ -8,12 +8,14 @@ from transformers import PretrainedConfig
 
 from ligo.base.errors import UserError
 from ligo.growth.grown_model import GrownModel, operator_step_flops
-from ligo.growth.operator import LiGOOperator, LiGOOptions
+from ligo.growth.operator import WEIGHTS_FILE, LiGOOperator, LiGOOptions
 from ligo.growth.schemes import TRAINING_METHODS
 from ligo.models import families
 from ligo.models.families import check_growable, family_of
 from ligo.models.target_config import target_name
 from ligo.tasks.source_model import load_source_model
+from ligo.training import sharded_checkpoint
+from ligo.training.distributed import on_main
 from ligo.training.optim import parameter_groups
 
 
@@ -21,11 +23,11 @@ class OperatorTask:
     """Train a growth operator by the training loss of the large model it grows (its family's)."""
 
     unused_parameters = False
-    deferred = None  # built whole (FSDP does not shard an operator yet)
+    deferred = None  # built whole on every rank (FSDP then shards it)
 
-    def __init__(self, operator: nn.Module, large_config: PretrainedConfig):
+    def __init__(self, operator: nn.Module, large_config: PretrainedConfig, per_layer: bool = False):
         self.operator = operator
-        self.module = GrownModel(operator, large_config)
+        self.module = GrownModel(operator, large_config, per_layer)
         self.large_config = large_config
         self.family = family_of(large_config.model_type)
         self._operator_flops = operator_step_flops(operator)
@@ -41,6 +43,9 @@ class OperatorTask:
         small = [(name, p) for name, p in self.operator.named_parameters() if name.startswith("small_")]
         groups += parameter_groups(small, args.weight_decay)
         return groups
+
+    def sharding_units(self) -> list[nn.Module]:
+        return []  # the operator's parameters are stacked over the large layers: one unit, the root
 
     def begin_step(self, step: int):
         pass
@@ -65,6 +70,16 @@ class OperatorTask:
         self.operator.save(folder)
         self.large_config.save_pretrained(str(folder))
 
+    def save_sharded(self, folder: Path, ctx):
+        """Every rank of an FSDP run: the operator's shards, joined into its file by rank 0."""
+        sharded_checkpoint.save_weights(self.operator, folder, ctx, WEIGHTS_FILE)
+
+        def settings():
+            self.operator.save_settings(folder)
+            self.large_config.save_pretrained(str(folder))
+
+        on_main(ctx, "writing the operator's settings", settings)
+
 
 def check_operator_args(args):
     """What operator training refuses, before anything is written (run_grow_distributed.py)."""
@@ -77,9 +92,6 @@ def check_operator_args(args):
                         "operator training; remove it here and pass it to run_lm_distributed.py")
     if not (args.tune_depth or args.tune_width or args.tune_small_model or args.tune_residual):
         raise UserError("nothing to learn: pass --tune_depth and/or --tune_width (the paper tunes both)")
-    if args.data_parallel == "fsdp":
-        raise UserError("--data_parallel fsdp does not shard a LiGO operator yet: train the operator with ddp (the "
-                        "default), then grow and train the large model with --data_parallel fsdp")
 
 
 def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) -> OperatorTask:
@@ -93,4 +105,10 @@ def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) 
         check_growable(small.config, config, args.source_model_path[0], target_name(args),  # names both models
                        args.allow_config_mismatch)
         operator = LiGOOperator(small.state_dict(), small.config, config, LiGOOptions.from_args(args), seed=args.seed)
-    return OperatorTask(operator, config)
+    return OperatorTask(operator, config, per_layer=operator_growth(args) == "per_layer")
+
+
+def operator_growth(args) -> str:
+    """--operator_growth, or its default: per layer where FSDP shards the run (memory is why one
+    shards), whole otherwise (faster)."""
+    return args.operator_growth or ("per_layer" if args.data_parallel == "fsdp" else "whole")

@@ -29,31 +29,46 @@ OPTIMIZER_DIR = "optimizer"
 SHARDS_DIR = "sharded"  # where HuggingFaceStorageWriter puts each rank's part before joining them
 
 
-def save(module: nn.Module, optimizer, folder: Path, ctx: Context):
-    """Every rank: the model and the optimizer state into ``folder`` (which exists)."""
+def save_model(module: nn.Module, folder: Path, ctx: Context):
+    """Every rank: a Hugging Face model into ``folder`` (which exists), as ``save_pretrained`` writes it."""
+    save_weights(module, folder, ctx, "model.safetensors")
+
+    def settings():
+        module.config.save_pretrained(str(folder))
+        if getattr(module, "generation_config", None) is not None and module.can_generate():
+            module.generation_config.save_pretrained(str(folder))
+
+    on_main(ctx, "writing the model's config", settings)
+
+
+def save_weights(module: nn.Module, folder: Path, ctx: Context, file_name: str):
+    """Every rank: ``module``'s tensors into ``folder/file_name`` (safetensors), each rank's shards
+    first, joined by rank 0."""
     # A tied tensor once, under the name the model's parameters give it (safetensors refuses
     # shared tensors; from_pretrained ties the other name back).
     own = own_names(module)
     weights = {name: tensor for name, tensor in get_model_state_dict(module).items() if name in own}
     dcp.save(weights, storage_writer=HuggingFaceStorageWriter(str(folder), save_distributed=True,
                                                               enable_consolidation=True))
+
+    def join():
+        shutil.rmtree(folder / SHARDS_DIR)
+        joined = sorted(folder.glob("model-*.safetensors"))
+        if len(joined) != 1:  # DCP joins into one file unless told to split it
+            raise RuntimeError(f"DCP joined {len(joined)} files in '{folder}', expected one")
+        joined[0].rename(folder / file_name)
+        (folder / "model.safetensors.index.json").unlink()
+
+    on_main(ctx, f"joining {file_name}", join)
+
+
+def save_optimizer(module: nn.Module, optimizer, folder: Path):
+    """Every rank: its shards of the optimizer state into ``folder/optimizer/``."""
     # Before the first step the optimizer has no state to save, and asking DCP for it would make
     # one: a step with zero gradients, which counts in AdamW's bias correction.
     if optimizer.state:
         dcp.save({"optimizer": get_optimizer_state_dict(module, optimizer)},
                  checkpoint_id=str(folder / OPTIMIZER_DIR))
-
-    def finish():
-        shutil.rmtree(folder / SHARDS_DIR)
-        joined = sorted(folder.glob("model-*.safetensors"))
-        if len(joined) == 1:  # one file: the name save_pretrained gives it, without an index
-            joined[0].rename(folder / "model.safetensors")
-            (folder / "model.safetensors.index.json").unlink()
-        module.config.save_pretrained(str(folder))
-        if getattr(module, "generation_config", None) is not None and module.can_generate():
-            module.generation_config.save_pretrained(str(folder))
-
-    on_main(ctx, "finishing the model's files", finish)
 
 
 def load_optimizer(module: nn.Module, optimizer, folder: Path, step: int):

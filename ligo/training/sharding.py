@@ -72,17 +72,17 @@ def is_sharded(args) -> bool:
     return getattr(args, "data_parallel", "ddp") == "fsdp"
 
 
-def shard(module: nn.Module, layers_path: str, args, ctx: Context):
-    """Shard ``module`` in place (its parameters become DTensors): every block at
-    ``layers_path``, then the root."""
+def shard(module: nn.Module, units: list[nn.Module], args, ctx: Context):
+    """Shard ``module`` in place (its parameters become DTensors): every one of ``units`` (its
+    blocks), then the root."""
     mesh = init_device_mesh(ctx.device.type, (ctx.world_size,))
     options = {"mesh": mesh}
     if args.bf16:
         options["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
     if args.fsdp_cpu_offload:
         options["offload_policy"] = CPUOffloadPolicy(pin_memory=ctx.device.type == "cuda")
-    for block in module.get_submodule(layers_path):
-        fully_shard(block, **options)
+    for unit in units:
+        fully_shard(unit, **options)
     fully_shard(module, **options)
 
 
@@ -90,11 +90,11 @@ class DataParallel:
     """The model a training step calls, and how it skips the gradient reduction of the
     micro-batches that accumulate (all but a step's last)."""
 
-    def __init__(self, module: nn.Module, layers_path: str, args, ctx: Context, find_unused_parameters: bool,
+    def __init__(self, module: nn.Module, units: list[nn.Module], args, ctx: Context, find_unused_parameters: bool,
                  deferred: Deferred | None = None):
         self.module, self.sharded, self.ddp = module, is_sharded(args), None
         if self.sharded:
-            shard(module, layers_path, args, ctx)
+            shard(module, units, args, ctx)
             if deferred is not None:
                 fill(module, deferred, ctx)
         elif ctx.world_size > 1:

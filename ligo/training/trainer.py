@@ -36,7 +36,6 @@ from tqdm import tqdm
 from ligo.base.autocast import autocast_for
 from ligo.base.errors import UserError
 from ligo.data.run_data import RunData
-from ligo.models.families import family_of
 from ligo.training import checkpoint, fault_injection, sharded_checkpoint
 from ligo.training.distributed import Context, all_reduce_min, all_reduce_sum, any_rank, gather_to_main, on_main
 from ligo.training.evaluate import evaluate, perplexity
@@ -68,6 +67,11 @@ class Task(Protocol):
     def to(self, device: torch.device) -> None: ...
 
     def save(self, folder: Path) -> None: ...
+
+    # FSDP: the modules sharded as units of their own before the root (a model's layers)
+    def sharding_units(self) -> list[nn.Module]: ...
+
+    def save_sharded(self, folder: Path, ctx: Context) -> None: ...  # every rank: what ``save`` writes, from shards
 
 
 @dataclasses.dataclass
@@ -138,8 +142,8 @@ class Trainer:
         self.task, self.args, self.ctx, self.data = task, args, ctx, data
         self.preemption = preemption or Preemption((), 0, ctx.rank)
         # Before the optimiser: FSDP replaces the parameters with sharded ones.
-        self.parallel = DataParallel(task.module, family_of(args.model_type).layers_path, args, ctx,
-                                     task.unused_parameters, task.deferred)
+        self.parallel = DataParallel(task.module, task.sharding_units(), args, ctx, task.unused_parameters,
+                                     task.deferred)
         self.autocast = autocast_for(args, ctx.device, self.parallel.sharded)
         self.pin_memory = pin_memory_for(args.pin_memory, ctx.device)
         self.optimizer = build_optimizer(task.parameter_groups(args), args.learning_rate, args.adam_epsilon, ctx.device)
@@ -212,8 +216,11 @@ class Trainer:
         if self.parallel.sharded:  # every rank writes its shards first, into the folder rank 0 prepares
             on_main(self.ctx, f"preparing the checkpoint of step {step}",
                     lambda: checkpoint.prepare_partial(self.args.output_dir, step))
-            checkpoint.write_together(self.args.output_dir, step, self.ctx, lambda partial: sharded_checkpoint.save(
-                self.task.module, self.optimizer, partial, self.ctx))
+            def write(partial: Path):
+                self.task.save_sharded(partial, self.ctx)
+                sharded_checkpoint.save_optimizer(self.task.module, self.optimizer, partial)
+
+            checkpoint.write_together(self.args.output_dir, step, self.ctx, write)
             save_weights = None  # written
         on_main(self.ctx, f"saving the checkpoint of step {step}", lambda: checkpoint.save_checkpoint(
             self.args.output_dir, step, save_weights, self.data.processor, self._training_objects(), rng_states,
