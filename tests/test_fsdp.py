@@ -27,7 +27,6 @@ from training_helpers import (
     read_metrics,
     setup_run,
     signal_every_process,
-    tensors_equal,
     tiny_config,
 )
 from transformers import AutoModelForCausalLM
@@ -147,9 +146,9 @@ def test_killed_then_preempted_fsdp_run_resumes_to_the_same_metrics_and_weights(
 
 @pytest.mark.parametrize("scheme", ["ligo", "bert2bert_aki"])
 def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_path):
-    """The weights a scheme grows (LiGO's operator, a baseline: the same path for every scheme),
-    sharded and written back by every rank, are those
-    ``python -m ligo.grow`` writes from the same small model (the one-process run of 6 steps).
+    """The weights a scheme grows (LiGO's operator a layer at a time, a baseline whole), sharded and
+    written back by every rank, are those ``python -m ligo.grow`` writes from the same small model
+    (the one-process run of 6 steps): exactly, LiGO's to float32 rounding.
     LiGO's operator is itself trained under FSDP (grown per layer), as in one process (grown whole)."""
     root, config, model_config, one, _, _, python = runs
     large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
@@ -175,8 +174,13 @@ def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_
                    python=python))
     grow(["--model_type", "llama", "--config_name", str(large), "--grow_scheme", scheme, "--source_model_path",
           str(one), "--output_dir", str(tmp_path / "reference"), "--seed", "95", *extra])
-    assert tensors_equal(out / "checkpoints/checkpoint-00000000/model.safetensors",
-                         tmp_path / "reference/model.safetensors")
+    grown, reference = (load_file(str(f)) for f in (out / "checkpoints/checkpoint-00000000/model.safetensors",
+                                                   tmp_path / "reference/model.safetensors"))
+    assert grown.keys() == reference.keys()
+    if scheme == "ligo":  # grown a layer at a time under FSDP: RMSNorm weights a last bit apart
+        assert max((grown[k] - reference[k]).abs().max().item() for k in grown) < 1e-6
+    else:
+        assert all(torch.equal(grown[k], reference[k]) for k in grown)
 
 
 def test_operator_gradients_under_fsdp_grown_per_layer_equal_one_process_grown_whole(tmp_path, warm_python):

@@ -107,6 +107,30 @@ class GrownLayer(nn.Module):
             return getattr(super().__getattr__("layer"), name)
 
 
+class LayerByLayer:
+    """A grown model's parameters by name, each layer's computed when one of its tensors is first
+    taken (``pop``) and let go as the next layer's are: what a sharded run fills its shards from
+    (ligo/training/sharding.py, in parameter order), so that no rank holds the whole large model,
+    only one layer of it and its own shards. ``grow_layer(index)`` and ``grow_outside()`` give
+    Hugging Face names, as the operator's ``grow_layer`` and ``grow_outside_layers``."""
+
+    def __init__(self, grow_layer, grow_outside, layers_path: str):
+        self._grow_layer, self._grow_outside, self._prefix = grow_layer, grow_outside, f"{layers_path}."
+        self._index, self._layer, self._outside = None, {}, None
+
+    def pop(self, name: str) -> torch.Tensor:
+        with torch.no_grad():
+            if name.startswith(self._prefix):
+                index = int(name[len(self._prefix):].split(".", 1)[0])
+                if index != self._index:
+                    self._index, self._layer = None, {}  # let go first: one layer alive at a time
+                    self._index, self._layer = index, self._grow_layer(index)
+                return self._layer.pop(name)
+            if self._outside is None:
+                self._outside = self._grow_outside()
+            return self._outside.pop(name)
+
+
 def materialize(parameters: dict[str, torch.Tensor], large_config: PretrainedConfig, seed: int) -> PreTrainedModel:
     """A real large model holding ``parameters`` (every one of its weights must be given)."""
     model = new_model(large_config.model_type, large_config, seed)

@@ -99,7 +99,8 @@ def grow_outside_layers(layout: Layout, small: SmallWeights, large_config: Pretr
 def grow_layer(layout: Layout, small: SmallWeights, layer: int, depth: DepthFn, expansion: ExpansionFn,
                residual: Callable[[str, Tensor], Tensor] | None = None) -> dict[str, Tensor]:
     """Large layer ``layer``'s tensors alone (growth-view names): ``grow_parameters``' math for one
-    row of the depth coefficients; ``expansion`` and ``residual`` give that layer's own."""
+    row of the depth coefficients; ``expansion`` and ``residual`` give that layer's own. Equal to
+    ``grow_parameters``' to float32 rounding (one layer's products round apart from all layers' at once)."""
     grown = {}
     for spec in layout.layer:
         mixed = torch.einsum("i,i...->...", depth(spec)[layer], small.layers[spec.name])

@@ -9,7 +9,7 @@ import torch
 
 from ligo.base.errors import UserError
 from ligo.growth.baselines import grow_baseline
-from ligo.growth.grown_model import materialize
+from ligo.growth.grown_model import LayerByLayer, materialize
 from ligo.growth.operator import LiGOOperator
 from ligo.growth.schemes import GROW_SCHEMES
 from ligo.models import families
@@ -148,8 +148,10 @@ def grown_model(args, config, small=None, tokenizer=None):
     return materialize(grown_parameters(args, config, small, tokenizer), config, args.seed)
 
 
-def grown_parameters(args, config, small=None, tokenizer=None) -> dict:
-    """Every parameter of the large model ``--grow_scheme`` grows (as ``grown_model``)."""
+def grown_parameters(args, config, small=None, tokenizer=None, layer_by_layer: bool = False):
+    """Every parameter of the large model ``--grow_scheme`` grows (as ``grown_model``);
+    ``layer_by_layer``: LiGO's as a ``LayerByLayer`` (one layer computed at a time, for a sharded
+    run to take its shards from); the baselines' always whole."""
     if args.grow_scheme == "ligo":
         operator = latest_operator(args)
         if small is None and args.source_model_path:
@@ -163,6 +165,9 @@ def grown_parameters(args, config, small=None, tokenizer=None) -> dict:
         source_name = args.source_model_path[0] if small_config is not None else "the LiGO operator's source model"
         check_growable(small_config or operator.small_config, config, source_name, target_name(args),
                        args.allow_config_mismatch)
+        if layer_by_layer:
+            return LayerByLayer(operator.grow_layer, operator.grow_outside_layers,
+                                family_of(config.model_type).layers_path)
         with torch.no_grad():
             return operator()
     small = small if small is not None else load_source_model(args, tokenizer)
@@ -183,7 +188,8 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
         if resume_from is not None:
             deferred = Deferred(args.seed, folder=resume_from)
         elif args.grow_scheme not in ("none", "ki"):
-            deferred = Deferred(args.seed, tensors=grown_parameters(args, config, tokenizer=tokenizer))
+            deferred = Deferred(args.seed, tensors=grown_parameters(args, config, tokenizer=tokenizer,
+                                                                    layer_by_layer=True))
         elif args.model_name_or_path:
             deferred = Deferred(args.seed, tensors=load_initial_model(args, config).state_dict())
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed.checkpoint as dcp
-from torch import Tensor, nn
+from torch import nn
 from torch.distributed.checkpoint import HuggingFaceStorageReader
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict, set_model_state_dict
 from torch.distributed.device_mesh import init_device_mesh
@@ -29,13 +29,14 @@ from ligo.training.distributed import Context
 class Deferred:
     """Where a model built on the meta device (``empty``) takes its weights from once it is
     sharded, so that no rank holds it whole: ``folder``, a checkpoint of ours (each rank reads its
-    own shards with DCP); ``tensors``, weights computed whole (grown ones; each rank keeps its
+    own shards with DCP); ``tensors``, weights computed elsewhere, taken by name with ``pop`` in
+    parameter order (a dict, or a grown model computed a layer at a time; each rank keeps its
     shards of each); neither: the family's own initialisation, each shard from its rank's RNG
     (``seed`` + rank)."""
 
     seed: int
     folder: Path | None = None
-    tensors: dict[str, Tensor] | None = None
+    tensors: object = None  # with pop(name) -> Tensor
 
 
 def empty(build: Callable[[], nn.Module]) -> nn.Module:
