@@ -346,11 +346,10 @@ def lm_fsdp_cpu_offload_without_fsdp(tmp, world):
 
 
 @case
-def lm_fsdp_with_mslt(tmp, world):
-    return Case(lm(world, tmp, "--data_parallel", "fsdp", "--grow_scheme", "mslt", "--source_model_path",
-                   world.small_model, "--mslt_stage_steps", "1", "1"),
-                ("--grow_scheme mslt does not run with --data_parallel fsdp yet; use --data_parallel ddp (the default) "
-                 "for it",))
+def lm_fsdp_with_skip_nonfinite_steps(tmp, world):
+    return Case(lm(world, tmp, "--data_parallel", "fsdp", "--skip_nonfinite_steps"),
+                ("--skip_nonfinite_steps does not run with --data_parallel fsdp yet; use --data_parallel ddp (the "
+                 "default) for it",))
 
 
 @case

@@ -240,3 +240,25 @@ def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_pro
         assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5) and y["flops"] == x["flops"], (x, y)
     a, b = (weights(d / "checkpoints/checkpoint-00000004") for d in (alone, sharded))
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+
+
+def test_mslt_trains_under_fsdp_as_in_one_process(runs, tmp_path):
+    """MSLT's stages under FSDP: the frozen layers' shards get no gradient, the next stage's copy
+    of the top layers is made shard by shard, and the run matches one process step for step."""
+    root, config, model_config, one, _, _, python = runs
+    large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
+                        layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
+    flags = ["--grow_scheme", "mslt", "--source_model_path", str(one), "--mslt_stages", "3", "4",
+             "--mslt_stage_steps", "2", "1", "--max_steps", "4"]
+    alone, sharded = tmp_path / "one", tmp_path / "two"
+    run(lm_command(config, large, alone, *flags, python=python))
+    run(lm_command(config, large, sharded, *flags, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
+                   processes=2, python=python))
+    for x, y in zip(read_metrics(alone), read_metrics(sharded), strict=True):
+        assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5) and y["flops"] == x["flops"], (x, y)
+    for step in (2, 4):  # the end of the first stage (layer 3 still the copy) and of the run
+        a, b = (weights(d / f"checkpoints/checkpoint-{step:08d}") for d in (alone, sharded))
+        assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    start, stage_one = (weights(sharded / f"checkpoints/checkpoint-{step:08d}") for step in (0, 2))
+    assert torch.equal(start["model.embed_tokens.weight"], stage_one["model.embed_tokens.weight"])  # frozen
+    assert not torch.equal(start["model.layers.2.mlp.up_proj.weight"], stage_one["model.layers.2.mlp.up_proj.weight"])

@@ -274,8 +274,7 @@ def check_sharding_args(args):
         return
     if args.fp16:
         raise UserError("--fp16 with --data_parallel fsdp: FSDP's mixed precision is bfloat16 here; use --bf16")
-    refused = [(args.torch_compile, "--torch_compile"), (args.skip_nonfinite_steps, "--skip_nonfinite_steps"),
-               (args.grow_scheme == "mslt", "--grow_scheme mslt")]
+    refused = [(args.torch_compile, "--torch_compile"), (args.skip_nonfinite_steps, "--skip_nonfinite_steps")]
     named = [flag for on, flag in refused if on]
     if named:
         raise UserError(f"{named[0]} does not run with --data_parallel fsdp yet; use --data_parallel ddp (the "

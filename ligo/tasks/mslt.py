@@ -84,7 +84,7 @@ class MSLTTask:
         self.family = family_of(self.config.model_type)
         self.layout = layout_of(self.config.model_type)
         self.unused_parameters = True  # layers not yet in a stage, and frozen ones, get no gradient
-        self.deferred = None  # built whole (MSLT does not run under FSDP yet)
+        self.deferred = None  # built whole on every rank (FSDP then shards it)
         self.stage = schedule.stage(start_step + 1)
         if fresh:
             self._copy_top_layers(0)
