@@ -149,14 +149,17 @@ def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_
     """The weights a scheme grows (LiGO's operator a layer at a time, a baseline whole), sharded and
     written back by every rank, are those ``python -m ligo.grow`` writes from the same small model
     (the one-process run of 6 steps): exactly, LiGO's to float32 rounding.
-    LiGO's operator is itself trained under FSDP (grown per layer), as in one process (grown whole)."""
+    LiGO's operator is itself trained under FSDP (grown per layer, its default), as in one process."""
     root, config, model_config, one, _, _, python = runs
     large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
                         layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
     extra = []
     if scheme == "ligo":
         operator = ["--source_model_path", one, "--tune_width", "--tune_depth", "--max_steps", "2"]
-        run(grow_command(config, large, tmp_path / "operator-one", *operator, python=python))
+        # One process grows per layer too (--operator_growth per_layer, not its default): the flag
+        # under DDP; per-layer against whole growth is the gradient test below.
+        run(grow_command(config, large, tmp_path / "operator-one", *operator, "--operator_growth", "per_layer",
+                         python=python))
         run(grow_command(config, large, tmp_path / "operator", *operator, "--data_parallel", "fsdp",
                          "--per_gpu_train_batch_size", "4", processes=2, python=python))
         # Each rank grows the model for its half of the batch: one more growth a step than one process.
