@@ -10,7 +10,6 @@ import math
 import random
 import shutil
 import signal
-import sys
 import time
 
 import pytest
@@ -56,7 +55,7 @@ def runs(tmp_path_factory, request, warm_python):
     run(lm_command(config, model_config, one, python=warm_python))
     two = root / "two"
     result = run(lm_command(config, model_config, two, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
-                            processes=2, python=warm_python))
+                            processes=2, python=warm_python, warm_agent=True))
     return root, config, model_config, one, two, result.stdout, warm_python
 
 
@@ -161,7 +160,7 @@ def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_
         run(grow_command(config, large, tmp_path / "operator-one", *operator, "--operator_growth", "per_layer",
                          python=python))
         run(grow_command(config, large, tmp_path / "operator", *operator, "--data_parallel", "fsdp",
-                         "--per_gpu_train_batch_size", "4", processes=2, python=python))
+                         "--per_gpu_train_batch_size", "4", processes=2, python=python, warm_agent=True))
         # Each rank grows the model for its half of the batch: one more growth a step than one process.
         growth = operator_step_flops(LiGOOperator.load(tmp_path / "operator/checkpoints/checkpoint-00000000"))
         for x, y in zip(read_metrics(tmp_path / "operator-one"), read_metrics(tmp_path / "operator"), strict=True):
@@ -174,7 +173,7 @@ def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_
     out = tmp_path / "grown"
     run(lm_command(config, large, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4", "--grow_scheme",
                    scheme, "--source_model_path", one, "--max_steps", "1", *extra, processes=2,
-                   python=python))
+                   python=python, warm_agent=True))
     grow(["--model_type", "llama", "--config_name", str(large), "--grow_scheme", scheme, "--source_model_path",
           str(one), "--output_dir", str(tmp_path / "reference"), "--seed", "95", *extra])
     grown, reference = (load_file(str(f)) for f in (out / "checkpoints/checkpoint-00000000/model.safetensors",
@@ -191,7 +190,7 @@ def test_operator_gradients_under_fsdp_grown_per_layer_equal_one_process_grown_w
     layer by layer (recomputed in the backward), each process on half the batch: every gradient of
     the operator equals that of one process growing the whole model on the whole batch."""
     families = ["llama", "bert"]  # grouped-query heads; biases, LayerNorms and position embeddings
-    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", warm_python,
+    run([warm_python, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--no-python", warm_python,
          str(REPO / "tests/fsdp_operator_gradients.py"), str(tmp_path), *families])
     for family in families:
         operator, large_config, batch = batch_and_operator(family, tmp_path)
@@ -215,7 +214,7 @@ def test_an_fsdp_run_from_scratch_initialises_each_shard_on_its_rank(runs, tmp_p
                                       if not line.startswith("model_name_or_path")))
     out = tmp_path / "scratch"
     run(lm_command(scratch_config, model_config, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
-                   "--max_steps", "2", processes=2, python=python))
+                   "--max_steps", "2", processes=2, python=python, warm_agent=True))
     start = weights(out / "checkpoints/checkpoint-00000000")
     vocab = json.loads(model_config.read_text())["vocab_size"]
     assert read_metrics(out)[0]["eval_loss"] == pytest.approx(math.log(vocab), abs=0.5)
@@ -236,7 +235,7 @@ def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_pro
     alone, sharded = tmp_path / "one", tmp_path / "two"
     run(lm_command(config, model_config, alone, *flags, python=python))
     run(lm_command(config, model_config, sharded, *flags, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
-                   processes=2, python=python))
+                   processes=2, python=python, warm_agent=True))
     assert [LayerDrop(0.5, False, 1.0, 95).plan(step, 2) for step in range(1, 5)] == [
         [False, True], [True, False], [True, True], [False, False]]
     for x, y in zip(read_metrics(alone), read_metrics(sharded), strict=True):
@@ -256,7 +255,7 @@ def test_mslt_trains_under_fsdp_as_in_one_process(runs, tmp_path):
     alone, sharded = tmp_path / "one", tmp_path / "two"
     run(lm_command(config, large, alone, *flags, python=python))
     run(lm_command(config, large, sharded, *flags, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
-                   processes=2, python=python))
+                   processes=2, python=python, warm_agent=True))
     for x, y in zip(read_metrics(alone), read_metrics(sharded), strict=True):
         assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-5) and y["flops"] == x["flops"], (x, y)
     for step in (2, 4):  # the end of the first stage (layer 3 still the copy) and of the run

@@ -38,7 +38,7 @@ def test_evaluation_scores_every_token_and_is_the_same_for_one_and_two_processes
 def test_two_process_run_trains_checkpoints_and_resumes_after_sigkill_exactly(tmp_path, request, warm_python):
     config, model_config = setup_run(tmp_path, request, "gpt2", logging_steps=2, ckpt_steps=3, max_steps=8)
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    result = run(lm_command(config, model_config, whole, processes=2, python=warm_python))
+    result = run(lm_command(config, model_config, whole, processes=2, python=warm_python, warm_agent=True))
     assert "gpt2 2L-64H" in result.stdout
     metrics = read_metrics(whole)
     assert [m["step"] for m in metrics] == [0, 2, 4, 6, 8]
@@ -54,7 +54,8 @@ def test_two_process_run_trains_checkpoints_and_resumes_after_sigkill_exactly(tm
     assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()  # tied, as GPT-2
     # Killed after its checkpoint 3 and resumed: the same metrics and weights.
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
-    result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
+    result = run(lm_command(config, model_config, resumed, "--should_continue",
+                            processes=2, python=warm_python, warm_agent=True))
     assert "resuming from" in result.stdout
     assert_resumed_exactly(whole, resumed, 8, KEYS)
 

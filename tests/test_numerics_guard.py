@@ -32,7 +32,7 @@ def setup(tmp_path_factory, bert_tokenized, bert_tokenizer_dir):
 def test_a_nan_loss_on_rank_1_stops_both_ranks_naming_the_step_and_the_last_good_checkpoint(setup, warm_python):
     out = setup.root / "stop"
     config = setup.config("stop", max_steps=6, logging_steps=2, ckpt_steps=2)
-    result = run(lm_command(config, setup.model_config, out, processes=2, python=warm_python),
+    result = run(lm_command(config, setup.model_config, out, processes=2, python=warm_python, warm_agent=True),
                  env={fault_injection.VARIABLE: "nan:train_step:3:1"}, check=False)
     assert result.returncode != 0
     assert (f"error: non-finite loss at step 3; last good checkpoint: {out}/checkpoints/checkpoint-00000002; lower "
@@ -47,7 +47,8 @@ def test_a_nan_loss_on_rank_1_stops_both_ranks_naming_the_step_and_the_last_good
 def test_skip_nonfinite_steps_leaves_the_model_untouched_and_counts_the_step(setup, warm_python):
     out = setup.root / "skip"
     config = setup.config("skip", max_steps=5, logging_steps=5, ckpt_steps=1)
-    run(lm_command(config, setup.model_config, out, "--skip_nonfinite_steps", processes=2, python=warm_python),
+    run(lm_command(config, setup.model_config, out, "--skip_nonfinite_steps",
+                   processes=2, python=warm_python, warm_agent=True),
         env={fault_injection.VARIABLE: "nan:train_step:3:1"})
     final = read_metrics(out)[-1]
     assert final["step"] == 5 and final["skipped_steps"] == 1 and math.isfinite(final["train_loss"])

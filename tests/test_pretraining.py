@@ -18,7 +18,7 @@ from ligo.training.checkpoint import list_checkpoints
 def test_two_process_run_trains_logs_and_checkpoints(tmp_path, request, family, warm_python):
     config, model_config = setup_run(tmp_path, request, family)
     out = tmp_path / "out"
-    run(lm_command(config, model_config, out, processes=2, python=warm_python))
+    run(lm_command(config, model_config, out, processes=2, python=warm_python, warm_agent=True))
     metrics = read_metrics(out)
     assert [m["step"] for m in metrics] == [0, 3, 6, 9, 12]
     eval_losses = [m["eval_loss"] for m in metrics]
@@ -60,9 +60,10 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, request, warm
     config, model_config = setup_run(tmp_path, request, "bert", gradient_accumulation_steps=2, logging_steps=2,
                                      ckpt_steps=3, max_steps=10, num_workers=2)
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    run(lm_command(config, model_config, whole, processes=2, python=warm_python))
+    run(lm_command(config, model_config, whole, processes=2, python=warm_python, warm_agent=True))
     _kill_after_checkpoint(lm_command(config, model_config, resumed, processes=2, python=warm_python), resumed, 3)
-    result = run(lm_command(config, model_config, resumed, "--should_continue", processes=2, python=warm_python))
+    result = run(lm_command(config, model_config, resumed, "--should_continue",
+                            processes=2, python=warm_python, warm_agent=True))
     assert "resuming from" in result.stdout and "checkpoint-00000010" not in result.stdout
     assert_resumed_exactly(whole, resumed, 10, ["step", "epoch", "train_loss", "eval_loss", "flops", "tokens", "lr"])
 

@@ -48,8 +48,9 @@ def recipe(path, data_path, **overrides):
 
 
 def image_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable,
-                  script="run_image_distributed.py"):
-    return lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python, script=script)
+                  script="run_image_distributed.py", warm_agent=False):
+    return lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python, script=script,
+                      warm_agent=warm_agent)
 
 
 # --- growth, in process -----------------------------------------------------------------------
@@ -126,7 +127,7 @@ def test_vit_flops_are_the_familys_and_count_the_cls_token(small_vit):
 def test_two_process_image_run_trains_and_resumes_after_sigkill_exactly(tmp_path, digits_dir, warm_python):
     config, model = recipe(tmp_path / "recipe.txt", digits_dir), vit_config(tmp_path / "vit.json")
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    result = run(image_command(config, model, whole, processes=2, python=warm_python))
+    result = run(image_command(config, model, whole, processes=2, python=warm_python, warm_agent=True))
     assert "vit 2L-32H" in result.stdout
     metrics = read_metrics(whole)
     assert [m["step"] for m in metrics] == [0, 2, 4, 6, 8]
@@ -139,7 +140,8 @@ def test_two_process_image_run_trains_and_resumes_after_sigkill_exactly(tmp_path
     checkpoint = whole / "checkpoints/checkpoint-00000008"
     assert (checkpoint / "preprocessor_config.json").is_file()  # AutoImageProcessor prepares images as evaluation
     _kill_after_checkpoint(image_command(config, model, resumed, processes=2, python=warm_python), resumed, 3)
-    result = run(image_command(config, model, resumed, "--should_continue", processes=2, python=warm_python))
+    result = run(image_command(config, model, resumed, "--should_continue",
+                               processes=2, python=warm_python, warm_agent=True))
     assert "resuming from" in result.stdout
     assert_resumed_exactly(whole, resumed, 8, KEYS)
 
@@ -176,7 +178,7 @@ def vit_growth(tmp_path_factory, digits_dir, warm_python):
     run(image_command(pretrain, small, root / "small", python=warm_python))
     run(image_command(operator, large, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
                       root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
-                      python=warm_python, script="run_grow_distributed.py"))
+                      python=warm_python, script="run_grow_distributed.py", warm_agent=True))
     run(image_command(grown, large, root / "grown", "--grow_scheme", "ligo", "--pretrained_ligo_path", root / "ligo",
                       python=warm_python))
     run(image_command(grown, large, root / "scratch", python=warm_python))

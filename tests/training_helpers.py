@@ -82,13 +82,16 @@ def setup_run(tmp_path, request, family, **overrides):
 
 
 def lm_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable,
-               script="run_lm_distributed.py"):
+               script="run_lm_distributed.py", warm_agent=False):
     """``python`` may be the warm interpreter (tests/warm_python.py); with several processes it runs
     each worker (torchrun's --no-python), while torchrun itself runs on a plain python, so that the
-    process tree below it holds every worker's client (see ``crash``)."""
+    process tree below it holds every worker's client (see ``crash``). ``warm_agent``: torchrun on
+    the warm interpreter too (its torch import is ~2 s of CPU a run), for runs that are neither
+    signalled nor crashed: their workers' clients are then not below the command's process."""
     launcher = [python]
     if processes > 1:
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+        agent = python if warm_agent else sys.executable
+        launcher = [agent, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
                     "--rdzv_backend", "c10d", "--rdzv_endpoint", "127.0.0.1:0"]
         if python != sys.executable:
             launcher += ["--no-python", python]
@@ -197,9 +200,10 @@ def assert_resumed_exactly(whole, resumed, step: int, keys):
     assert tensors_equal(whole / weights, resumed / weights)
 
 
-def grow_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable):
+def grow_command(config_file, model_config, output_dir, *extra, processes=1, python=sys.executable, warm_agent=False):
     """run_grow_distributed.py, as lm_command runs run_lm_distributed.py."""
-    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python)
+    command = lm_command(config_file, model_config, output_dir, *extra, processes=processes, python=python,
+                         warm_agent=warm_agent)
     command[command.index("run_lm_distributed.py")] = "run_grow_distributed.py"
     return command
 
@@ -228,7 +232,7 @@ def growth_pipeline(root, family, tokenized, tokenizer_dir, python, grown_extra=
         # the very blocks and masks a 40-step small model has just memorised, and its eval loss would rise.
         grow_command(operator, large, root / "ligo", "--tune_width", "--tune_depth", "--source_model_path",
                      root / "small", "--fuse_init_scheme", "stackbert_noisy", "rand", "--seed", 7, processes=2,
-                     python=python),
+                     python=python, warm_agent=True),
         lm_command(grown, large, root / "grown", "--grow_scheme", "ligo", "--source_model_path", root / "small",
                    "--pretrained_ligo_path", root / "ligo", *grown_extra, python=python),
         lm_command(grown, large, root / "scratch", python=python),
