@@ -29,12 +29,13 @@ FINAL = "checkpoints/checkpoint-00000004"
 
 
 @pytest.fixture(scope="module")
-def eager_run(tmp_path_factory, request):
-    """A short run with every option at its default: what the options must reproduce."""
+def eager_run(tmp_path_factory, request, warm_python):
+    """A short run with every option at its default: what the options must reproduce (every run
+    here on the warm interpreter, so on the same number of threads)."""
     root = tmp_path_factory.mktemp("options")
     config, model_config = setup_run(root, request, "bert", max_steps=4, logging_steps=2, ckpt_steps=4)
-    run(lm_command(config, model_config, root / "eager"))
-    return config, model_config, root / "eager"
+    run(lm_command(config, model_config, root / "eager", python=warm_python))
+    return config, model_config, root / "eager", warm_python
 
 
 def test_torch_compile_trains_as_eager_and_saves_plain_weights(eager_run, tmp_path):
@@ -42,9 +43,10 @@ def test_torch_compile_trains_as_eager_and_saves_plain_weights(eager_run, tmp_pa
     inductor, the wrapper and checkpoint paths are the same, but it compiles in seconds (inductor
     took ~50 s for this model on this 2-core CPU, cold) and runs torch's own kernels, dropout
     included, so the losses must match eager ones closely."""
-    config, model_config, eager = eager_run
+    config, model_config, eager, python = eager_run
     out = tmp_path / "compiled"
-    run(lm_command(config, model_config, out, "--torch_compile", "--torch_compile_backend", "aot_eager"))
+    run(lm_command(config, model_config, out, "--torch_compile", "--torch_compile_backend", "aot_eager",
+                   python=python))
     expected, got = read_metrics(eager), read_metrics(out)
     assert [m["step"] for m in got] == [0, 2, 4]
     for key in ("train_loss", "eval_loss"):  # step 0 has no train loss
@@ -96,9 +98,9 @@ def test_torch_compile_trains_the_ligo_operator_as_eager(tmp_path, bert_tokenize
 
 
 def test_prefetch_factor_leaves_data_order_and_losses_unchanged(eager_run, tmp_path):
-    config, model_config, eager = eager_run
+    config, model_config, eager, python = eager_run
     out = tmp_path / "prefetch"
-    run(lm_command(config, model_config, out, "--prefetch_factor", 4))  # num_workers 1, from the config
+    run(lm_command(config, model_config, out, "--prefetch_factor", 4, python=python))  # num_workers 1, from the config
     assert comparable_metrics(out) == comparable_metrics(eager)
 
 
