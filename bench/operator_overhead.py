@@ -172,17 +172,35 @@ def pretraining_class(family: str) -> str:
     return family_of(family).pretraining_class.__name__
 
 
-def train_step(model, optimizer, batch) -> list[float]:
-    """One step; the seconds of its forward, backward and optimizer step (with zero_grad)."""
-    clock = [time.perf_counter()]
-    loss = model(**batch).loss
-    clock.append(time.perf_counter())
-    loss.backward()
-    clock.append(time.perf_counter())
+class Laps:
+    """A step's phases timed in turn: ``lap()`` ends one; ``seconds()`` lists them."""
+
+    def __init__(self):
+        self.marks = [time.perf_counter()]
+
+    def lap(self):
+        self.marks.append(time.perf_counter())
+
+    def seconds(self) -> list[float]:
+        return [b - a for a, b in zip(self.marks, self.marks[1:])]
+
+
+def optimizer_step(optimizer, laps: Laps) -> list[float]:
+    """The step's last phase, AdamW's update with zero_grad; the seconds of every phase."""
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    clock.append(time.perf_counter())
-    return [b - a for a, b in zip(clock, clock[1:])]
+    laps.lap()
+    return laps.seconds()
+
+
+def train_step(model, optimizer, batch) -> list[float]:
+    """One step; the seconds of its forward, backward and optimizer step (with zero_grad)."""
+    laps = Laps()
+    loss = model(**batch).loss
+    laps.lap()
+    loss.backward()
+    laps.lap()
+    return optimizer_step(optimizer, laps)
 
 
 def proc_status_kb(field: str) -> int:

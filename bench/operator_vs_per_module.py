@@ -33,7 +33,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 from bench.operator_overhead import (
     FAMILIES,
@@ -44,9 +43,11 @@ from bench.operator_overhead import (
     SEQ_LEN,
     VOCAB_SIZE,
     WEIGHT_DECAY,
+    Laps,
     build_operator,
     configs,
     make_batch,
+    optimizer_step,
     train_step,
 )
 from ligo.base.command_line import OneLineParser
@@ -108,22 +109,19 @@ def split_step(model, optimizer, batch) -> list[float]:
     import torch
     from torch.func import functional_call
 
-    clock = [time.perf_counter()]
+    laps = Laps()
     grown = model.operator()
-    clock.append(time.perf_counter())
+    laps.lap()
     leaves = {name: t.detach().requires_grad_(t.requires_grad) for name, t in grown.items()}
     buffers = {name: getattr(model, slot) for name, slot in model.buffer_names.items()}
     loss = functional_call(model.large, {**leaves, **buffers}, args=(), kwargs=batch).loss
-    clock.append(time.perf_counter())
+    laps.lap()
     loss.backward()
-    clock.append(time.perf_counter())
+    laps.lap()
     pairs = [(t, leaves[name].grad) for name, t in grown.items() if leaves[name].grad is not None]
     torch.autograd.backward([t for t, _ in pairs], [g for _, g in pairs])
-    clock.append(time.perf_counter())
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    clock.append(time.perf_counter())
-    return [b - a for a, b in zip(clock, clock[1:])]
+    laps.lap()
+    return optimizer_step(optimizer, laps)
 
 
 def timing_child(batch_size: int) -> dict:

@@ -39,12 +39,7 @@ $prepare tokenizer "$family" "$data" "$tok"
 $prepare tokenise "$data" "$tok"
 
 echo "== mini $family: 3/4 runs: small, scratch, LiGO (operator, then the grown model), StackBERT, bert2BERT, MSLT"
-$mini small
-$mini scratch "$runs/scratch"
-$mini operator "$runs/ligo-operator" --fuse_init_scheme stackbert_noisy rand
-$mini grown "$runs/ligo" ligo --pretrained_ligo_path "$runs/ligo-operator"
-$mini grown "$runs/stackbert_direct_copy" stackbert_direct_copy
-$mini grown "$runs/bert2bert_aki" bert2bert_aki
+source "$(dirname "${BASH_SOURCE[0]}")/mini_rows.sh"  # small, scratch, LiGO, StackBERT, bert2BERT
 noise=$($mini get MINI_GROW_NOISE)
 net2net=()
 if [ -n "$noise" ]; then

@@ -26,12 +26,7 @@ echo "== mini ViT: 1/3 the digits as an ImageFolder tree in $data"
 "$PYTHON" -m ligo.data.digits --output_dir "$data"
 
 echo "== mini ViT: 2/3 runs: small, scratch, LiGO (operator, then the grown model), StackBERT, bert2BERT, MSLT, KI"
-$mini small
-$mini scratch "$runs/scratch"
-$mini operator "$runs/ligo-operator" --fuse_init_scheme stackbert_noisy rand
-$mini grown "$runs/ligo" ligo --pretrained_ligo_path "$runs/ligo-operator"
-$mini grown "$runs/stackbert_direct_copy" stackbert_direct_copy
-$mini grown "$runs/bert2bert_aki" bert2bert_aki
+source "$(dirname "${BASH_SOURCE[0]}")/mini_rows.sh"  # small, scratch, LiGO, StackBERT, bert2BERT
 $mini mslt "$runs/mslt"
 $mini ki "$runs/ki"
 
