@@ -3,7 +3,7 @@
 Under ``--data_parallel fsdp`` against ``--data_parallel ddp``, two processes on the CPU (gloo).
 
 - ours: one plain training step of a large model built and sharded as a run from scratch builds
-  it (ligo/tasks/lm.py, ``ligo.training.sharding``): on the meta device (``empty``), then
+  it (ligo/tasks/lm.py, ``ligo.training.sharding``): on the meta device (``empty_model``), then
   ``DataParallel`` with ``data_parallel="fsdp"`` (PyTorch's FSDP2 ``fully_shard`` on every block
   at the family's ``layers_path``, then on the root) and ``Deferred(SEED)``, so that each rank
   gives only its own shards memory and Hugging Face's initialisation; fp32, no CPU offload: the
@@ -126,10 +126,10 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     from ligo.growth.grown_model import GrownModel
     from ligo.growth.operator import LiGOOperator, LiGOOptions
     from ligo.models.families import family_of
-    from ligo.models.loading import new_model
+    from ligo.models.loading import empty_model, new_model
     from ligo.training import distributed
     from ligo.training.optim import build_optimizer, parameter_groups
-    from ligo.training.sharding import DataParallel, Deferred, empty
+    from ligo.training.sharding import DataParallel, Deferred
 
     die_with_parent()  # the parent is torchrun's agent
     if malloc == "kept" or (malloc == "runs" and engine == "ddp"):
@@ -142,7 +142,7 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     deferred = None
     if step == "plain":
         if engine == "fsdp":  # as build_lm_task for a run from scratch: no rank builds the whole model
-            model, deferred = empty(lambda: new_model(large.model_type, large, SEED)), Deferred(SEED)
+            model, deferred = empty_model(large.model_type, large), Deferred(SEED)
         else:
             model = new_model(large.model_type, large, SEED)
         units = list(model.get_submodule(family_of(large.model_type).layers_path))

@@ -5,6 +5,7 @@ on a tiny model of each: a new family is added to ``TINY`` and passes these or i
   growth view), with the shapes its spaces say, and the growth view round-trips exactly;
 - growth to the same config (StackBERT, and the LiGO operator at an identity start) returns the
   small model's weights;
+- a model made a part (a layer) at a time has every parameter, initialised as the family does;
 - its FLOPs formula's matmul terms equal what torch's FlopCounterMode counts in a forward pass;
 - a LiGO operator step growing the large model per layer (``GrownModel(per_layer=True)``, each
   layer grown inside the forward and again in the backward) gives the loss and gradients of one
@@ -22,7 +23,7 @@ from ligo.growth.grown_model import GrownModel
 from ligo.growth.operator import LiGOOperator, LiGOOptions
 from ligo.models.families import FAMILIES, family_of, matmul_forward_flops
 from ligo.models.layout import Space, linear, norm
-from ligo.models.loading import new_model
+from ligo.models.loading import new_model, new_model_part
 from ligo.models.vit_flops import sequence_length
 
 SEQ = 7
@@ -111,6 +112,32 @@ def test_growth_to_the_same_config_returns_the_small_model(model_type):
         model = new_model(model_type, config, seed=1)
         model.load_state_dict(weights, strict=False)
         assert all(torch.equal(model.state_dict()[name], state[name]) for name in parameters(model)), method
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+@pytest.mark.parametrize("tie", [True, False], ids=["tied", "untied"])
+def test_a_model_made_a_part_at_a_time_is_initialised_as_the_family_does(model_type, tie):
+    """``new_model_part`` (what direct copy's new units come from, a layer at a time under FSDP):
+    the parts hold every parameter once, with the family's initialisation (constants exactly,
+    random tensors at its spread), each part from its own stream (the same twice, layers apart)."""
+    config = tiny(model_type, tie)
+    whole = dict(new_model(model_type, config, seed=0).named_parameters())
+    layers = family_of(model_type).layers_path
+    parts = [new_model_part(model_type, config, 5, None)]
+    parts += [new_model_part(model_type, config, 5, j) for j in range(config.num_hidden_layers)]
+    made = {name: tensor for part in parts for name, tensor in part.items()}
+    assert sum(map(len, parts)) == len(made) and made.keys() == whole.keys()
+    for name, tensor in made.items():
+        expected = whole[name].detach()
+        assert tensor.shape == expected.shape and tensor.dtype == expected.dtype, name
+        if torch.all(expected == expected.flatten()[0]):
+            assert torch.equal(tensor, expected), name  # LayerNorm weights, biases
+        elif expected.numel() >= 200:
+            assert tensor.std().item() == pytest.approx(expected.std().item(), rel=0.3), name
+    assert all(torch.equal(a, b) for a, b in zip(parts[1].values(), new_model_part(model_type, config, 5, 0).values()))
+    first, second = (f"{layers}.{j}." for j in (0, 1))
+    assert any(not torch.equal(tensor, made[name.replace(first, second)])
+               for name, tensor in parts[1].items() if not torch.all(tensor == tensor.flatten()[0]))
 
 
 @pytest.mark.parametrize("model_type", sorted(FAMILIES))

@@ -35,6 +35,7 @@ from ligo.growth.operator import LiGOOperator
 from ligo.models.families import family_of
 from ligo.models.loading import load_config, new_model
 from ligo.tasks.grow import main as grow
+from ligo.training.fault_injection import VARIABLE
 from ligo.training.layer_drop import LayerDrop
 from ligo.training.preemption import MARKER
 
@@ -143,16 +144,17 @@ def test_killed_then_preempted_fsdp_run_resumes_to_the_same_metrics_and_weights(
     assert_resumed_exactly(two, out, 6, KEYS)
 
 
-@pytest.mark.parametrize("scheme", ["ligo", "bert2bert_aki"])
-def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, runs, tmp_path):
-    """The weights a scheme grows (LiGO's operator a layer at a time, a baseline whole), sharded and
-    written back by every rank, are those ``python -m ligo.grow`` writes from the same small model
-    (the one-process run of 6 steps): exactly, LiGO's to float32 rounding.
-    LiGO's operator is itself trained under FSDP (grown per layer, its default), as in one process."""
+@pytest.mark.parametrize("scheme, extra", [("ligo", []), ("bert2bert_aki", ["--grow_noise", "0.1"]),
+                                           ("stackbert_direct_copy", [])])
+def test_a_grown_run_under_fsdp_starts_from_the_grown_weights(scheme, extra, runs, tmp_path):
+    """The weights a scheme grows, a layer at a time on every rank (each keeping its shards), are
+    those ``python -m ligo.grow`` writes from the same small model (the one-process run of 6
+    steps): exactly, LiGO's to float32 rounding; the random draws too (Net2Net's noise, direct
+    copy's new units: each layer from its own stream). LiGO's operator is itself trained under
+    FSDP (grown per layer, its default), as in one process."""
     root, config, model_config, one, _, _, python = runs
     large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
                         layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
-    extra = []
     if scheme == "ligo":
         operator = ["--source_model_path", one, "--tune_width", "--tune_depth", "--max_steps", "2"]
         # One process grows per layer too (--operator_growth per_layer, not its default): the flag
@@ -245,8 +247,10 @@ def test_layer_dropping_and_knowledge_inheritance_train_under_fsdp_as_in_one_pro
 
 
 def test_mslt_trains_under_fsdp_as_in_one_process(runs, tmp_path):
-    """MSLT's stages under FSDP: the frozen layers' shards get no gradient, the next stage's copy
-    of the top layers is made shard by shard, and the run matches one process step for step."""
+    """MSLT's stages under FSDP: the stacked start grown a layer at a time (the first stage's
+    copies with it), the frozen layers' shards get no gradient, the next stage's copy of the top
+    layers is made shard by shard, and the run matches one process step for step; killed in the
+    first stage, it resumes into the second exactly."""
     root, config, model_config, one, _, _, python = runs
     large = tiny_config(tmp_path / "large.json", "llama", json.loads(model_config.read_text())["vocab_size"],
                         layers=4, hidden=128, eos_token_id=2, bos_token_id=1)
@@ -261,6 +265,12 @@ def test_mslt_trains_under_fsdp_as_in_one_process(runs, tmp_path):
     for step in (2, 4):  # the end of the first stage (layer 3 still the copy) and of the run
         a, b = (weights(d / f"checkpoints/checkpoint-{step:08d}") for d in (alone, sharded))
         assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    resumed = tmp_path / "resumed"
+    command = lm_command(config, large, resumed, *flags, "--data_parallel", "fsdp", "--per_gpu_train_batch_size",
+                         "4", processes=2, python=python)
+    assert run(command, env={VARIABLE: "kill:train_step:3:1"}, check=False).returncode != 0
+    run([*command, "--should_continue"])
+    assert_resumed_exactly(sharded, resumed, 4, KEYS)
     start, stage_one = (weights(sharded / f"checkpoints/checkpoint-{step:08d}") for step in (0, 2))
     assert torch.equal(start["model.embed_tokens.weight"], stage_one["model.embed_tokens.weight"])  # frozen
     assert not torch.equal(start["model.layers.2.mlp.up_proj.weight"], stage_one["model.layers.2.mlp.up_proj.weight"])

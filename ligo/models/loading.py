@@ -18,10 +18,12 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+from torch import Tensor
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel, initialization
 
 from ligo.base.checksums import SUMS_FILE, find_problem, read_checksums
 from ligo.base.errors import UserError
+from ligo.base.seeds import stream_seed
 from ligo.models.families import family_of
 
 # Model weights as save_pretrained writes them, whole or sharded.
@@ -102,6 +104,36 @@ def new_model(model_type: str, config: PretrainedConfig, seed: int) -> PreTraine
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return model_class(config)
+
+
+def empty_model(model_type: str, config: PretrainedConfig) -> PreTrainedModel:
+    """The family's pretraining model with its parameters and buffers on the meta device: no memory."""
+    with torch.device("meta"), initialization.meta_device_safe_creation_ops():
+        return family_of(model_type).pretraining_class(config)
+
+
+def new_model_part(model_type: str, config: PretrainedConfig, seed: int, layer: int | None) -> dict[str, Tensor]:
+    """The parameters of one part of a randomly initialised model, alone, by their Hugging Face
+    names: layer ``layer`` of the family's layer list, or (``None``) everything outside the layers.
+    The family's own initialisation, each part from its own stream of ``seed``: any part is made
+    without the rest of the model, the same on every rank (not ``new_model``'s values, whose
+    streams run through the whole model)."""
+    family = family_of(model_type)
+    model = empty_model(model_type, config)
+    layers = model.get_submodule(family.layers_path)
+    if layer is None:
+        parent, _, attribute = family.layers_path.rpartition(".")
+        setattr(model.get_submodule(parent), attribute, torch.nn.ModuleList())  # no layer gets memory
+        part, prefix = model, ""
+    else:
+        part, prefix = layers[layer], f"{family.layers_path}.{layer}."
+    part.to_empty(device="cpu")
+    if layer is None:
+        model.tie_weights()  # to_empty gave each name of a tied weight a tensor of its own
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(stream_seed(seed, "layer" if layer is not None else "outside layers", layer))
+        model.initialize_weights()  # the parts still on the meta device take no memory and draw nothing
+    return {prefix + name: tensor.detach() for name, tensor in part.named_parameters()}
 
 
 def load_model(model_type: str, path: str, config: PretrainedConfig | None = None,

@@ -8,14 +8,14 @@ from pathlib import Path
 import torch
 
 from ligo.base.errors import UserError
-from ligo.growth.baselines import grow_baseline
+from ligo.growth.baselines import BaselineGrowth, grow_baseline
 from ligo.growth.grown_model import LayerByLayer, materialize
 from ligo.growth.operator import LiGOOperator
 from ligo.growth.schemes import GROW_SCHEMES
 from ligo.models import families
 from ligo.models.families import check_growable, family_of, space_sizes
 from ligo.models.flops import BACKWARD_TO_FORWARD
-from ligo.models.loading import load_model, new_model
+from ligo.models.loading import empty_model, load_model, new_model
 from ligo.models.target_config import target_name
 from ligo.tasks.ki import KnowledgeInheritance
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
@@ -23,7 +23,7 @@ from ligo.tasks.source_model import check_run_tokenizer, load_initial_model, loa
 from ligo.training import checkpoint, sharded_checkpoint
 from ligo.training.layer_drop import LayerDrop, running_layers
 from ligo.training.optim import parameter_groups
-from ligo.training.sharding import Deferred, empty
+from ligo.training.sharding import Deferred, is_sharded
 from ligo.training.token_drop import TokenDrop
 
 
@@ -150,8 +150,8 @@ def grown_model(args, config, small=None, tokenizer=None):
 
 def grown_parameters(args, config, small=None, tokenizer=None, layer_by_layer: bool = False):
     """Every parameter of the large model ``--grow_scheme`` grows (as ``grown_model``);
-    ``layer_by_layer``: LiGO's as a ``LayerByLayer`` (one layer computed at a time, for a sharded
-    run to take its shards from); the baselines' always whole."""
+    ``layer_by_layer``: as a ``LayerByLayer`` (one layer computed at a time, for a sharded run to
+    take its shards from), the same tensors."""
     if args.grow_scheme == "ligo":
         operator = latest_operator(args)
         if small is None and args.source_model_path:
@@ -172,7 +172,10 @@ def grown_parameters(args, config, small=None, tokenizer=None, layer_by_layer: b
             return operator()
     small = small if small is not None else load_source_model(args, tokenizer)
     check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
-    return grow_baseline(args.grow_scheme, small.state_dict(), small.config, config, args.seed, args.grow_noise)
+    growth = BaselineGrowth(args.grow_scheme, small.state_dict(), small.config, config, args.seed, args.grow_noise)
+    if layer_by_layer:
+        return LayerByLayer(growth.grow_layer, growth.grow_outside_layers, family_of(config.model_type).layers_path)
+    return growth.grow()
 
 
 def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
@@ -182,9 +185,9 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
     if args.grow_scheme == "mslt":
         return build_mslt_task(args, config, resume_from, tokenizer)
     deferred = None
-    if args.data_parallel == "fsdp":
+    if is_sharded(args):
         # Built on the meta device; each rank fills its own shards once sharded (the trainer).
-        model = empty(lambda: new_model(args.model_type, config, args.seed))
+        model = empty_model(args.model_type, config)
         if resume_from is not None:
             deferred = Deferred(args.seed, folder=resume_from)
         elif args.grow_scheme not in ("none", "ki"):
@@ -220,14 +223,30 @@ def build_mslt_task(args, config, resume_from: Path | None, tokenizer=None) -> M
     check_growable(small.config, config, args.source_model_path[0], target_name(args), args.allow_config_mismatch)
     depths = stage_depths(args, small.config.num_hidden_layers, config.num_hidden_layers)
     schedule = MSLTSchedule(depths, args.mslt_stage_steps or [], args.max_steps)
+    start_step = checkpoint.load_trainer_state(resume_from)["step"] if resume_from is not None else 0
+    # Fresh: the source widened by direct copy (if the target is wider), stacked to the target's
+    # depth; the stages then overwrite the layers above the source's.
+    scheme = "stackbert_direct_copy" if small.config.hidden_size != config.hidden_size else "stackbert"
+    if is_sharded(args):  # on the meta device; each rank fills its own shards once sharded (the trainer)
+        if resume_from is not None:
+            deferred = Deferred(args.seed, folder=resume_from)
+        else:
+            growth = BaselineGrowth(scheme, small.state_dict(), small.config, config, args.seed)
+            copies = schedule.copies(0)  # the first stage's copies, made as each layer is grown
+            prefix = f"{family_of(args.model_type).layers_path}."
+
+            def grow_layer(j: int) -> dict[str, torch.Tensor]:
+                source = copies.get(j, j)
+                return {name.replace(f"{prefix}{source}.", f"{prefix}{j}.", 1): tensor
+                        for name, tensor in growth.grow_layer(source).items()}
+
+            deferred = Deferred(args.seed, tensors=LayerByLayer(grow_layer, growth.grow_outside_layers,
+                                                                family_of(args.model_type).layers_path))
+        return MSLTTask(empty_model(args.model_type, config), schedule, start_step, fresh=resume_from is None,
+                        deferred=deferred)
     if resume_from is not None:
         model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
-        start_step = checkpoint.load_trainer_state(resume_from)["step"]
     else:
-        # The source widened by direct copy (if the target is wider), stacked to the target's
-        # depth; the stages then overwrite the layers above the source's.
-        scheme = "stackbert_direct_copy" if small.config.hidden_size != config.hidden_size else "stackbert"
         model = materialize(grow_baseline(scheme, small.state_dict(), small.config, config, args.seed), config,
                             args.seed)
-        start_step = 0
     return MSLTTask(model, schedule, start_step, fresh=resume_from is None)

@@ -33,6 +33,7 @@ from ligo.models.layout import ties_output_embeddings
 from ligo.training import sharded_checkpoint
 from ligo.training.layer_drop import RunningLayers, running_layers
 from ligo.training.optim import parameter_groups
+from ligo.training.sharding import Deferred
 
 
 def stage_depths(args, small_layers: int, large_layers: int) -> list[int]:
@@ -64,6 +65,12 @@ class MSLTSchedule:
         self.depths, self.stage_steps = depths, stage_steps
         self.ends = [sum(stage_steps[:k + 1]) for k in range(len(stage_steps))]
 
+    def copies(self, k: int) -> dict[int, int]:
+        """The layers stage ``k`` adds, each with the top layer it starts as a copy of."""
+        before, after = self.depths[k], self.depths[k + 1]
+        new = after - before
+        return {before + offset: before - new + offset for offset in range(new)}
+
     def stage(self, step: int) -> int | None:
         """The growth stage (0-based) of optimiser step ``step`` (from 1), None for the whole model."""
         for k, end in enumerate(self.ends):
@@ -78,15 +85,17 @@ class MSLTSchedule:
 class MSLTTask:
     """Train the stages of MSLT on the target-sized model ``model``."""
 
-    def __init__(self, model, schedule: MSLTSchedule, start_step: int, fresh: bool):
+    def __init__(self, model, schedule: MSLTSchedule, start_step: int, fresh: bool, deferred: Deferred | None = None):
+        """``deferred``: ``model`` is on the meta device and takes its weights (the first stage's
+        copies made already where ``fresh``) once the trainer shards it."""
         self.module, self.schedule = model, schedule
         self.config = model.config
         self.family = family_of(self.config.model_type)
         self.layout = layout_of(self.config.model_type)
         self.unused_parameters = True  # layers not yet in a stage, and frozen ones, get no gradient
-        self.deferred = None  # built whole on every rank (FSDP then shards it)
+        self.deferred = deferred
         self.stage = schedule.stage(start_step + 1)
-        if fresh:
+        if fresh and deferred is None:
             self._copy_top_layers(0)
         self._set_trained(self.stage)
 
@@ -94,12 +103,9 @@ class MSLTTask:
 
     def _copy_top_layers(self, k: int):
         """Stage ``k``'s new layers start as copies of the top layers below them."""
-        before, after = self.schedule.depths[k], self.schedule.depths[k + 1]
-        new = after - before
         layers = self.module.get_submodule(self.family.layers_path)
-        for offset in range(new):
-            source, target = before - new + offset, before + offset
-            layers[target].load_state_dict(layers[source].state_dict())  # copies in place
+        for target, source in self.schedule.copies(k).items():
+            layers[target].load_state_dict(layers[source].state_dict())  # copies in place (shard by shard)
 
     def _trained_names(self, k: int | None) -> set[str] | None:
         if k is None:
@@ -170,7 +176,8 @@ class MSLTTask:
         return {}
 
     def to(self, device: torch.device):
-        self.module.to(device)
+        if self.deferred is None:  # else the trainer gives each rank's shards their memory
+            self.module.to(device)
 
     def save(self, folder: Path):
         self.module.save_pretrained(str(folder))

@@ -16,6 +16,7 @@ import torch.distributed.checkpoint as dcp
 from torch import nn
 from torch.distributed.checkpoint import HuggingFaceStorageWriter
 from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
     get_model_state_dict,
     get_optimizer_state_dict,
     set_optimizer_state_dict,
@@ -79,6 +80,23 @@ def load_optimizer(module: nn.Module, optimizer, folder: Path, step: int):
     if not (folder / OPTIMIZER_DIR).is_dir():
         raise UserError(f"checkpoint '{folder}' has no {OPTIMIZER_DIR}/ (the sharded optimizer state of an FSDP run); "
                         "it was not written by this program with --data_parallel fsdp")
-    state = {"optimizer": get_optimizer_state_dict(module, optimizer)}
-    dcp.load(state, checkpoint_id=str(folder / OPTIMIZER_DIR))
-    set_optimizer_state_dict(module, optimizer, state["optimizer"])
+    saved = dcp.FileSystemReader(str(folder / OPTIMIZER_DIR)).read_metadata().state_dict_metadata
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    frozen = [p for p in parameters if not p.requires_grad]
+    # DCP makes a state to fill for trainable parameters only: a parameter frozen now but trained
+    # before (MSLT: a lower layer between stages) must get its saved state back all the same.
+    for parameter in frozen:
+        parameter.requires_grad_(True)
+    try:
+        fresh = get_optimizer_state_dict(module, optimizer)
+        # One frozen until the checkpoint (MSLT's later stages) has none saved: it stays without,
+        # and its first step makes it, as in the run never stopped.
+        kept = {name: values for name, values in fresh["state"].items()
+                if any(f"optimizer.state.{name}.{key}" in saved for key in values)}
+        state = {"optimizer": {**fresh, "state": kept}}
+        dcp.load(state, checkpoint_id=str(folder / OPTIMIZER_DIR))
+        set_optimizer_state_dict(module, optimizer, state["optimizer"],
+                                 options=StateDictOptions(strict=len(kept) == len(fresh["state"])))
+    finally:
+        for parameter in frozen:
+            parameter.requires_grad_(False)

@@ -7,7 +7,7 @@ reduces gradients and keeps the optimizer's state in float32 (its mixed-precisio
 of autocast); ``--fsdp_cpu_offload`` keeps the shards in host memory between uses."""
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +20,13 @@ from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
-from transformers import initialization
 
 from ligo.training.distributed import Context
 
 
 @dataclass(frozen=True)
 class Deferred:
-    """Where a model built on the meta device (``empty``) takes its weights from once it is
+    """Where a model built on the meta device (``empty_model``) takes its weights from once it is
     sharded, so that no rank holds it whole: ``folder``, a checkpoint of ours (each rank reads its
     own shards with DCP); ``tensors``, weights computed elsewhere, taken by name with ``pop`` in
     parameter order (a dict, or a grown model computed a layer at a time; each rank keeps its
@@ -37,12 +36,6 @@ class Deferred:
     seed: int
     folder: Path | None = None
     tensors: object = None  # with pop(name) -> Tensor
-
-
-def empty(build: Callable[[], nn.Module]) -> nn.Module:
-    """The model ``build`` makes, its parameters and buffers on the meta device: no memory."""
-    with torch.device("meta"), initialization.meta_device_safe_creation_ops():
-        return build()
 
 
 def own_names(module: nn.Module) -> set[str]:
