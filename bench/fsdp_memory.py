@@ -45,9 +45,14 @@ on both ranks and for both engines.
   ``--malloc default`` measure both engines the same way, to show that cost.
 
 A run's whole-life peak is the larger of the build peak and the step peak; both are reported.
-Under FSDP no rank builds the whole model for a run from scratch (measured here) or a resumed one;
-a grown run, or one from ``--model_name_or_path``, still computes its weights whole on every rank
-once before keeping its shards (docs/cluster.md): its build peak is whole-model, not measured here.
+Under FSDP no rank builds the whole model for a run from scratch (measured here) or a resumed one.
+
+The grown rows: the same plain step, from the weights GROWN_SCHEME grows from bench.operator_overhead's
+small model (randomly initialised), built as a grown run builds it: under FSDP on the meta device,
+each rank filling its shards one grown layer at a time (``BaselineGrowth`` through
+``LayerByLayer``), under DDP grown whole (``grow_baseline``, ``materialize``) on every rank. Their
+build peak against the FSDP run from scratch says what growing costs a rank beyond its shards
+(the small model, one grown layer, the embeddings and head).
 
 The operator rows: one LiGO operator step (bench.operator_overhead's operator from its small
 model, ``GrownModel``, AdamW over what it learns) under each engine, the large model grown per
@@ -88,8 +93,10 @@ TIMEOUT_SECONDS = 900  # a pair of processes that takes longer has hung
 TARGET = 0.6  # the issue's: a plain FSDP step at most 0.6x DDP's per-rank peak
 OPERATOR_TARGET = 1.2  # the issue's: an operator step at most 1.2x the plain step of the same engine
 # the steps measured: the large model's own; a LiGO operator's, the large model grown per layer
-# (checkpointed, as --operator_growth per_layer) or whole (as --operator_growth whole)
-STEP_KINDS = ("plain", "operator_per_layer", "operator_whole")
+# (checkpointed, as --operator_growth per_layer) or whole (as --operator_growth whole); the
+# large model's, started from GROWN_SCHEME's weights
+STEP_KINDS = ("plain", "operator_per_layer", "operator_whole", "grown")
+GROWN_SCHEME = "bert2bert_aki"  # width and depth, each new unit from the next layer: the most growing
 # --malloc: how the processes' C heap treats freed memory
 MALLOCS = {"runs": "host memory as our runs treat it: a DDP run keeps freed memory for the next step "
                    "(keep_freed_memory: no mmap, no trimming), an FSDP run returns it (glibc's default)",
@@ -123,7 +130,8 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     from bench.operator_overhead import configs, make_batch, release_freed_memory
     from ligo.base.host_memory import keep_freed_memory
     from ligo.base.parent_death import die_with_parent
-    from ligo.growth.grown_model import GrownModel
+    from ligo.growth.baselines import BaselineGrowth
+    from ligo.growth.grown_model import GrownModel, LayerByLayer, materialize
     from ligo.growth.operator import LiGOOperator, LiGOOptions
     from ligo.models.families import family_of
     from ligo.models.loading import empty_model, new_model
@@ -140,12 +148,22 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     batch = make_batch(batch_size, family)
     args = SimpleNamespace(data_parallel=engine, bf16=False, fsdp_cpu_offload=False, weight_decay=WEIGHT_DECAY)
     deferred = None
+    layers_path = family_of(large.model_type).layers_path
     if step == "plain":
         if engine == "fsdp":  # as build_lm_task for a run from scratch: no rank builds the whole model
             model, deferred = empty_model(large.model_type, large), Deferred(SEED)
         else:
             model = new_model(large.model_type, large, SEED)
-        units = list(model.get_submodule(family_of(large.model_type).layers_path))
+        units = list(model.get_submodule(layers_path))
+    elif step == "grown":  # as build_lm_task for a grown run
+        small_model = new_model(small.model_type, small, SEED)
+        growth = BaselineGrowth(GROWN_SCHEME, small_model.state_dict(), small, large, SEED)
+        if engine == "fsdp":  # each rank takes its shards of one grown layer at a time
+            model = empty_model(large.model_type, large)
+            deferred = Deferred(SEED, tensors=LayerByLayer(growth.grow_layer, growth.grow_outside_layers, layers_path))
+        else:
+            model = materialize(growth.grow(), large, SEED)
+        units = list(model.get_submodule(layers_path))
     else:  # as build_operator_task: the operator whole on every rank, FSDP then shards it (one unit)
         small_model = new_model(small.model_type, small, SEED)
         operator = LiGOOperator(small_model.state_dict(), small, large, LiGOOptions(**OPTIONS), seed=SEED)
@@ -224,7 +242,7 @@ def summarise(ranks: list[dict]) -> dict:
             "step": max(r["step_peak_kb"] - r["before_kb"] for r in ranks),
             "whole_life": max(max(r["build_peak_kb"], r["step_peak_kb"]) for r in ranks),
             "time": statistics.median(steps[1:]), "steps": steps, "parameters": worst("local_parameters"),
-            "reset": all(r["peak_reset"] for r in ranks), "threads": ranks[0]["threads"]}
+            "reset": all(r["peak_reset"] for r in ranks), "threads": ranks[0]["threads"], "loss": ranks[0]["loss"]}
 
 
 def engine_figures(f: dict) -> str:
@@ -259,6 +277,8 @@ def measure(family: str, batch_size: int, malloc: str = "runs", steps: tuple[str
     if "plain" in steps:
         rows.append(plain_row(name, figures["ddp", "plain"], figures["fsdp", "plain"], shape, how, load,
                               labels[malloc]))
+    if "plain" in steps and "grown" in steps:
+        rows.append(grown_row(name, figures, shape, how, load, labels[malloc], config_label(MODELS[family][0])))
     if "plain" in steps and "operator_per_layer" in steps:
         for engine in ENGINES:
             rows.append(operator_row(name, engine, figures, shape, how, load, labels[malloc],
@@ -277,7 +297,7 @@ def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, mall
         f"{met}. Step memory (peak - before) ratio DDP / FSDP {ddp['step'] / fsdp['step']:.2f}x; step time FSDP / DDP "
         f"{fsdp['time'] / ddp['time']:.2f}x. Build peak (VmHWM before the first step, imports included): "
         f"{mb(fsdp['build'])} under FSDP (built on the meta device, each rank filling only its shards, as a run from "
-        f"scratch; a grown run still computes its weights whole once, not measured here) and {mb(ddp['build'])} "
+        f"scratch; a grown run's: the grown rows) and {mb(ddp['build'])} "
         f"under DDP (the whole model on every rank); counting it, the whole-life peak is "
         f"{mb(fsdp['whole_life'])} against {mb(ddp['whole_life'])}, {whole_fraction:.2f}x (target {whole_met} on "
         f"that count). {shape}; plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. "
@@ -285,6 +305,21 @@ def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, mall
     return {"benchmark": f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})",
             "ratio": ddp["peak"] / fsdp["peak"], "ours": "FSDP: " + engine_figures(fsdp),
             "baseline": "DDP: " + engine_figures(ddp), "notes": notes}
+
+
+def grown_row(name, figures: dict, shape: str, how: str, load: str, malloc_label: str, small: str) -> dict:
+    ddp, fsdp, scratch = figures["ddp", "grown"], figures["fsdp", "grown"], figures["fsdp", "plain"]
+    notes = (
+        f"ratio = DDP build peak / FSDP build peak, per rank, both grown by {GROWN_SCHEME} from {small} (randomly "
+        f"initialised): under FSDP each rank fills its shards one grown layer at a time, under DDP the model is grown "
+        f"whole on every rank. The FSDP run from scratch peaks at {mb(scratch['build'])} building: growing costs a "
+        f"rank {mb(fsdp['build'] - scratch['build'])} more (the small model, one grown layer, the embeddings and "
+        f"head), against {mb(ddp['build'] - scratch['build'])} more under DDP. Step peaks as the plain rows': "
+        f"{mb(fsdp['peak'])} (FSDP), {mb(ddp['peak'])} (DDP); loss of step {STEPS} from the same grown weights "
+        f"{fsdp['loss']:.4f} (FSDP), {ddp['loss']:.4f} (DDP). {shape}; {how}. {load}")
+    return {"benchmark": f"Grown start, build peak ({name}, {GROWN_SCHEME}, {PROCESSES} processes{malloc_label})",
+            "ratio": ddp["build"] / fsdp["build"], "ours": "FSDP, grown layer by layer: " + engine_figures(fsdp),
+            "baseline": "DDP, grown whole: " + engine_figures(ddp), "notes": notes}
 
 
 def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: str, malloc_label: str,

@@ -1,6 +1,7 @@
 """The growth baselines on small real Hugging Face models: exact layer copies for the depth
 schemes, unchanged logits for the function-preserving width schemes, AKI's rows from the
-next layer, direct copy's blocks, and clear errors for impossible requests."""
+next layer, direct copy's blocks, clear errors for impossible requests, and every scheme grown a
+layer at a time as a sharded run takes it."""
 
 import functools
 import json
@@ -10,9 +11,11 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, RobertaConfig, RobertaForMaskedLM
 
 from ligo.base.errors import UserError
-from ligo.growth.baselines import BASELINES, grow_baseline, net2net_selections
-from ligo.models.families import layout_of
-from ligo.models.loading import new_model_part
+from ligo.growth.baselines import BASELINES, BaselineGrowth, grow_baseline, net2net_selections
+from ligo.growth.grown_model import LayerByLayer
+from ligo.growth.schemes import WIDENING
+from ligo.models.families import family_of, layout_of
+from ligo.models.loading import empty_model, new_model_part
 
 VOCAB, POSITIONS = 300, 70
 
@@ -358,3 +361,32 @@ def test_untied_models_keep_logits(small_tied):
     with torch.no_grad():
         reference = net(input_ids=ids).logits
     assert (logits(large_cfg, grown, ids) - reference).abs().max().item() < 1e-4
+
+
+# -- 7. a layer at a time, as a sharded run takes them --------------------------------------------
+
+@pytest.mark.parametrize("scheme", BASELINES)
+def test_a_sharded_run_takes_each_baselines_weights_a_layer_at_a_time_equal_to_the_whole_growth(scheme):
+    """What an FSDP run does (ligo/training/sharding.py ``fill``): every parameter taken by name, in
+    the large model's order, from a ``LayerByLayer`` over the scheme's growth: each large layer is
+    grown once, in turn (one alive at a time), and every tensor equals the whole growth's (random
+    draws included: direct copy's new units, --grow_noise)."""
+    small_cfg = config()
+    large_cfg = {"stackbert": config(layers=3), "interpolation": config(layers=3),
+                 "net2net": config(hidden=128, heads=4, ffn=512)}.get(scheme, config(layers=3, hidden=128, heads=4,
+                                                                                       ffn=512))
+    noise = 0.1 if scheme in WIDENING else 0.0
+    state = small_state(model(small_cfg))
+    growth = BaselineGrowth(scheme, state, small_cfg, large_cfg, seed=3, noise=noise)
+    grown_layers = []
+
+    def grow_layer(j):
+        grown_layers.append(j)
+        return growth.grow_layer(j)
+
+    parts = LayerByLayer(grow_layer, growth.grow_outside_layers, family_of("bert").layers_path)
+    whole = grow_baseline(scheme, state, small_cfg, large_cfg, seed=3, noise=noise)
+    names = [name for name, _ in empty_model("bert", large_cfg).named_parameters()]
+    assert sorted(names) == sorted(whole)
+    assert all(torch.equal(parts.pop(name), whole[name]) for name in names)
+    assert grown_layers == list(range(large_cfg.num_hidden_layers))
