@@ -163,6 +163,7 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
             deferred = Deferred(SEED, tensors=LayerByLayer(growth.grow_layer, growth.grow_outside_layers, layers_path))
         else:
             model = materialize(growth.grow(), large, SEED)
+        del small_model, growth  # as a run: only the deferred weights refer to them, until filled
         units = list(model.get_submodule(layers_path))
     else:  # as build_operator_task: the operator whole on every rank, FSDP then shards it (one unit)
         small_model = new_model(small.model_type, small, SEED)

@@ -18,8 +18,9 @@
 - ``stackbert_direct_copy`` / ``interpolation_direct_copy``: StackBERT / interpolation depth,
   then each small tensor fills the top-left block of the large one; the rest keeps the values of
   the family's random initialisation of that part alone (a layer, or what lies outside the
-  layers: ``new_model_part``), so that a layer is grown without the rest of the model. This is how a depth-only method meets a target that is
-  also wider (the paper's BERT-Small -> BERT-Base): the new units start random.
+  layers: ``new_model_part``), so that a layer is grown without the rest of the model. This is
+  how a depth-only method meets a target that is also wider (the paper's BERT-Small ->
+  BERT-Base): the new units start random.
 
 The output side of a language model reuses the selection of the space the decoder reads (the residual
 stream's, or one that shares it: BERT's MLM head): the decoder is the word embedding

@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ligo.training.distributed import Context
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deferred:
     """Where a model built on the meta device (``empty_model``) takes its weights from once it is
     sharded, so that no rank holds it whole: ``folder``, a checkpoint of ours (each rank reads its
@@ -60,6 +60,9 @@ def fill(module: nn.Module, deferred: Deferred, ctx: Context):
                 whole = deferred.tensors.pop(name).detach().to(parameter.dtype)
                 mine = distribute_tensor(whole, parameter.device_mesh, parameter.placements, src_data_rank=None)
                 parameter.to_local().copy_(mine.to_local())
+        # Let go of what the weights came from (the small model, the operator, the growth), which
+        # the task still refers to: the run holds its shards only.
+        deferred.tensors = None
 
 
 def is_sharded(args) -> bool:
