@@ -6,6 +6,8 @@ that runs out (both stop at once, without a half checkpoint), ``--preempt_signal
 signal during a script's imports, and SIGUSR1 to the agent of docs/cluster.md's torchrun command."""
 
 import contextlib
+import functools
+import itertools
 import json
 import os
 import random
@@ -16,6 +18,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+import torch
 from conftest import REPO, run
 from training_helpers import (
     _warm_commands,
@@ -30,8 +33,10 @@ from training_helpers import (
 from transformers import AutoTokenizer
 
 from ligo.training.checkpoint import checkpoint_dir, list_checkpoints
+from ligo.training.distributed import Context
 from ligo.training.fault_injection import VARIABLE
-from ligo.training.preemption import EXIT_PREEMPTED, MARKER, REPEAT_SECONDS
+from ligo.training.preemption import EXIT_PREEMPTED, MARKER, REPEAT_SECONDS, in_data_worker
+from ligo.training.sampling import training_batches
 
 MAX_STEPS = 10
 
@@ -284,3 +289,31 @@ def test_sigusr1_to_the_agent_of_the_documented_torchrun_command_preempts(setup)
     assert_stopped_with_checkpoint(out, log.read_text(), "SIGUSR1")
     run(command)
     assert_same_end(setup.whole, out)
+
+
+class Keys:
+    """Eight items; an item is its key (epochs offset the keys)."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, key):
+        return key
+
+
+def signalled_on_start(signals, worker_id):
+    """A worker that SIGTERMs itself before ``in_data_worker`` ignores the signals: the signal every
+    process gets from SLURM, arriving while a DataLoader worker starts (torch's worker handler,
+    installed by then, dies of a SIGTERM: the parent then fails with "DataLoader worker is killed")."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    in_data_worker(signals, worker_id)
+
+
+def test_a_signal_to_a_data_worker_before_it_ignores_the_signals_is_dropped():
+    ctx = Context(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    signals = (signal.SIGTERM,)
+    batches = training_batches(Keys(), torch.tensor, ctx, batch_size=2, shuffle=False, seed=0, num_workers=1,
+                               worker_init_fn=functools.partial(signalled_on_start, signals), worker_signals=signals)
+    assert [batch.tolist() for _, _, batch in itertools.islice(batches, 5)] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and signal.SIGTERM not in signal.pthread_sigmask(
+        signal.SIG_BLOCK, [])  # this process: as before

@@ -139,6 +139,14 @@ def being_killed(pid: int) -> bool:
     return not alive(pid) or bool(pending >> 8 & 1) or bool(flags & 0x4)  # bit 8: SIGKILL; 0x4: PF_EXITING
 
 
+def parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup, tmp_path, warm_python):
     # Plain python workers (not the warm interpreter): what a user's torchrun starts.
     out = tmp_path / "out"
@@ -156,11 +164,16 @@ def test_workers_die_with_their_killed_torchrun_agent_and_the_run_resumes(setup,
         workers = [pid for pid in process_tree(agent.pid) if pid != agent.pid]
         agent.kill()  # the agent alone, as a node's OOM killer or a careless `kill -9` would
         agent.wait()
-        # at once, by the kernel: a DataLoader worker noticed its rank gone at its next poll, 5 s later.
-        # Killed at once, that is; a loaded machine may take seconds more to tear a process down.
+        # At once, by the kernel: a rank as its agent dies, a DataLoader worker as its rank does
+        # (before, a DataLoader worker noticed its rank gone at its next poll, 5 s later). Killed at
+        # once, that is: a loaded machine may take seconds to tear a rank down, and its DataLoader
+        # worker is killed when that ends, so a worker whose rank is being killed counts as killed.
+        def doomed(pid):
+            return being_killed(pid) or parent_of(pid) in workers and being_killed(parent_of(pid))
+
         deadline = time.monotonic() + 3
-        while not all(being_killed(pid) for pid in workers):
-            living = [p for p in workers if not being_killed(p)]
+        while not all(doomed(pid) for pid in workers):
+            living = [p for p in workers if not doomed(p)]
             assert time.monotonic() < deadline, f"workers {living} outlived the agent"
             time.sleep(0.1)
         deadline = time.monotonic() + 60

@@ -9,6 +9,7 @@ in the kernel (pending) instead of killing. The preemption handling takes over w
 handle them (evaluation only, ``--preempt_signals none``) releases them to their default
 action, death, as if never held. The state lives in the kernel's signal mask, not in Python."""
 
+import contextlib
 import signal
 
 HELD = (signal.SIGTERM, signal.SIGUSR1)  # a scheduler's stop and warning (SLURM --signal=USR1@T)
@@ -29,3 +30,15 @@ def pending(signals) -> list[signal.Signals]:
 def release():
     """Unblock ``HELD``: what is pending is delivered now, to the handlers installed by then."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+
+
+@contextlib.contextmanager
+def held(signals):
+    """``signals`` blocked in this thread for the block: processes forked in it (DataLoader
+    workers) start with them blocked, pending rather than acted on, until they unblock them; this
+    thread gets what arrived meanwhile when the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

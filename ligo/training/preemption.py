@@ -151,11 +151,14 @@ def stop_now(message: str):
 
 def in_data_worker(signals: tuple[signal.Signals, ...], worker_id: int):
     """DataLoader ``worker_init_fn``: a worker ignores the signals (SLURM signals every process;
-    the worker must not die of it mid-epoch, nor report it as its parent's), and dies with its rank."""
+    the worker must not die of it mid-epoch, nor report it as its parent's), and dies with its rank.
+    It starts with them blocked (``training_batches``' ``worker_signals``): one that came before
+    this ran (torch's own worker handler would have died of it) was pending, and ignoring drops it."""
     die_with_parent()
     signal.set_wakeup_fd(-1)
     for number in signals:
         signal.signal(number, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
 
 def write_marker(output_dir, step: int, signal_name: str, checkpoint: Path | None):

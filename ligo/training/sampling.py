@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ligo.base.errors import UserError
+from ligo.base.startup_signals import held
 from ligo.training.distributed import Context
 
 
@@ -48,10 +49,13 @@ def pin_memory_for(choice: str, device: torch.device) -> bool:
 
 def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: bool, seed: int, num_workers: int,
                      start_epoch: int = 0, start_batch: int = 0, pin_memory: bool | None = None,
-                     prefetch_factor: int | None = None, worker_init_fn=None):
+                     prefetch_factor: int | None = None, worker_init_fn=None, worker_signals=()):
     """Yield ``(epoch, batches consumed in that epoch, batch)`` forever, from a position.
 
-    ``pin_memory`` None: on CUDA only; ``prefetch_factor`` None: torch's default (with workers)."""
+    ``pin_memory`` None: on CUDA only; ``prefetch_factor`` None: torch's default (with workers);
+    ``worker_signals``: blocked while the workers start, so that each starts with them blocked
+    until its ``worker_init_fn`` deals with them (a signal to every process, as SLURM sends, must
+    not kill a worker before that: torch's worker handler dies of a SIGTERM)."""
     check_enough_data(dataset, ctx, batch_size, "the training data")
     if pin_memory is None:
         pin_memory = pin_memory_for("auto", ctx.device)
@@ -71,6 +75,8 @@ def training_batches(dataset, collate, ctx: Context, batch_size: int, shuffle: b
             # drives dropout and is restored exactly on resume.
             generator=torch.Generator(),
         )
-        for consumed, batch in enumerate(loader, start=skip_batches + 1):
+        with held(worker_signals):
+            batches = iter(loader)  # starts the workers
+        for consumed, batch in enumerate(batches, start=skip_batches + 1):
             yield epoch, consumed, batch
         epoch, skip_batches = epoch + 1, 0

@@ -269,7 +269,8 @@ class Trainer:
         batches = training_batches(self.data.train, self.data.collate, self.ctx, args.per_gpu_train_batch_size,
                                    args.shuffle, args.seed, args.num_workers, state.epoch, state.batches_in_epoch,
                                    self.pin_memory, args.prefetch_factor,
-                                   functools.partial(in_data_worker, self.preemption.signals))
+                                   functools.partial(in_data_worker, self.preemption.signals),
+                                   self.preemption.signals)
         window_loss = torch.zeros((), device=self.ctx.device)  # this rank's, since the last reduction
         if state.pending_window_losses:  # stopped between two reductions
             window_loss += state.pending_window_losses[self.ctx.rank]
