@@ -106,16 +106,16 @@ def test_one_and_two_processes_write_identical_files(tmp_path, bert_text, bert_t
 
 
 def test_sentence_index_splits_lines_into_sentences(roberta_tokenized, roberta_tokenizer_dir):
-    tokenizer = load_tokenizer(str(roberta_tokenizer_dir))
-    tokens, line_offsets, _ = outputs(roberta_tokenized, "valid", roberta_tokenizer_dir)
-    base = roberta_tokenized / f"en.valid.raw.{tokenizer_tag(str(roberta_tokenizer_dir))}"
+    tokenizer = load_tokenizer(str(roberta_tokenizer_dir))  # on the test split: the larger held-out one
+    tokens, line_offsets, _ = outputs(roberta_tokenized, "test", roberta_tokenizer_dir)
+    base = roberta_tokenized / f"en.test.raw.{tokenizer_tag(str(roberta_tokenizer_dir))}"
     sent_offsets = np.loadtxt(f"{base}.sent", dtype=np.int64)
     assert np.all(np.diff(sent_offsets) > 0)
     assert set(line_offsets) <= set(sent_offsets), "every line starts a sentence"
     assert len(sent_offsets) > 2 * len(line_offsets)
     sentences = [tokenizer.decode(tokens[a:b]).strip() for a, b in zip(sent_offsets[:-1], sent_offsets[1:])]
     # the spans are spaCy's sentences of each line (a sentence may rarely start inside a token)
-    lines = [line for line in (roberta_tokenized / "en.valid.raw").read_text().splitlines() if keep_line(line)]
+    lines = [line for line in (roberta_tokenized / "en.test.raw").read_text().splitlines() if keep_line(line)]
     expected = [sent.strip() for chars in sentence_texts(lines) for sent in chars]
     matches = len(set(sentences) & set(expected))
     assert matches > 0.95 * len(expected), (matches, len(expected))

@@ -23,6 +23,10 @@ import array, atexit, io, json, os, runpy, signal, socket, struct, sys, threadin
 # What every tool imports, once (the project's own code is left to each child).
 import numpy, torch, transformers, tokenizers, h5py, tqdm, configargparse, tensorboardX, matplotlib
 from transformers import BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
+# The other families' model classes and the torch.distributed parts every run imports (~0.2 s a run).
+from transformers import GPT2LMHeadModel, LlamaForCausalLM, RobertaForMaskedLM, ViTForImageClassification
+import torch.distributed.checkpoint, torch.distributed.checkpoint.state_dict, torch.distributed.fsdp
+import torch.distributed.elastic.agent.server.api, torch.distributed.run
 import transformers.loss.loss_utils
 import sklearn.model_selection, torchvision.datasets.folder, torchvision.transforms.v2  # the image runs'
 # transformers builds its table of checkpoint renamings (~1000 regular expressions, 0.5 s) at a
