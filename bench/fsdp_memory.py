@@ -25,7 +25,8 @@ on both ranks and for both engines.
   (``python -m torch.distributed.run --standalone --nproc_per_node 2 -m bench.fsdp_memory child
   ...``), one torch thread each (the two ranks share the machine's cores), host memory as our
   runs treat it: a DDP run keeps freed memory for the next step
-  (``ligo.base.host_memory.keep_freed_memory``), an FSDP run returns it (ligo/training/session.py).
+  (``ligo.base.host_memory.keep_freed_memory``), an FSDP run returns every block of 1 MB or more
+  as it is freed (``return_freed_memory``; ligo/training/session.py).
   Each rank builds the model as its engine does (above), wraps it, builds AdamW, and then, after
   ``gc.collect()`` and ``malloc_trim``, reads ``VmRSS`` ("before"), and ``VmHWM`` ("build
   peak": the process's peak so far, imports and building included). It then resets its
@@ -40,9 +41,10 @@ on both ranks and for both engines.
   What it counts is resident memory, the C heap's free blocks included: with freed memory kept
   (no trimming, no mmap), a block freed between two layers that later requests do not fit stays
   resident, and FSDP allocates and frees a layer's gathered parameters, gradients and
-  reduce-scatter buffers for every layer, between long-lived activations: kept, that freed memory
-  held FSDP's step peak at 0.9x DDP's, which is why FSDP runs return it. ``--malloc kept`` and
-  ``--malloc default`` measure both engines the same way, to show that cost.
+  reduce-scatter buffers for every layer, between long-lived activations: kept, or left to glibc's
+  default (whose mmap threshold rises to the largest block freed, so such blocks soon come from
+  the heap too), that freed memory stays resident, which is why FSDP runs return it.
+  ``--malloc kept`` and ``--malloc default`` measure both engines the same way, to show that cost.
 
 A run's whole-life peak is the larger of the build peak and the step peak; both are reported.
 Under FSDP no rank builds the whole model for a run from scratch (measured here) or a resumed one.
@@ -99,7 +101,8 @@ STEP_KINDS = ("plain", "operator_per_layer", "operator_whole", "grown")
 GROWN_SCHEME = "bert2bert_aki"  # width and depth, each new unit from the next layer: the most growing
 # --malloc: how the processes' C heap treats freed memory
 MALLOCS = {"runs": "host memory as our runs treat it: a DDP run keeps freed memory for the next step "
-                   "(keep_freed_memory: no mmap, no trimming), an FSDP run returns it (glibc's default)",
+                   "(keep_freed_memory: no mmap, no trimming), an FSDP run returns it (return_freed_memory: "
+                   "blocks of 1 MB or more mapped alone, unmapped when freed)",
            "kept": "freed host memory kept for the next step under both engines (not as an FSDP run)",
            "default": "glibc's default malloc under both engines (not as a DDP run)"}
 
@@ -128,7 +131,7 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     import torch.distributed as dist
 
     from bench.operator_overhead import configs, make_batch, release_freed_memory
-    from ligo.base.host_memory import keep_freed_memory
+    from ligo.base.host_memory import keep_freed_memory, return_freed_memory
     from ligo.base.parent_death import die_with_parent
     from ligo.growth.baselines import BaselineGrowth
     from ligo.growth.grown_model import GrownModel, LayerByLayer, materialize
@@ -142,6 +145,8 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     die_with_parent()  # the parent is torchrun's agent
     if malloc == "kept" or (malloc == "runs" and engine == "ddp"):
         keep_freed_memory()  # as a DDP training run does (ligo/training/session.py)
+    elif malloc == "runs":
+        return_freed_memory()  # as an FSDP training run does
     ctx = distributed.init(TIMEOUT_SECONDS)
     torch.manual_seed(SEED)
     small, large = configs(family)

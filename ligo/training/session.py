@@ -134,10 +134,12 @@ def run_session(args, build_task):
 def _run(args, build_task, ctx):
     """Everything a rank does; what it holds (the DDP model) goes when it returns."""
     if args.data_parallel != "fsdp":
-        # No page faults for every step's tensors (ligo/base/host_memory.py). Not under FSDP, chosen
-        # for memory: its per-layer gathers and frees, kept, held its CPU step peak at 0.9x DDP's
-        # (python -m bench.fsdp_memory --malloc kept) where returning them gives 0.6x.
+        # No page faults for every step's tensors (ligo/base/host_memory.py).
         host_memory.keep_freed_memory()
+    else:
+        # FSDP, chosen for memory: its per-layer gathers and frees, kept (or left to glibc's
+        # default, which keeps them in effect), hold far more than the step uses on a CPU.
+        host_memory.return_freed_memory()
     torch.manual_seed(args.seed + ctx.rank)  # dropout differs between ranks, not between runs
     what = Path(sys.argv[0]).name or "a training run"
     lock = distributed.on_main(ctx, "claiming --output_dir", lambda: claim_output_dir(args.output_dir, what))
