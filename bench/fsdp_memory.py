@@ -292,6 +292,10 @@ def measure(family: str, batch_size: int, malloc: str = "runs", steps: tuple[str
     return rows
 
 
+def row(benchmark: str, ratio: float, ours: str, baseline: str, notes: str) -> dict:
+    return {"benchmark": benchmark, "ratio": ratio, "ours": ours, "baseline": baseline, "notes": notes}
+
+
 def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, malloc_label: str) -> dict:
     peak_fraction = fsdp["peak"] / ddp["peak"]
     whole_fraction = fsdp["whole_life"] / ddp["whole_life"]
@@ -308,9 +312,8 @@ def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, mall
         f"{mb(fsdp['whole_life'])} against {mb(ddp['whole_life'])}, {whole_fraction:.2f}x (target {whole_met} on "
         f"that count). {shape}; plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. "
         f"{load}")
-    return {"benchmark": f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})",
-            "ratio": ddp["peak"] / fsdp["peak"], "ours": "FSDP: " + engine_figures(fsdp),
-            "baseline": "DDP: " + engine_figures(ddp), "notes": notes}
+    return row(f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})", ddp["peak"] / fsdp["peak"],
+               "FSDP: " + engine_figures(fsdp), "DDP: " + engine_figures(ddp), notes)
 
 
 def grown_row(name, figures: dict, shape: str, how: str, load: str, malloc_label: str, small: str) -> dict:
@@ -323,9 +326,9 @@ def grown_row(name, figures: dict, shape: str, how: str, load: str, malloc_label
         f"head), against {mb(ddp['build'] - scratch['build'])} more under DDP. Step peaks as the plain rows': "
         f"{mb(fsdp['peak'])} (FSDP), {mb(ddp['peak'])} (DDP); loss of step {STEPS} from the same grown weights "
         f"{fsdp['loss']:.4f} (FSDP), {ddp['loss']:.4f} (DDP). {shape}; {how}. {load}")
-    return {"benchmark": f"Grown start, build peak ({name}, {GROWN_SCHEME}, {PROCESSES} processes{malloc_label})",
-            "ratio": ddp["build"] / fsdp["build"], "ours": "FSDP, grown layer by layer: " + engine_figures(fsdp),
-            "baseline": "DDP, grown whole: " + engine_figures(ddp), "notes": notes}
+    return row(f"Grown start, build peak ({name}, {GROWN_SCHEME}, {PROCESSES} processes{malloc_label})",
+               ddp["build"] / fsdp["build"], "FSDP, grown layer by layer: " + engine_figures(fsdp),
+               "DDP, grown whole: " + engine_figures(ddp), notes)
 
 
 def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: str, malloc_label: str,
@@ -350,10 +353,9 @@ def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: s
         f"{small}), GrownModel, AdamW over what it learns; "
         f"under FSDP one unit (its parameters are stacked over the large layers), gathered for the step. {shape}; "
         f"{how}. {load}")
-    return {"benchmark": f"Operator step memory under {engine.upper()} ({name}, {PROCESSES} processes{malloc_label})",
-            "ratio": plain["peak"] / per_layer["peak"],
-            "ours": "operator, grown per layer: " + engine_figures(per_layer),
-            "baseline": "plain step of the large model: " + engine_figures(plain), "notes": notes}
+    return row(f"Operator step memory under {engine.upper()} ({name}, {PROCESSES} processes{malloc_label})",
+               plain["peak"] / per_layer["peak"], "operator, grown per layer: " + engine_figures(per_layer),
+               "plain step of the large model: " + engine_figures(plain), notes)
 
 
 @exit_on_user_error

@@ -22,10 +22,15 @@ print(applied, sum(faults[{STEPS} // 2:]))
 PAGES_OF_64MB = 64 * 2**20 // 4096
 
 
+def measured(script: str, mode: str) -> tuple[str, int]:
+    """``script`` run in a fresh python with ``mode``: whether the setting applied, and its count."""
+    out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True).stdout
+    applied, count = out.split()
+    return applied, int(count)
+
+
 def faults_of_last_steps(mode: str) -> tuple[str, int]:
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, check=True).stdout
-    applied, faults = out.split()
-    return applied, int(faults)
+    return measured(SCRIPT, mode)
 
 
 def test_freed_memory_is_reused_without_page_faults():
@@ -61,9 +66,7 @@ print(applied, before - resident_mb())
 
 
 def returned_mb(mode: str) -> tuple[str, int]:
-    out = subprocess.run([sys.executable, "-c", HOLES, mode], capture_output=True, text=True, check=True).stdout
-    applied, returned = out.split()
-    return applied, int(returned)
+    return measured(HOLES, mode)
 
 
 def test_an_fsdp_run_returns_freed_blocks_that_glibc_would_keep_as_holes():
