@@ -33,7 +33,7 @@ from transformers import AutoModelForCausalLM
 from ligo.growth.grown_model import GrownModel, operator_step_flops
 from ligo.growth.operator import LiGOOperator
 from ligo.models.families import family_of
-from ligo.models.loading import load_config, new_model
+from ligo.models.loading import load_config, new_model, shard_readable
 from ligo.tasks.grow import main as grow
 from ligo.training.fault_injection import VARIABLE
 from ligo.training.layer_drop import LayerDrop
@@ -274,3 +274,22 @@ def test_mslt_trains_under_fsdp_as_in_one_process(runs, tmp_path):
     start, stage_one = (weights(sharded / f"checkpoints/checkpoint-{step:08d}") for step in (0, 2))
     assert torch.equal(start["model.embed_tokens.weight"], stage_one["model.embed_tokens.weight"])  # frozen
     assert not torch.equal(start["model.layers.2.mlp.up_proj.weight"], stage_one["model.layers.2.mlp.up_proj.weight"])
+
+
+def test_an_fsdp_run_reads_only_its_slices_of_a_model_folder_users_bring(runs, tmp_path):
+    """--model_name_or_path under FSDP: a folder holding exactly the model's tensors (here saved
+    in bfloat16) is read a rank's slices at a time through DCP, upcast as read_model upcasts;
+    another class of the family (no head) is read whole first, as before."""
+    root, config, model_config, _, _, _, python = runs
+    llama_config = load_config("llama", str(model_config))
+    source = AutoModelForCausalLM.from_pretrained(str(root / "init")).to(torch.bfloat16)
+    source.save_pretrained(str(tmp_path / "bf16"))
+    assert shard_readable("llama", str(tmp_path / "bf16"), llama_config) == tmp_path / "bf16"
+    source.model.save_pretrained(str(tmp_path / "base"))  # LlamaModel: no lm_head
+    assert shard_readable("llama", str(tmp_path / "base"), llama_config) is None
+    out = tmp_path / "out"
+    run(lm_command(config, model_config, out, "--data_parallel", "fsdp", "--per_gpu_train_batch_size", "4",
+                   "--model_name_or_path", tmp_path / "bf16", "--max_steps", "1", processes=2, python=python,
+                   warm_agent=True))
+    start, saved = weights(out / "checkpoints/checkpoint-00000000"), load_file(str(tmp_path / "bf16/model.safetensors"))
+    assert start.keys() == saved.keys() and all(torch.equal(start[k], saved[k].float()) for k in saved)

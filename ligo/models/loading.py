@@ -136,6 +136,36 @@ def new_model_part(model_type: str, config: PretrainedConfig, seed: int, layer: 
     return {prefix + name: tensor.detach() for name, tensor in part.named_parameters()}
 
 
+def shard_readable(model_type: str, path: str, config: PretrainedConfig) -> Path | None:
+    """``path`` as a folder each rank of a sharded run can read its own slices of (DCP's
+    ``HuggingFaceStorageReader``, as a resumed run does), or None where the model must be read
+    whole first (``read_model``): a hub id, or a folder whose safetensors tensors are not exactly
+    the family's pretraining model's for ``config`` (names and shapes: another class, a missing
+    head, a prefix) or that holds other safetensors files. Checked from the files' headers, as
+    ``read_model`` checks what it reads: safetensors only, checksums, the family."""
+    folder = Path(path)
+    files = _weight_files(folder) if folder.is_dir() else []
+    if not files or sorted(folder.glob("*.safetensors")) != sorted(files):
+        return None
+    require_safetensors(path, "model")
+    verify_model_files(path)
+    saved = _saved_config(path, None)
+    if saved.model_type != model_type:
+        raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
+                        f"pass a {model_type} checkpoint (growth and training stay within one family)")
+    model = empty_model(model_type, config)
+    state = model.state_dict()
+    # What a checkpoint holds: each tensor once (a tied one under its parameter's name).
+    own = [name for name, _ in model.named_parameters()] + [name for name, _ in model.named_buffers() if name in state]
+    shapes = {}
+    for file in files:
+        with safe_open(str(file), framework="pt") as weights:
+            shapes.update({key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()})
+    if shapes != {name: tuple(state[name].shape) for name in own}:
+        return None
+    return folder
+
+
 def load_model(model_type: str, path: str, config: PretrainedConfig | None = None,
                cache_dir: str | None = None, new_head_seed: int | None = None) -> PreTrainedModel:
     """A model from a Hugging Face checkpoint folder or hub id: safetensors only, never a pickle

@@ -15,7 +15,7 @@ from ligo.growth.schemes import GROW_SCHEMES
 from ligo.models import families
 from ligo.models.families import check_growable, family_of, space_sizes
 from ligo.models.flops import BACKWARD_TO_FORWARD
-from ligo.models.loading import empty_model, load_model, new_model
+from ligo.models.loading import empty_model, load_model, new_model, shard_readable
 from ligo.models.target_config import target_name
 from ligo.tasks.ki import KnowledgeInheritance
 from ligo.tasks.mslt import MSLTSchedule, MSLTTask, stage_depths
@@ -194,7 +194,11 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
             deferred = Deferred(args.seed, tensors=grown_parameters(args, config, tokenizer=tokenizer,
                                                                     layer_by_layer=True))
         elif args.model_name_or_path:
-            deferred = Deferred(args.seed, tensors=load_initial_model(args, config).state_dict())
+            # Each rank reads its own slices of a folder that holds exactly this model's tensors;
+            # any other (a hub id, another class of the family, a missing head) is read whole first.
+            folder = shard_readable(args.model_type, args.model_name_or_path, config)
+            deferred = (Deferred(args.seed, folder=folder) if folder is not None else
+                        Deferred(args.seed, tensors=load_initial_model(args, config).state_dict()))
         else:
             deferred = Deferred(args.seed)
     elif resume_from is not None:
