@@ -136,6 +136,19 @@ def new_model_part(model_type: str, config: PretrainedConfig, seed: int, layer: 
     return {prefix + name: tensor.detach() for name, tensor in part.named_parameters()}
 
 
+def checked_config(model_type: str, path: str, cache_dir: str | None) -> PretrainedConfig:
+    """The saved config of model ``path``, once its files are checked as any model's are before it
+    is read: safetensors only, its checksums where it records them, the family of --model_type."""
+    require_safetensors(path, "model")
+    verify_model_files(path)
+    saved = _saved_config(path, cache_dir)
+    if saved.model_type != model_type:
+        # Loaded anyway, a model of the other family would silently get random weights.
+        raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
+                        f"pass a {model_type} checkpoint (growth and training stay within one family)")
+    return saved
+
+
 def shard_readable(model_type: str, path: str, config: PretrainedConfig) -> Path | None:
     """``path`` as a folder each rank of a sharded run can read its own slices of (DCP's
     ``HuggingFaceStorageReader``, as a resumed run does), or None where the model must be read
@@ -147,12 +160,7 @@ def shard_readable(model_type: str, path: str, config: PretrainedConfig) -> Path
     files = _weight_files(folder) if folder.is_dir() else []
     if not files or sorted(folder.glob("*.safetensors")) != sorted(files):
         return None
-    require_safetensors(path, "model")
-    verify_model_files(path)
-    saved = _saved_config(path, None)
-    if saved.model_type != model_type:
-        raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
-                        f"pass a {model_type} checkpoint (growth and training stay within one family)")
+    checked_config(model_type, path, None)
     model = empty_model(model_type, config)
     state = model.state_dict()
     # What a checkpoint holds: each tensor once (a tied one under its parameter's name).
@@ -180,13 +188,7 @@ def read_model(model_type: str, path: str, config: PretrainedConfig | None = Non
     initialises it (the same seed, the same head); weights the pretraining class has no place for
     are dropped. Both are noted in ``LoadedModel.notes``."""
     family = family_of(model_type)
-    require_safetensors(path, "model")
-    verify_model_files(path)
-    saved = _saved_config(path, cache_dir)
-    if saved.model_type != model_type:
-        # Loaded anyway, a model of the other family would silently get random weights.
-        raise UserError(f"model '{path}' is a {saved.model_type} model but --model_type is {model_type}; "
-                        f"pass a {model_type} checkpoint (growth and training stay within one family)")
+    saved = checked_config(model_type, path, cache_dir)
     try:
         with quiet_load_report(), torch.random.fork_rng(devices=[]):
             # Whatever the checkpoint lacks is initialised from the global generator: seeded, so
