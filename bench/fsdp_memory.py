@@ -34,7 +34,9 @@ on both ranks and for both engines.
   MEMORY_STEPS steps (the first allocates AdamW's state) is the peak of the steps alone ("step
   peak"); step memory = step peak - before. Every step starts after a barrier; its time is the
   slower rank's, and the median of the steps after the first is reported. Each figure is the
-  larger of the two ranks'.
+  larger of the two ranks'. Each rank also reads ``VmRSS`` right after its imports and process
+  group, before any model ("runtime": torch's and transformers' code and data, ~0.6 GB); the
+  plain rows report the step peak less it beside, what a GPU's memory would count.
 - Why VmHWM: it is the process's own high-water mark of resident memory, read from
   ``/proc/self/status``; ``getrusage().ru_maxrss`` is not used, because a child started by
   ``subprocess`` (vfork + exec) inherits its parent's peak in it, and it cannot be reset.
@@ -149,6 +151,7 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
         return_freed_memory()  # as an FSDP training run does
     ctx = distributed.init(TIMEOUT_SECONDS)
     torch.manual_seed(SEED)
+    runtime = proc_status_kb("VmRSS")  # imports and the process group, before any model: what a GPU would not count
     small, large = configs(family)
     batch = make_batch(batch_size, family)
     args = SimpleNamespace(data_parallel=engine, bf16=False, fsdp_cpu_offload=False, weight_decay=WEIGHT_DECAY)
@@ -197,8 +200,8 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
         if step + 1 == MEMORY_STEPS:
             step_peak = proc_status_kb("VmHWM")
     local_parameters = sum(p.to_local().numel() if hasattr(p, "to_local") else p.numel() for p in model.parameters())
-    result = {"rank": ctx.rank, "before_kb": before, "build_peak_kb": build_peak, "step_peak_kb": step_peak,
-              "peak_reset": reset, "seconds": seconds, "threads": torch.get_num_threads(),
+    result = {"rank": ctx.rank, "runtime_kb": runtime, "before_kb": before, "build_peak_kb": build_peak,
+              "step_peak_kb": step_peak, "peak_reset": reset, "seconds": seconds, "threads": torch.get_num_threads(),
               "local_parameters": local_parameters, "loss": float(loss)}
     gathered = distributed.gather_to_main(result, ctx)
     if ctx.is_main:
@@ -248,7 +251,8 @@ def summarise(ranks: list[dict]) -> dict:
             "step": max(r["step_peak_kb"] - r["before_kb"] for r in ranks),
             "whole_life": max(max(r["build_peak_kb"], r["step_peak_kb"]) for r in ranks),
             "time": statistics.median(steps[1:]), "steps": steps, "parameters": worst("local_parameters"),
-            "reset": all(r["peak_reset"] for r in ranks), "threads": ranks[0]["threads"], "loss": ranks[0]["loss"]}
+            "reset": all(r["peak_reset"] for r in ranks), "threads": ranks[0]["threads"], "loss": ranks[0]["loss"],
+            "model_peak": max(r["step_peak_kb"] - r["runtime_kb"] for r in ranks)}
 
 
 def engine_figures(f: dict) -> str:
@@ -310,8 +314,10 @@ def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, mall
         f"scratch; a grown run's: the grown rows) and {mb(ddp['build'])} "
         f"under DDP (the whole model on every rank); counting it, the whole-life peak is "
         f"{mb(fsdp['whole_life'])} against {mb(ddp['whole_life'])}, {whole_fraction:.2f}x (target {whole_met} on "
-        f"that count). {shape}; plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. "
-        f"{load}")
+        f"that count). Less each process's runtime (VmRSS after its imports and process group, before any model: "
+        f"what GPU memory would not count), the step peak is {mb(fsdp['model_peak'])} under FSDP against "
+        f"{mb(ddp['model_peak'])} under DDP, {fsdp['model_peak'] / ddp['model_peak']:.2f}x. {shape}; plain step "
+        f"(forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. {load}")
     return row(f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})", ddp["peak"] / fsdp["peak"],
                "FSDP: " + engine_figures(fsdp), "DDP: " + engine_figures(ddp), notes)
 
