@@ -73,6 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -283,24 +284,38 @@ def measure(family: str, batch_size: int, malloc: str = "runs", steps: tuple[str
            f"malloc_trim), build peak = VmHWM then; {peak_rule} {MEMORY_STEPS} steps; each figure the larger of the "
            f"{PROCESSES} ranks'")
     labels = {"runs": "", "kept": ", freed memory kept by both", "default": ", glibc default malloc for both"}
-    rows = []
+    rows = Rows(name, config_label(MODELS[family][0]), shape, how, load, labels[malloc])
+    made = []
     if "plain" in steps:
-        rows.append(plain_row(name, figures["ddp", "plain"], figures["fsdp", "plain"], shape, how, load,
-                              labels[malloc]))
+        made.append(plain_row(rows, figures["ddp", "plain"], figures["fsdp", "plain"]))
     if "plain" in steps and "grown" in steps:
-        rows.append(grown_row(name, figures, shape, how, load, labels[malloc], config_label(MODELS[family][0])))
+        made.append(grown_row(rows, figures))
     if "plain" in steps and "operator_per_layer" in steps:
-        for engine in ENGINES:
-            rows.append(operator_row(name, engine, figures, shape, how, load, labels[malloc],
-                                     config_label(MODELS[family][0])))
-    return rows
+        made += [operator_row(rows, engine, figures) for engine in ENGINES]
+    return made
 
 
-def row(benchmark: str, ratio: float, ours: str, baseline: str, notes: str) -> dict:
-    return {"benchmark": benchmark, "ratio": ratio, "ours": ours, "baseline": baseline, "notes": notes}
+@dataclass
+class Rows:
+    """What every row of one model's measurement says alike: the model in its title, and how it
+    was measured at the end of its notes."""
+
+    name: str  # the model, as the row's title names it
+    small: str  # the small model the operator and the grown start come from
+    shape: str
+    how: str
+    load: str
+    malloc_label: str
+
+    def row(self, title: str, ratio: float, ours: str, baseline: str, notes: str, detail: str = "",
+            step: str = "") -> dict:
+        """``detail``: more for the title's parentheses; ``step``: what step was timed, if the title does not say."""
+        return {"benchmark": f"{title} ({self.name}{detail}, {PROCESSES} processes{self.malloc_label})",
+                "ratio": ratio, "ours": ours, "baseline": baseline,
+                "notes": f"{notes} {self.shape}; {step}{self.how}. {self.load}"}
 
 
-def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, malloc_label: str) -> dict:
+def plain_row(rows: Rows, ddp: dict, fsdp: dict) -> dict:
     peak_fraction = fsdp["peak"] / ddp["peak"]
     whole_fraction = fsdp["whole_life"] / ddp["whole_life"]
     met = "met" if peak_fraction <= TARGET else "NOT met"
@@ -316,29 +331,28 @@ def plain_row(name, ddp: dict, fsdp: dict, shape: str, how: str, load: str, mall
         f"{mb(fsdp['whole_life'])} against {mb(ddp['whole_life'])}, {whole_fraction:.2f}x (target {whole_met} on "
         f"that count). Less each process's runtime (VmRSS after its imports and process group, before any model: "
         f"what GPU memory would not count), the step peak is {mb(fsdp['model_peak'])} under FSDP against "
-        f"{mb(ddp['model_peak'])} under DDP, {fsdp['model_peak'] / ddp['model_peak']:.2f}x. {shape}; plain step "
-        f"(forward, backward, fused AdamW over parameter_groups, zero_grad); {how}. {load}")
-    return row(f"FSDP plain step memory ({name}, {PROCESSES} processes{malloc_label})", ddp["peak"] / fsdp["peak"],
-               "FSDP: " + engine_figures(fsdp), "DDP: " + engine_figures(ddp), notes)
+        f"{mb(ddp['model_peak'])} under DDP, {fsdp['model_peak'] / ddp['model_peak']:.2f}x.")
+    return rows.row("FSDP plain step memory", ddp["peak"] / fsdp["peak"], "FSDP: " + engine_figures(fsdp),
+                    "DDP: " + engine_figures(ddp), notes,
+                    step="plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); ")
 
 
-def grown_row(name, figures: dict, shape: str, how: str, load: str, malloc_label: str, small: str) -> dict:
+def grown_row(rows: Rows, figures: dict) -> dict:
     ddp, fsdp, scratch = figures["ddp", "grown"], figures["fsdp", "grown"], figures["fsdp", "plain"]
     notes = (
-        f"ratio = DDP build peak / FSDP build peak, per rank, both grown by {GROWN_SCHEME} from {small} (randomly "
+        f"ratio = DDP build peak / FSDP build peak, per rank, both grown by {GROWN_SCHEME} from {rows.small} (randomly "
         f"initialised): under FSDP each rank fills its shards one grown layer at a time, under DDP the model is grown "
         f"whole on every rank. The FSDP run from scratch peaks at {mb(scratch['build'])} building: growing costs a "
         f"rank {mb(fsdp['build'] - scratch['build'])} more (the small model, one grown layer, the embeddings and "
         f"head), against {mb(ddp['build'] - scratch['build'])} more under DDP. Step peaks as the plain rows': "
         f"{mb(fsdp['peak'])} (FSDP), {mb(ddp['peak'])} (DDP); loss of step {STEPS} from the same grown weights "
-        f"{fsdp['loss']:.4f} (FSDP), {ddp['loss']:.4f} (DDP). {shape}; {how}. {load}")
-    return row(f"Grown start, build peak ({name}, {GROWN_SCHEME}, {PROCESSES} processes{malloc_label})",
-               ddp["build"] / fsdp["build"], "FSDP, grown layer by layer: " + engine_figures(fsdp),
-               "DDP, grown whole: " + engine_figures(ddp), notes)
+        f"{fsdp['loss']:.4f} (FSDP), {ddp['loss']:.4f} (DDP).")
+    return rows.row("Grown start, build peak", ddp["build"] / fsdp["build"],
+                    "FSDP, grown layer by layer: " + engine_figures(fsdp), "DDP, grown whole: " + engine_figures(ddp),
+                    notes, detail=f", {GROWN_SCHEME}")
 
 
-def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: str, malloc_label: str,
-                 small: str) -> dict:
+def operator_row(rows: Rows, engine: str, figures: dict) -> dict:
     plain, per_layer = figures[engine, "plain"], figures[engine, "operator_per_layer"]
     fraction = per_layer["peak"] / plain["peak"]
     met = "met" if fraction <= OPERATOR_TARGET else "NOT met"
@@ -351,17 +365,16 @@ def operator_row(name, engine: str, figures: dict, shape: str, how: str, load: s
     other = "ddp" if engine == "fsdp" else "fsdp"
     across = "" if (other, "operator_per_layer") not in figures else (
         f" The same operator step under {other.upper()}: step peak {mb(figures[other, 'operator_per_layer']['peak'])}.")
+    options = ", ".join(f"{k}={v!r}" for k, v in OPTIONS.items())
     notes = (
         f"ratio = plain step peak / operator step peak, per rank, both under {engine.upper()}: the operator step "
         f"(grown per layer, --operator_growth per_layer) peaks at {fraction:.2f}x the plain step's, the issue's target "
         f"(at most {OPERATOR_TARGET}x the plain step of the same engine) is {met}.{whole_note}{across} The operator: "
-        f"bench.operator_overhead's (LiGOOptions({', '.join(f'{k}={v!r}' for k, v in OPTIONS.items())}), small model "
-        f"{small}), GrownModel, AdamW over what it learns; "
-        f"under FSDP one unit (its parameters are stacked over the large layers), gathered for the step. {shape}; "
-        f"{how}. {load}")
-    return row(f"Operator step memory under {engine.upper()} ({name}, {PROCESSES} processes{malloc_label})",
-               plain["peak"] / per_layer["peak"], "operator, grown per layer: " + engine_figures(per_layer),
-               "plain step of the large model: " + engine_figures(plain), notes)
+        f"bench.operator_overhead's (LiGOOptions({options}), small model {rows.small}), GrownModel, AdamW over what it "
+        "learns; under FSDP one unit (its parameters are stacked over the large layers), gathered for the step.")
+    return rows.row(f"Operator step memory under {engine.upper()}", plain["peak"] / per_layer["peak"],
+                    "operator, grown per layer: " + engine_figures(per_layer),
+                    "plain step of the large model: " + engine_figures(plain), notes)
 
 
 @exit_on_user_error
