@@ -7,6 +7,7 @@ import torch
 
 from ligo.base.errors import UserError
 from ligo.tasks.arguments import build_parser, parse_args
+from ligo.tasks.operator import operator_growth
 
 # The users' commands from the authors' README (paths filled in).
 USER_COMMANDS = [
@@ -120,6 +121,16 @@ def test_gpu_node_options_are_off_by_default():
     args = parse_args(shlex.split(BASE))
     assert (args.torch_compile, args.torch_compile_backend) == (False, "inductor")
     assert (args.prefetch_factor, args.pin_memory) == (None, "auto")  # auto: pinned exactly on CUDA
+
+
+def test_the_operator_step_grows_per_layer_where_memory_is_asked_for():
+    def growth(flags):
+        return operator_growth(parse_args(shlex.split(BASE + flags)))
+
+    assert [growth(""), growth("--gradient_checkpointing"), growth("--data_parallel fsdp")] == \
+        ["whole", "per_layer", "per_layer"]
+    assert growth("--gradient_checkpointing --operator_growth per_layer") == "per_layer"
+    assert growth("--data_parallel fsdp --operator_growth whole") == "whole"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="--pin_memory on is allowed on a GPU")

@@ -359,6 +359,14 @@ def operator_fsdp_fp16(tmp, world):
 
 
 @case
+def operator_gradient_checkpointing_grown_whole(tmp, world):
+    return Case(operator(world, tmp, "--source_model_path", world.small_model, "--gradient_checkpointing",
+                         "--operator_growth", "whole"),
+                ("--gradient_checkpointing with --operator_growth whole: the operator step recomputes each layer (its "
+                 "growth too) only when grown per layer; drop --operator_growth whole",))
+
+
+@case
 def lm_output_dir_unwritable(tmp, world):
     return Case(lm(world, tmp, "--output_dir", f"{UNWRITABLE}/run"),
                 (f"cannot create --output_dir '{UNWRITABLE}/run'", "choose a folder you can write to"))

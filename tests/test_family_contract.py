@@ -7,12 +7,14 @@ on a tiny model of each: a new family is added to ``TINY`` and passes these or i
   small model's weights;
 - a model made a part (a layer) at a time has every parameter, initialised as the family does;
 - its FLOPs formula's matmul terms equal what torch's FlopCounterMode counts in a forward pass;
+- its layers recompute under --gradient_checkpointing, to the same loss and gradients;
 - a LiGO operator step growing the large model per layer (``GrownModel(per_layer=True)``, each
   layer grown inside the forward and again in the backward) gives the loss and gradients of one
   growing it whole.
 """
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -25,6 +27,7 @@ from ligo.models.families import FAMILIES, family_of, matmul_forward_flops
 from ligo.models.layout import Space, linear, norm
 from ligo.models.loading import new_model, new_model_part
 from ligo.models.vit_flops import sequence_length
+from ligo.tasks.lm import recomputing
 
 SEQ = 7
 # Per family: a tiny config's fields (eager attention: FlopCounterMode sees its matmuls).
@@ -175,6 +178,38 @@ def test_per_layer_growth_gives_the_loss_and_gradients_of_whole_growth(model_typ
     for name, gradient in whole.items():
         difference, size = (layer[name] - gradient).norm().item(), gradient.norm().item()
         assert difference <= 1e-5 * size or size < 1e-8 and difference < 1e-9, (name, difference, size)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_gradient_checkpointing_recomputes_every_layer_and_gives_the_same_loss_and_gradients(model_type):
+    """--gradient_checkpointing (``recomputing``) on the family's model: each layer of its layer
+    list runs again in the backward (inside it: hooks on the layer itself stay outside), with the
+    forward's random state, so dropout masks and gradients are those of the step without it."""
+    config = tiny(model_type)
+    inputs, _ = model_input(model_type, config)
+    inputs = {name: tensor.repeat(2, *[1] * (tensor.dim() - 1)) for name, tensor in inputs.items()}
+    inputs["labels"] = inputs["input_ids"] if "input_ids" in inputs else torch.tensor([0, 2])
+    family = family_of(model_type)
+    results = []
+    for recompute in (False, True):
+        model = recomputing(new_model(model_type, config, seed=0), SimpleNamespace(gradient_checkpointing=recompute))
+        model.train()
+        runs = []
+
+        def count(*_, runs=runs):
+            runs.append(1)
+
+        for layer in model.get_submodule(family.layers_path):
+            next(layer.children()).register_forward_hook(count)  # a module run inside the layer's forward
+        torch.manual_seed(2)
+        loss = family.run_batch(model, inputs).loss
+        in_forward = len(runs)
+        loss.backward()
+        assert (in_forward, len(runs)) == (config.num_hidden_layers, config.num_hidden_layers * (1 + recompute))
+        results.append((loss.item(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (kept_loss, kept), (recomputed_loss, recomputed) = results
+    assert recomputed_loss == kept_loss and kept.keys() == recomputed.keys()
+    assert all(torch.allclose(recomputed[n], kept[n], rtol=1e-6, atol=1e-9) for n in kept)
 
 
 def test_a_family_may_declare_tensors_without_bias():

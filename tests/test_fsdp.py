@@ -296,23 +296,28 @@ def test_an_fsdp_run_reads_only_its_slices_of_a_model_folder_users_bring(runs, t
     assert start.keys() == saved.keys() and all(torch.equal(start[k], saved[k].float()) for k in saved)
 
 
-def test_cpu_offload_trains_the_same_and_bf16_close_with_float32_state(runs, tmp_path):
+def test_cpu_offload_and_recomputation_train_the_same_and_bf16_close_with_float32_state(runs, tmp_path):
     """--fsdp_cpu_offload (FSDP's CPUOffloadPolicy: shards and their optimizer step on the host)
-    trains the numbers of the run without it; --bf16 (FSDP's MixedPrecisionPolicy: bfloat16
-    compute, float32 gradient reduction and optimizer state) trains close to them, and its
-    checkpoints hold float32 weights."""
+    and --gradient_checkpointing (each layer recomputed in the backward, inside FSDP's gathering
+    of it) train the numbers of the run without them; --bf16 (FSDP's MixedPrecisionPolicy:
+    bfloat16 compute, float32 gradient reduction and optimizer state) trains close to them, and
+    its checkpoints hold float32 weights."""
     root, config, model_config, _, two, _, python = runs
     runs_of = {}
-    for name, flags in {"offload": ["--fsdp_cpu_offload"], "bf16": ["--bf16"]}.items():
+    for name, flags in {"offload": ["--fsdp_cpu_offload"], "recompute": ["--gradient_checkpointing"],
+                        "bf16": ["--bf16"]}.items():
         runs_of[name] = tmp_path / name
         run(lm_command(config, model_config, runs_of[name], "--data_parallel", "fsdp", "--per_gpu_train_batch_size",
                        "4", *flags, processes=2, python=python, warm_agent=True))
     expected = read_metrics(two)
-    for x, y in zip(expected, read_metrics(runs_of["offload"]), strict=True):
+    for x, y, z in zip(expected, read_metrics(runs_of["offload"]), read_metrics(runs_of["recompute"]), strict=True):
         assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-6), (x, y)
+        assert z["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-6) and z["flops"] == x["flops"], (x, z)
     for x, y in zip(expected, read_metrics(runs_of["bf16"]), strict=True):
         assert y["eval_loss"] == pytest.approx(x["eval_loss"], rel=1e-2), (x, y)
     final = "checkpoints/checkpoint-00000006"
-    a, b = weights(two / final), weights(runs_of["offload"] / final)
-    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    a = weights(two / final)
+    for name in ("offload", "recompute"):
+        b = weights(runs_of[name] / final)
+        assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6, name
     assert all(t.dtype == torch.float32 for t in weights(runs_of["bf16"] / final).values())

@@ -1,5 +1,6 @@
 """run_lm_distributed.py end to end: real processes (gloo), real data, real checkpoints."""
 
+import json
 import os
 import subprocess
 import time
@@ -114,6 +115,26 @@ def test_bf16_autocast_trains_on_cpu(tmp_path, request, warm_python):
     run(lm_command(config, model_config, out, "--bf16", python=warm_python))
     metrics = read_metrics(out)
     assert metrics[-1]["step"] == 2 and metrics[-1]["train_loss"] > 0 and metrics[-1]["eval_loss"] > 0
+
+
+def test_gradient_checkpointing_trains_the_numbers_of_the_run_without_it(tmp_path, request, warm_python):
+    """--gradient_checkpointing runs each layer again in the backward with the random state it
+    first ran with: a BERT run with dropout and token dropping (whose hooks on the layers stay
+    outside the recomputation) trains the same numbers, bit for bit, and counts the same FLOPs."""
+    config, model_config = setup_run(tmp_path, request, "bert", max_steps=4, logging_steps=2, ckpt_steps=4)
+    large = tiny_config(tmp_path / "large.json", "bert", json.loads(model_config.read_text())["vocab_size"], layers=4,
+                        hidden=64)
+    flags = ["--token_drop", "--token_drop_rate", "0.5", "--token_drop_start", "1"]
+    kept, recomputed = tmp_path / "kept", tmp_path / "recomputed"
+    run(lm_command(config, large, kept, *flags, python=warm_python))
+    run(lm_command(config, large, recomputed, *flags, "--gradient_checkpointing", python=warm_python))
+    keys = ["step", "train_loss", "eval_loss", "flops", "tokens"]
+    a, b = ([[m[k] for k in keys] for m in read_metrics(d)] for d in (kept, recomputed))
+    assert a == b and len(a) == 3
+    a, b = (load_file(str(d / "checkpoints/checkpoint-00000004/model.safetensors")) for d in (kept, recomputed))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    start = load_file(str(kept / "checkpoints/checkpoint-00000000/model.safetensors"))
+    assert not all(torch.equal(a[k], start[k]) for k in a)  # it trained
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU --fp16 works")

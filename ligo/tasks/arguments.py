@@ -154,8 +154,9 @@ def _growth_flags(parser):
     group.add_argument("--weight_decay_res", type=float, help="weight decay of the residual (default: --weight_decay)")
     group.add_argument("--operator_growth", choices=("whole", "per_layer"),
                        help="operator training: grow the large model whole for each step (the default with ddp), or "
-                            "each layer just before it runs and again in the backward (the default with fsdp): one "
-                            "layer's weights in memory at a time, for about one more forward (docs/cluster.md)")
+                            "each layer just before it runs and again in the backward (the default with fsdp or "
+                            "--gradient_checkpointing): one layer's weights in memory at a time, for about one more "
+                            "forward (docs/cluster.md)")
     group.add_argument("--pretrained_ligo_path",
                        help="output_dir of a run_grow_distributed.py run (its latest checkpoint), or one of its "
                             "checkpoints/checkpoint-XXXXXXXX folders")
@@ -237,6 +238,10 @@ def _system_flags(parser):
                             "its parameters, gradients and optimizer state over them (docs/cluster.md)")
     group.add_argument("--fsdp_cpu_offload", action="store_true",
                        help="fsdp: keep the shards of parameters, gradients and optimizer state in host memory")
+    group.add_argument("--gradient_checkpointing", action="store_true",
+                       help="activation checkpointing: keep each layer's input only and recompute the layer in the "
+                            "backward, for about one more forward of the layers a step; with run_grow_distributed.py "
+                            "the operator step grows per layer (--operator_growth per_layer), which recomputes so")
     group = parser.add_argument_group("preemption (docs/cluster.md)")
     group.add_argument("--preempt_signals", nargs="+", default=list(DEFAULT_SIGNALS),
                        help="signals that stop the run after its current step with a checkpoint and exit code "

@@ -215,8 +215,18 @@ def build_lm_task(args, config, resume_from: Path | None, tokenizer=None):
         check_growable(teacher.config, config, args.source_model_path[0], target_name(args),
                        args.allow_config_mismatch)
         inheritance = KnowledgeInheritance.from_args(args, teacher)
-    return ModelTask(model, LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer), inheritance,
-                     deferred)
+    return ModelTask(recomputing(model, args), LayerDrop.from_args(args), TokenDrop.from_args(args, config, tokenizer),
+                     inheritance, deferred)
+
+
+def recomputing(model, args):
+    """--gradient_checkpointing: Hugging Face's activation checkpointing on every layer of the
+    family's model, non-reentrant (what FSDP2 and frozen layers need; torch's recommended mode): a
+    layer's forward runs again in the backward, with the random state it first ran with, so
+    dropout draws the same masks and the step computes what it would without."""
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    return model
 
 
 def build_mslt_task(args, config, resume_from: Path | None, tokenizer=None) -> MSLTTask:
@@ -246,11 +256,11 @@ def build_mslt_task(args, config, resume_from: Path | None, tokenizer=None) -> M
 
             deferred = Deferred(args.seed, tensors=LayerByLayer(grow_layer, growth.grow_outside_layers,
                                                                 family_of(args.model_type).layers_path))
-        return MSLTTask(empty_model(args.model_type, config), schedule, start_step, fresh=resume_from is None,
-                        deferred=deferred)
+        return MSLTTask(recomputing(empty_model(args.model_type, config), args), schedule, start_step,
+                        fresh=resume_from is None, deferred=deferred)
     if resume_from is not None:
         model = load_model(args.model_type, str(resume_from), cache_dir=args.cache_dir)
     else:
         model = materialize(grow_baseline(scheme, small.state_dict(), small.config, config, args.seed), config,
                             args.seed)
-    return MSLTTask(model, schedule, start_step, fresh=resume_from is None)
+    return MSLTTask(recomputing(model, args), schedule, start_step, fresh=resume_from is None)

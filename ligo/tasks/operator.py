@@ -90,6 +90,9 @@ def check_operator_args(args):
     if pretraining_only:
         raise UserError(f"{', '.join(pretraining_only)}: a method of pretraining (run_lm_distributed.py), not of "
                         "operator training; remove it here and pass it to run_lm_distributed.py")
+    if args.gradient_checkpointing and args.operator_growth == "whole":
+        raise UserError("--gradient_checkpointing with --operator_growth whole: the operator step recomputes each "
+                        "layer (its growth too) only when grown per layer; drop --operator_growth whole")
     if not (args.tune_depth or args.tune_width or args.tune_small_model or args.tune_residual):
         raise UserError("nothing to learn: pass --tune_depth and/or --tune_width (the paper tunes both)")
 
@@ -109,6 +112,7 @@ def build_operator_task(args, config, resume_from: Path | None, tokenizer=None) 
 
 
 def operator_growth(args) -> str:
-    """--operator_growth, or its default: per layer where FSDP shards the run (memory is why one
-    shards), whole otherwise (faster)."""
-    return args.operator_growth or ("per_layer" if args.data_parallel == "fsdp" else "whole")
+    """--operator_growth, or its default: per layer where FSDP shards the run or activations are
+    recomputed (memory is why one asks for either), whole otherwise (faster)."""
+    return args.operator_growth or ("per_layer" if args.data_parallel == "fsdp" or args.gradient_checkpointing
+                                    else "whole")
