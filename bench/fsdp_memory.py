@@ -51,6 +51,11 @@ on both ranks and for both engines.
 A run's whole-life peak is the larger of the build peak and the step peak; both are reported.
 Under FSDP no rank builds the whole model for a run from scratch (measured here) or a resumed one.
 
+The recomputed rows: the same plain step with ``--gradient_checkpointing`` under both engines
+(``ligo.tasks.lm.recomputing``, as a run calls it: Hugging Face's activation checkpointing, each
+layer kept as its input and run again in its backward). At 2 processes what does not shard, the
+activations, is much of a step's memory; recomputed, they shrink under both engines alike.
+
 The grown rows: the same plain step, from the weights GROWN_SCHEME grows from bench.operator_overhead's
 small model (randomly initialised), built as a grown run builds it: under FSDP on the meta device,
 each rank filling its shards one grown layer at a time (``BaselineGrowth`` through
@@ -97,10 +102,11 @@ ADAM_EPSILON = 1e-6
 TIMEOUT_SECONDS = 900  # a pair of processes that takes longer has hung
 TARGET = 0.6  # the issue's: a plain FSDP step at most 0.6x DDP's per-rank peak
 OPERATOR_TARGET = 1.2  # the issue's: an operator step at most 1.2x the plain step of the same engine
-# the steps measured: the large model's own; a LiGO operator's, the large model grown per layer
-# (checkpointed, as --operator_growth per_layer) or whole (as --operator_growth whole); the
-# large model's, started from GROWN_SCHEME's weights
-STEP_KINDS = ("plain", "operator_per_layer", "operator_whole", "grown")
+# the steps measured: the large model's own, its activations kept or recomputed (as
+# --gradient_checkpointing); a LiGO operator's, the large model grown per layer (checkpointed, as
+# --operator_growth per_layer) or whole (as --operator_growth whole); the large model's, started
+# from GROWN_SCHEME's weights
+STEP_KINDS = ("plain", "plain_recomputed", "operator_per_layer", "operator_whole", "grown")
 GROWN_SCHEME = "bert2bert_aki"  # width and depth, each new unit from the next layer: the most growing
 # --malloc: how the processes' C heap treats freed memory
 MALLOCS = {"runs": "host memory as our runs treat it: a DDP run keeps freed memory for the next step "
@@ -141,6 +147,7 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     from ligo.growth.operator import LiGOOperator, LiGOOptions
     from ligo.models.families import family_of
     from ligo.models.loading import empty_model, new_model
+    from ligo.tasks.lm import recomputing
     from ligo.training import distributed
     from ligo.training.optim import build_optimizer, parameter_groups
     from ligo.training.sharding import DataParallel, Deferred
@@ -155,14 +162,16 @@ def child(family: str, engine: str, step: str, batch_size: int, malloc: str, out
     runtime = proc_status_kb("VmRSS")  # imports and the process group, before any model: what a GPU would not count
     small, large = configs(family)
     batch = make_batch(batch_size, family)
-    args = SimpleNamespace(data_parallel=engine, bf16=False, fsdp_cpu_offload=False, weight_decay=WEIGHT_DECAY)
+    args = SimpleNamespace(data_parallel=engine, bf16=False, fsdp_cpu_offload=False, weight_decay=WEIGHT_DECAY,
+                           gradient_checkpointing=step == "plain_recomputed")
     deferred = None
     layers_path = family_of(large.model_type).layers_path
-    if step == "plain":
+    if step in ("plain", "plain_recomputed"):
         if engine == "fsdp":  # as build_lm_task for a run from scratch: no rank builds the whole model
             model, deferred = empty_model(large.model_type, large), Deferred(SEED)
         else:
             model = new_model(large.model_type, large, SEED)
+        model = recomputing(model, args)  # as build_lm_task
         units = list(model.get_submodule(layers_path))
     elif step == "grown":  # as build_lm_task for a grown run
         small_model = new_model(small.model_type, small, SEED)
@@ -288,6 +297,9 @@ def measure(family: str, batch_size: int, malloc: str = "runs", steps: tuple[str
     made = []
     if "plain" in steps:
         made.append(plain_row(rows, figures["ddp", "plain"], figures["fsdp", "plain"]))
+    if "plain_recomputed" in steps:
+        made.append(plain_row(rows, figures["ddp", "plain_recomputed"], figures["fsdp", "plain_recomputed"],
+                              kept=(figures.get(("ddp", "plain")), figures.get(("fsdp", "plain")))))
     if "plain" in steps and "grown" in steps:
         made.append(grown_row(rows, figures))
     if "plain" in steps and "operator_per_layer" in steps:
@@ -315,7 +327,9 @@ class Rows:
                 "notes": f"{notes} {self.shape}; {step}{self.how}. {self.load}"}
 
 
-def plain_row(rows: Rows, ddp: dict, fsdp: dict) -> dict:
+def plain_row(rows: Rows, ddp: dict, fsdp: dict, kept: tuple[dict | None, dict | None] | None = None) -> dict:
+    """``kept``: the figures of the step without recomputation (DDP's, FSDP's; None where not
+    measured), for a row of the step with --gradient_checkpointing under both engines."""
     peak_fraction = fsdp["peak"] / ddp["peak"]
     whole_fraction = fsdp["whole_life"] / ddp["whole_life"]
     met = "met" if peak_fraction <= TARGET else "NOT met"
@@ -332,9 +346,19 @@ def plain_row(rows: Rows, ddp: dict, fsdp: dict) -> dict:
         f"that count). Less each process's runtime (VmRSS after its imports and process group, before any model: "
         f"what GPU memory would not count), the step peak is {mb(fsdp['model_peak'])} under FSDP against "
         f"{mb(ddp['model_peak'])} under DDP, {fsdp['model_peak'] / ddp['model_peak']:.2f}x.")
+    step = "plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); "
+    if kept is None:
+        return rows.row("FSDP plain step memory", ddp["peak"] / fsdp["peak"], "FSDP: " + engine_figures(fsdp),
+                        "DDP: " + engine_figures(ddp), notes, step=step)
+    against = "".join(
+        f" Against the same step keeping its activations ({engine}): step peak {mb(plain['peak'])} -> "
+        f"{mb(recomputed['peak'])}, step time {recomputed['time'] / plain['time']:.2f}x."
+        for engine, plain, recomputed in zip(("DDP", "FSDP"), kept, (ddp, fsdp)) if plain is not None)
     return rows.row("FSDP plain step memory", ddp["peak"] / fsdp["peak"], "FSDP: " + engine_figures(fsdp),
-                    "DDP: " + engine_figures(ddp), notes,
-                    step="plain step (forward, backward, fused AdamW over parameter_groups, zero_grad); ")
+                    "DDP: " + engine_figures(ddp), notes + against,
+                    detail=", activations recomputed under both engines",
+                    step="the plain step with --gradient_checkpointing under both engines (ligo.tasks.lm.recomputing: "
+                         "Hugging Face's activation checkpointing, each layer run again in its backward); " + step)
 
 
 def grown_row(rows: Rows, figures: dict) -> dict:
