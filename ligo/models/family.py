@@ -11,8 +11,10 @@ from ligo.models.layout import Layout
 
 
 def run_hugging_face(model, batch: dict):
-    """A language model's batch through its Hugging Face class, which computes the loss itself."""
-    return model(**batch)
+    """A language model's training batch through its Hugging Face class, which computes the loss
+    itself. No key/value cache: training never reuses one (a decoder would build it each step, and
+    Hugging Face's activation checkpointing turns it off with a warning)."""
+    return model(**batch, use_cache=False)
 
 
 # The fine-tuning heads a family may declare (``Family.finetune_heads``): the Hugging Face task
